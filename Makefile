@@ -1,0 +1,48 @@
+# ISSC: `make run` starts the dashboard, `make test` runs every test. Both install first if needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup run test lint format bench system-deps clean
+
+setup: $(STAMP)
+
+# requirements.txt is the complete pinned set (every transitive package), installed with
+# --no-deps so exactly one OpenCV (the headless 4.12 build) ends up in the venv:
+# inference-sdk and supervision ask for the GUI build `opencv-python`, which shares the cv2
+# folder and is deliberately left out.
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.txt
+	-$(BIN)/python -m pip uninstall --quiet -y opencv-python opencv-contrib-python 2>/dev/null
+	$(BIN)/python -c "import cv2; cv2.HOGDescriptor; cv2.CascadeClassifier; print('OpenCV', cv2.__version__, 'ok')"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here).
+system-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; \
+	fi
+
+test: setup system-deps
+	$(BIN)/ruff check issc tests pages app.py
+	$(BIN)/ruff format --check issc tests pages app.py
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check issc tests pages app.py
+
+format: setup
+	$(BIN)/ruff format issc tests pages app.py
+	$(BIN)/ruff check --fix issc tests pages app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""Drawing: detections on live frames (supervision annotators), and the NO SIGNAL frame."""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from issc.detect.base import PLATE
+
+_PALETTE = sv.ColorPalette.from_hex(["#2ecc71", "#ffb000"])  # person: green, plate: amber
+
+
+class FrameAnnotator:
+    """Draws boxes and labels (``person 0.87``, ``plate LS15EBC 0.93``) on a copy of the scene."""
+
+    def __init__(self) -> None:
+        self._boxes = sv.BoxAnnotator(color=_PALETTE, color_lookup=sv.ColorLookup.CLASS, thickness=2)
+        self._labels = sv.LabelAnnotator(
+            color=_PALETTE,
+            color_lookup=sv.ColorLookup.CLASS,
+            text_color=sv.Color.BLACK,
+            text_scale=0.5,
+            text_padding=4,
+        )
+
+    def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
+        """Return an annotated copy of ``scene``; ``scene`` itself is never changed."""
+        out = scene.copy()
+        if len(detections) == 0:
+            return out
+        # Boxes from an older frame may lie partly outside a resized frame: clip them.
+        h, w = out.shape[:2]
+        detections = detections[(detections.xyxy[:, 0] < w) & (detections.xyxy[:, 1] < h)]
+        if len(detections) == 0:
+            return out
+        out = self._boxes.annotate(out, detections)
+        return self._labels.annotate(out, detections, labels=labels_for(detections))
+
+
+def labels_for(detections: sv.Detections) -> list[str]:
+    """``person 0.87`` / ``plate LS15EBC 0.93`` (plate text once it is known)."""
+    names = detections.data.get("class_name")
+    texts = detections.data.get("plate_text")
+    labels = []
+    for i in range(len(detections)):
+        name = (
+            str(names[i]) if names is not None else ("plate" if detections.class_id[i] == PLATE else "person")
+        )
+        conf = detections.confidence[i] if detections.confidence is not None else None
+        text = str(texts[i]) if texts is not None and texts[i] else ""
+        parts = [name] + ([text] if text else []) + ([f"{conf:.2f}"] if conf is not None else [])
+        labels.append(" ".join(parts))
+    return labels
+
+
+@functools.lru_cache(maxsize=8)
+def _no_signal_base(width: int, height: int) -> np.ndarray:
+    """The prototype's NO SIGNAL picture: purple gradient, red circle with '!', white NO SIGNAL."""
+    top = np.array([92, 28, 75], np.float32)  # BGR, deep purple
+    bottom = np.array([180, 70, 150], np.float32)  # lighter violet
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    column = (top[None, :] * (1 - ramp) + bottom[None, :] * ramp).astype(np.uint8)
+    img = np.repeat(column[:, None, :], width, axis=1)
+    scale = max(min(width, height) / 360.0, 0.35)
+    cx, cy = width // 2, int(height * 0.38)
+    radius = int(42 * scale)
+    cv2.circle(img, (cx, cy), radius, (40, 40, 230), -1, cv2.LINE_AA)
+    _centered_text(img, "!", (cx, cy), 2.2 * scale, max(int(6 * scale), 2))
+    _centered_text(img, "NO SIGNAL", (cx, int(height * 0.62)), 1.4 * scale, max(int(3 * scale), 1))
+    img.flags.writeable = False
+    return img
+
+
+def _centered_text(
+    img: np.ndarray,
+    text: str,
+    center: tuple[int, int],
+    scale: float,
+    thickness: int,
+    color: tuple[int, int, int] = (255, 255, 255),
+) -> None:
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    org = (int(center[0] - tw / 2), int(center[1] + th / 2))
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+
+
+def no_signal_frame(
+    width: int = 640,
+    height: int = 360,
+    camera_name: str = "",
+    down_for_s: float | None = None,
+    reason: str | None = None,
+) -> np.ndarray:
+    """NO SIGNAL with the camera's name and how long it has been down."""
+    img = _no_signal_base(width, height).copy()
+    scale = max(min(width, height) / 360.0, 0.35)
+    lines = [camera_name] if camera_name else []
+    if down_for_s is not None:
+        lines.append(f"down for {format_duration(down_for_s)}")
+    y = int(height * 0.74)
+    for line in lines:
+        _centered_text(img, line, (width // 2, y), 0.6 * scale, 1)
+        y += int(26 * scale)
+    if reason:
+        _centered_text(img, reason[:70], (width // 2, y), 0.45 * scale, 1, (225, 225, 225))
+    return img
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {image.shape} as JPEG")
+    return buf.tobytes()

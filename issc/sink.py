@@ -1,0 +1,55 @@
+"""Where plate events and people counts go. The history store implements the same interface."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Protocol
+
+from issc.types import PeopleCount, PlateEvent
+
+
+class EventSink(Protocol):
+    def add_plate_event(self, event: PlateEvent) -> None: ...
+
+    def add_people_count(self, count: PeopleCount) -> None: ...
+
+
+class MemorySink:
+    """Keeps the newest events in memory (bounded). Thread-safe."""
+
+    def __init__(self, max_events: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self.plate_events: deque[PlateEvent] = deque(maxlen=max_events)
+        self.people_counts: deque[PeopleCount] = deque(maxlen=max_events)
+
+    def add_plate_event(self, event: PlateEvent) -> None:
+        with self._lock:
+            self.plate_events.append(event)
+
+    def add_people_count(self, count: PeopleCount) -> None:
+        with self._lock:
+            self.people_counts.append(count)
+
+    def events(self) -> list[PlateEvent]:
+        with self._lock:
+            return list(self.plate_events)
+
+    def counts(self) -> list[PeopleCount]:
+        with self._lock:
+            return list(self.people_counts)
+
+
+class FanOutSink:
+    """Sends every record to several sinks; one failing sink does not stop the others."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = list(sinks)
+
+    def add_plate_event(self, event: PlateEvent) -> None:
+        for sink in self.sinks:
+            sink.add_plate_event(event)
+
+    def add_people_count(self, count: PeopleCount) -> None:
+        for sink in self.sinks:
+            sink.add_people_count(count)

@@ -1,0 +1,117 @@
+"""Records that cross module lines. Frozen dataclasses, no behaviour beyond tiny helpers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded picture from a camera.
+
+    Attributes:
+        image: BGR uint8 array of shape (h, w, 3). Treat as read-only: it is shared.
+        frame_id: Counter per camera, starting at 0, increasing by one per decoded frame.
+        camera_id: The camera's id (its index in the configuration, as a string).
+        captured_at: Wall-clock time of capture, seconds since the epoch.
+        captured_mono: ``time.monotonic()`` at capture, for latency measurement.
+    """
+
+    image: np.ndarray
+    frame_id: int
+    camera_id: str
+    captured_at: float
+    captured_mono: float
+
+
+class CameraState(enum.StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """A snapshot of one camera's health, safe to hand to any viewer."""
+
+    id: str
+    name: str
+    source_kind: str
+    source: str  # display form: credentials removed
+    state: CameraState
+    fps: float
+    last_frame_age_s: float | None
+    dropped: int
+    last_error: str | None
+    down_since: float | None = None  # wall-clock time the camera went offline
+    detector_state: str = "idle"  # e.g. "ok", "motion-idle", "key rejected: ..."
+    detect_fps: float = 0.0
+    latency_ms: float | None = None  # recent capture -> publish latency
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source_kind": self.source_kind,
+            "state": self.state.value,
+            "fps": round(self.fps, 2),
+            "last_frame_age_s": None if self.last_frame_age_s is None else round(self.last_frame_age_s, 3),
+            "dropped": self.dropped,
+            "last_error": self.last_error,
+            "detector": self.detector_state,
+            "detect_fps": round(self.detect_fps, 2),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """One OCR result for one crop: normalised text and confidence in [0, 1]."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PlateEvent:
+    """One vehicle pass with a voted plate text (one per track, not one per frame)."""
+
+    camera: str
+    first_seen: datetime
+    last_seen: datetime
+    text: str
+    confidence: float
+    reads: int
+    box: tuple[int, int, int, int]  # xyxy in the snapshot's pixels
+    crop_jpeg: bytes = field(repr=False, default=b"")
+    snapshot_jpeg: bytes = field(repr=False, default=b"")
+    ocr_calls: int = 0
+    watchlist: str | None = None  # label of the matching watchlist entry, if any
+
+
+@dataclass(frozen=True)
+class PeopleCount:
+    """People seen by one camera during one minute."""
+
+    camera: str
+    minute: datetime  # start of the minute, timezone-aware UTC
+    max_count: int
+    mean_count: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Thresholds that analysts change while watching. Swapped whole, never mutated in place."""
+
+    person_conf: float = 0.5
+    plate_conf: float = 0.3
+    ocr_min_conf: float = 0.1
+    iou: float = 0.5
+    motion_threshold: float = 0.002  # fraction of pixels that must change to count as motion
+    ocr_engine: str = "rapidocr"
+    ocr_preprocess: str = "none"  # "none" | "prototype" (grey + fastNlMeansDenoising)

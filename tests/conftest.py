@@ -1,0 +1,155 @@
+"""Shared fixtures. Real data comes from ISSC_TEST_DATA (default ../shared/data); tests that need it
+skip with a clear reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("ISSC_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
+PLATE_CLIP = "aiguy_license_plate_uk_LS15EBC.mp4"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"test data not found at {DATA_DIR} (set ISSC_TEST_DATA)")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def videos_dir(data_dir: Path) -> Path:
+    path = data_dir / "videos"
+    if not path.is_dir():
+        pytest.skip(f"no videos in {data_dir}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def issc_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("issc-")]
+
+
+@pytest.fixture
+def no_thread_leak() -> Iterator[None]:
+    """Fails the test if ISSC threads are still alive after it."""
+    before = {t.ident for t in issc_threads()}
+    yield
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        leaked = [t for t in issc_threads() if t.ident not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"threads leaked: {[t.name for t in leaked]}")
+
+
+class StreamlitServer:
+    """``streamlit run app.py`` on a free loopback port, with its own environment."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / f"streamlit-{self.port}.log"
+        full_env = {k: v for k, v in os.environ.items() if k not in _ISSC_KEYS}
+        full_env.update(env)
+        full_env["ISSC_CONFIG"] = str(cwd / "none.toml")
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=cwd,
+            env=full_env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/_stcore/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self._log_file.close()
+
+
+_ISSC_KEYS = {
+    "CAMERAS",
+    "API_KEY",
+    "API_URL",
+    "HUMAN_MODEL",
+    "PLATE_MODEL",
+    "DETECTOR",
+    "DATABASE_URL",
+    "ISSC_CONFIG",
+}
+
+
+@pytest.fixture
+def streamlit_server(tmp_path: Path):
+    """Factory: ``start(env) -> StreamlitServer`` (ready), stopped after the test."""
+    servers: list[StreamlitServer] = []
+
+    def start(env: dict[str, str]) -> StreamlitServer:
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path}/issc.db", **env}
+        server = StreamlitServer(env, tmp_path)
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings in tests come from what the test sets, not from the developer's .env."""
+    for key in _ISSC_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ISSC_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.chdir(tmp_path)

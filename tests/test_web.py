@@ -1,0 +1,88 @@
+"""The HTTP routes, checked with a real client against ``streamlit run app.py``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import PLATE_CLIP
+from test_engine import is_no_signal
+
+
+def read_parts(url: str, seconds: float) -> tuple[requests.Response, list[bytes]]:
+    """Read an MJPEG stream for ``seconds``; returns the response and the JPEG parts."""
+    parts: list[bytes] = []
+    with requests.get(url, stream=True, timeout=10, headers={"Accept-Encoding": "gzip, deflate"}) as response:
+        buffer = b""
+        deadline = time.monotonic() + seconds
+        for chunk in response.raw.stream(16384, decode_content=False):
+            buffer += chunk
+            while True:
+                start = buffer.find(b"\xff\xd8")
+                end = buffer.find(b"\xff\xd9", start + 2)
+                if start < 0 or end < 0:
+                    break
+                parts.append(buffer[start : end + 2])
+                buffer = buffer[end + 2 :]
+            if time.monotonic() > deadline:
+                break
+    return response, parts
+
+
+@pytest.fixture(scope="module")
+def _videos(videos_dir: Path) -> Path:
+    return videos_dir
+
+
+def test_routes_with_two_clips_and_an_unreachable_camera(streamlit_server, videos_dir: Path) -> None:
+    cams = f"{videos_dir / PLATE_CLIP},{videos_dir / 'intel_car-detection.mp4'},gate=rtsp://user:pw@127.0.0.1:9/s"
+    server = streamlit_server({"CAMERAS": cams})
+
+    assert requests.get(server.url + "/_stcore/health", timeout=5).text == "ok"
+    check = requests.get(server.url + "/video_feed/check_cams/", timeout=5)
+    assert check.status_code == 200 and check.json() == 3 and check.text == "3"
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        cameras = requests.get(server.url + "/api/cameras", timeout=5).json()
+        if [c["state"] for c in cameras] == ["online", "online", "offline"]:
+            break
+        time.sleep(0.5)
+    assert [c["state"] for c in cameras] == ["online", "online", "offline"]
+    assert set(cameras[0]) >= {
+        "id",
+        "name",
+        "source_kind",
+        "state",
+        "fps",
+        "last_frame_age_s",
+        "dropped",
+        "last_error",
+    }
+    assert cameras[2]["name"] == "gate" and cameras[2]["source_kind"] == "url"
+    assert "pw" not in requests.get(server.url + "/api/cameras", timeout=5).text
+
+    response, parts = read_parts(server.url + "/video_feed/0/", seconds=4.0)
+    assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+    assert response.headers.get("Content-Encoding", "identity") == "identity"
+    # the clip is 30 fps: at least 0.9x of it arrives (first part may take a moment)
+    assert len(parts) >= 0.9 * 30 * 3.5
+    assert not is_no_signal(parts[-1])
+
+    _, dead_parts = read_parts(server.url + "/video_feed/2/", seconds=2.5)
+    assert dead_parts and all(is_no_signal(p) for p in dead_parts)
+
+    missing = requests.get(server.url + "/video_feed/9/", timeout=5)
+    assert missing.status_code == 404 and "no camera with id '9'" in missing.json()["error"]
+
+
+def test_bad_configuration_is_one_line_on_console_and_a_message_on_routes(streamlit_server) -> None:
+    server = streamlit_server({"CAMERAS": "ftp://nowhere/x", "API_KEY": "sk-secret-value"})
+    response = requests.get(server.url + "/api/cameras", timeout=5)
+    assert response.status_code == 503
+    assert "CAMERAS" in response.json()["error"] and "unsupported scheme" in response.json()["error"]
+    log = server.log.read_text()
+    assert "ISSC configuration error: CAMERAS=" in log
+    assert "Traceback" not in log and "sk-secret-value" not in log
