@@ -105,7 +105,14 @@ def no_signal_frame(
         _centered_text(img, line, (width // 2, y), 0.6 * scale, 1)
         y += int(26 * scale)
     if reason:
-        _centered_text(img, reason[:70], (width // 2, y), 0.45 * scale, 1, (225, 225, 225))
+        _centered_text(
+            img,
+            reason if len(reason) <= 60 else reason[:57] + "...",
+            (width // 2, y),
+            0.42 * scale,
+            1,
+            (225, 225, 225),
+        )
     return img
 
 

@@ -70,7 +70,7 @@ def status_line(status: CameraStatus) -> str:
     if status.state == CameraState.ONLINE:
         parts.append(f"{status.fps:.1f} fps")
         if status.latency_ms is not None:
-            parts.append(f"latency {status.latency_ms:.0f} ms")
+            parts.append(f"latency {status.latency_ms:.1f} ms")
         parts.append(f"dropped {status.dropped}")
         parts.append(f"detector: {status.detector_state} ({status.detect_fps:.1f}/s)")
     else:
