@@ -26,7 +26,7 @@ from pydantic_settings import (
 
 from issc.errors import ConfigError
 
-SourceKind = Literal["device", "file", "url", "demo"]
+SourceKind = Literal["device", "file", "url", "demo", "webcam"]
 _NAME_RE = re.compile(r"^(?P<name>[A-Za-z][\w\- ]{0,39})=(?P<source>.+)$")
 _URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 DEFAULT_CONFIG_FILE = "issc.toml"

@@ -31,7 +31,7 @@ from issc.config import CameraConfig, Settings
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError, SourceError
 from issc.motion import MotionGate
 from issc.sink import EventSink, MemorySink
-from issc.sources import Source, make_source
+from issc.sources import PushSource, Source, make_source
 from issc.types import CameraState, CameraStatus, Frame, Tuning
 
 logger = logging.getLogger(__name__)
@@ -171,6 +171,8 @@ class CameraRuntime:
             thread.join(max(deadline - time.monotonic(), 0.01))
         for event in self.analyzer.flush():
             self._emit_event(event)
+        for count in self._people.flush():
+            self._safe_sink(self.sink.add_people_count, count)
 
     @property
     def threads(self) -> list[threading.Thread]:
@@ -426,11 +428,43 @@ class Engine:
         self.camera_tuning: dict[str, Tuning] = {}
         self.running = False
         self._lock = threading.Lock()
+        self._analyzer_factory = factory
+        self._webcam: tuple[CameraRuntime, PushSource] | None = None
+
+    def webcam(self) -> tuple[CameraRuntime, PushSource]:
+        """The browser-webcam camera (id ``webcam``), created and started on first use.
+
+        It is not one of the configured ``cameras`` (``check_cams`` counts those), but it runs the
+        same capture, analysis and history path; frames arrive through ``PushSource.push``.
+        """
+        with self._lock:
+            if self._webcam is None:
+                config = CameraConfig(id="webcam", name="webcam", kind="webcam", source="browser")
+                push = PushSource(threading.Event())
+                runtime = CameraRuntime(
+                    config,
+                    self.settings,
+                    self._analyzer_factory(config, self.tuning),
+                    self.sink,
+                    self._detect_slots,
+                    source_factory=lambda cam, stop: push,
+                )
+                # The source shares the runtime's stop event so that stopping wakes its reader.
+                push._stop = runtime._stop
+                self._webcam = (runtime, push)
+                if self.running:
+                    runtime.start()
+            return self._webcam
+
+    def all_cameras(self) -> list[CameraRuntime]:
+        """Configured cameras, then the webcam if a browser ever sent frames."""
+        extra = [self._webcam[0]] if self._webcam is not None else []
+        return [*self.cameras.values(), *extra]
 
     def start(self) -> Engine:
         with self._lock:
             if not self.running:
-                for camera in self.cameras.values():
+                for camera in self.all_cameras():
                     camera.start()
                 self.running = True
                 logger.info("engine started with %d camera(s)", len(self.cameras))
@@ -441,10 +475,10 @@ class Engine:
         with self._lock:
             if not self.running:
                 return
-            for camera in self.cameras.values():
+            for camera in self.all_cameras():
                 camera.request_stop()
             deadline = time.monotonic() + timeout
-            for camera in self.cameras.values():
+            for camera in self.all_cameras():
                 camera.join(max(deadline - time.monotonic(), 0.05))
             self.running = False
             close = getattr(self.sink, "close", None)
@@ -453,14 +487,16 @@ class Engine:
             logger.info("engine stopped")
 
     def threads(self) -> list[threading.Thread]:
-        return [t for camera in self.cameras.values() for t in camera.threads]
+        return [t for camera in self.all_cameras() for t in camera.threads]
 
     def camera(self, camera_id: str) -> CameraRuntime:
         """Raises KeyError for an unknown id."""
+        if camera_id == "webcam" and self._webcam is not None:
+            return self._webcam[0]
         return self.cameras[camera_id]
 
     def status(self) -> list[CameraStatus]:
-        return [camera.status() for camera in self.cameras.values()]
+        return [camera.status() for camera in self.all_cameras()]
 
     def set_tuning(self, tuning: Tuning, camera_id: str | None = None) -> None:
         """Apply new thresholds to one camera or all; the analyzers read them on the next frame."""

@@ -22,6 +22,7 @@ def run_dashboard() -> None:
     st.set_page_config(page_title="ISSC — camera analytics", page_icon="📹", layout="wide")
     pages = [
         st.Page(PAGES / "live.py", title="Live", icon=":material/videocam:", default=True),
+        st.Page(PAGES / "webcam.py", title="Webcam", icon=":material/photo_camera_front:"),
     ]
     st.navigation(pages).run()
 
@@ -81,6 +82,12 @@ def status_line(status: CameraStatus) -> str:
         if status.last_error:
             parts.append(status.last_error)
     return " · ".join(parts)
+
+
+def ice_configuration(ice_servers: str) -> dict:
+    """WebRTC ICE servers from ``ICE_SERVERS``; none by default, so it works offline on localhost/LAN."""
+    urls = [u.strip() for u in ice_servers.split(",") if u.strip()]
+    return {"iceServers": [{"urls": urls}] if urls else []}
 
 
 def mjpeg_img(camera_id: str, name: str) -> str:

@@ -65,7 +65,9 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
     async def video_feed(request: Request) -> Response:
         engine = get_engine()
         camera_id = request.path_params["camera_id"]
-        if camera_id not in engine.cameras:
+        try:
+            engine.camera(camera_id)
+        except KeyError:
             known = ", ".join(engine.cameras) or "none"
             return JSONResponse(
                 {"error": f"no camera with id {camera_id!r}; known ids: {known} (see /api/cameras)"},
