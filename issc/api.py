@@ -1,0 +1,220 @@
+"""HTTP routes over the plate history: JSON list, CSV export and the stored images.
+
+Built by :func:`plate_routes` for the Starlette app behind ``st.App``:
+
+* ``GET /api/plates?q=&camera=&since=&until=&min_conf=&watchlist_only=&limit=&offset=`` →
+  ``{"items": [...], "total": N, "limit": L, "offset": O}``, newest first.
+* ``GET /api/plates.csv`` (same filters, no paging) → every matching row, streamed, as an attachment.
+* ``GET /api/plates/{id}/crop.jpg`` and ``/api/plates/{id}/snapshot.jpg`` → ``image/jpeg`` or 404.
+
+Bad parameters get a 400 with ``{"error": "<sentence>", "parameter": "<name>"}``; a failing database
+gets a 503. Database work runs in the thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from issc.store import PlateFilter, PlateRow, Store
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+FILTER_PARAMS = ("q", "camera", "since", "until", "min_conf", "watchlist_only")
+PAGE_PARAMS = ("limit", "offset")
+
+
+@dataclass(frozen=True)
+class BadParameter(Exception):
+    """A query parameter with a value the API cannot use."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+def _present(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def _time(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = _present(params, name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter(
+            name, f"expected an ISO-8601 time such as 2024-05-01T12:00:00Z, got {raw!r}"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # naive times are UTC
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
+    raw = _present(params, name)
+    if raw is None:
+        return default
+    expected = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"expected {expected}, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        raise BadParameter(name, f"expected {expected}, got {value}")
+    return value
+
+
+def parse_filter(params: Mapping[str, str], allowed: tuple[str, ...] = FILTER_PARAMS) -> PlateFilter:
+    """Turn query parameters into a :class:`PlateFilter`.
+
+    Empty values count as absent (HTML forms send ``q=``). Times are ISO-8601; times without a
+    zone are taken as UTC.
+
+    Raises:
+        BadParameter: naming the first parameter that is unknown or has an unusable value.
+    """
+    for name in params:
+        if name not in allowed:
+            raise BadParameter(name, f"unknown parameter; expected one of {', '.join(allowed)}")
+    since, until = _time(params, "since"), _time(params, "until")
+    if since is not None and until is not None and since >= until:
+        raise BadParameter(
+            "until", f"expected a time after since ({since.isoformat()}), got {until.isoformat()}"
+        )
+    min_conf = None
+    raw_conf = _present(params, "min_conf")
+    if raw_conf is not None:
+        try:
+            min_conf = float(raw_conf)
+        except ValueError:
+            min_conf = -1.0
+        if not 0.0 <= min_conf <= 1.0:
+            raise BadParameter("min_conf", f"expected a number from 0 to 1, got {raw_conf!r}")
+    raw_watch = (_present(params, "watchlist_only") or "false").lower()
+    if raw_watch not in ("1", "true", "yes", "0", "false", "no"):
+        raise BadParameter("watchlist_only", f"expected true or false, got {raw_watch!r}")
+    return PlateFilter(
+        q=_present(params, "q"),
+        camera=_present(params, "camera"),
+        since=since,
+        until=until,
+        min_conf=min_conf,
+        watchlist_only=raw_watch in ("1", "true", "yes"),
+    )
+
+
+def plate_json(row: PlateRow) -> dict[str, Any]:
+    """The JSON form of one plate event in ``/api/plates``."""
+    return {
+        "id": row.id,
+        "time": row.last_seen.isoformat(),
+        "first_seen": row.first_seen.isoformat(),
+        "camera": row.camera,
+        "text": row.text,
+        "confidence": round(row.confidence, 3),
+        "reads": row.reads,
+        "watchlist": row.watchlist,
+        "crop_url": f"/api/plates/{row.id}/crop.jpg" if row.has_crop else None,
+        "snapshot_url": f"/api/plates/{row.id}/snapshot.jpg" if row.has_snapshot else None,
+    }
+
+
+def _error(status: int, message: str, parameter: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return JSONResponse(body, status_code=status)
+
+
+def _unavailable(exc: Exception) -> JSONResponse:
+    logger.exception("history query failed")
+    return _error(
+        503, f"the history database cannot be read right now ({type(exc).__name__}); try again later"
+    )
+
+
+def _filter_kwargs(flt: PlateFilter) -> dict[str, Any]:
+    return {name: getattr(flt, name) for name in FILTER_PARAMS}
+
+
+def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
+    """Routes for the plate history.
+
+    Args:
+        get_store: Returns the store to query; called per request (so it may be created lazily).
+
+    Returns:
+        Starlette routes to add to the app.
+    """
+
+    async def list_plates(request: Request) -> Response:
+        try:
+            flt = parse_filter(request.query_params, FILTER_PARAMS + PAGE_PARAMS)
+            limit = _int(request.query_params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+            offset = _int(request.query_params, "offset", 0, 0, None)
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+
+        def query() -> tuple[list[PlateRow], int]:
+            store = get_store()
+            kwargs = _filter_kwargs(flt)
+            return store.search_plates(**kwargs, limit=limit, offset=offset), store.count_plates(**kwargs)
+
+        try:
+            rows, total = await run_in_threadpool(query)
+        except sa.exc.SQLAlchemyError as exc:
+            return _unavailable(exc)
+        return JSONResponse(
+            {"items": [plate_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+        )
+
+    async def export_csv(request: Request) -> Response:
+        try:
+            flt = parse_filter(request.query_params)
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+        store = await run_in_threadpool(get_store)
+        # StreamingResponse iterates a plain iterator in the thread pool, chunk by chunk.
+        chunks = store.iter_plates_csv(**_filter_kwargs(flt))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return StreamingResponse(
+            chunks,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="plates-{stamp}.csv"'},
+        )
+
+    def image_route(kind: str) -> Callable[[Request], Any]:
+        async def image(request: Request) -> Response:
+            event_id = request.path_params["event_id"]
+            try:
+                data = await run_in_threadpool(lambda: get_store().plate_image(event_id, kind))  # type: ignore[arg-type]
+            except sa.exc.SQLAlchemyError as exc:
+                return _unavailable(exc)
+            if data is None:
+                return _error(404, f"plate event {event_id} has no {kind} image (unknown id or none stored)")
+            return Response(
+                data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+            )
+
+        return image
+
+    return [
+        Route("/api/plates", list_plates, methods=["GET"]),
+        Route("/api/plates.csv", export_csv, methods=["GET"]),
+        Route("/api/plates/{event_id:int}/crop.jpg", image_route("crop"), methods=["GET"]),
+        Route("/api/plates/{event_id:int}/snapshot.jpg", image_route("snapshot"), methods=["GET"]),
+    ]
