@@ -1,0 +1,198 @@
+"""Plate text: normalisation, plate formats, look-alike fixes and string similarity.
+
+Everything compares plates in one canonical form: upper-case ``[A-Z0-9]`` only (no spaces, dashes,
+dots or country strips). Formats are masks, one symbol per character:
+
+* ``A`` a letter, ``9`` a digit, ``*`` either.
+
+A read that matches no format but would match one after swapping look-alike characters
+(``O``→``0`` where the format wants a digit, ``0``→``O`` where it wants a letter, ...) is fixed,
+but only when one fixed form needs fewer swaps than any other: the rules never guess between
+equally good formats.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+_NOT_PLATE_CHAR = re.compile(r"[^A-Z0-9]")
+_MASK_SYMBOLS = {"A": "[A-Z]", "9": "[0-9]", "*": "[A-Z0-9]"}
+
+#: Letters read where a digit belongs, and the digit they stand for. Only close look-alikes:
+#: A/4 and T/7 were left out because they broke real reads (BS47040 → BSA7040 against the BR layout).
+LETTER_TO_DIGIT: Mapping[str, str] = MappingProxyType(
+    {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+)
+#: Digits read where a letter belongs, and the letter they stand for.
+DIGIT_TO_LETTER: Mapping[str, str] = MappingProxyType(
+    {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+)
+
+
+def normalize(text: str) -> str:
+    """Return ``text`` in the canonical plate form: upper-case ``[A-Z0-9]`` only.
+
+    Accents are stripped first (``Ž`` → ``Z``), so plates from any Latin alphabet compare.
+
+    Args:
+        text: Raw OCR or user text.
+
+    Returns:
+        The normalised text, possibly empty.
+    """
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NOT_PLATE_CHAR.sub("", folded.upper())
+
+
+@dataclass(frozen=True)
+class PlateFormat:
+    """One plate layout, e.g. ``PlateFormat("uk", "AA99AAA")``.
+
+    Attributes:
+        name: Label shown to users (``"br"``, ``"uk"``, ...).
+        mask: One symbol per character: ``A`` letter, ``9`` digit, ``*`` either.
+        fix: Whether reads may be coerced into this layout. Switch off for layouts that share their
+            length with many others (EU countries), where a swap would more often break a read.
+    """
+
+    name: str
+    mask: str
+    fix: bool = True
+
+    def __post_init__(self) -> None:
+        bad = set(self.mask) - set(_MASK_SYMBOLS)
+        if not self.mask or bad:
+            raise ValueError(f"plate format {self.name!r}: mask {self.mask!r} must use only A, 9 and *")
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The mask as an anchored regular expression."""
+        return re.compile("^" + "".join(_MASK_SYMBOLS[s] for s in self.mask) + "$")
+
+    def matches(self, text: str) -> bool:
+        """Whether normalised ``text`` fits this format."""
+        return self.pattern.match(text) is not None
+
+    def coerce(
+        self,
+        text: str,
+        letter_to_digit: Mapping[str, str],
+        digit_to_letter: Mapping[str, str],
+        max_swaps: int = 2,
+    ) -> str | None:
+        """Swap look-alikes so ``text`` fits this format; ``None`` when it cannot.
+
+        Args:
+            text: Normalised text.
+            letter_to_digit: Swaps allowed where the mask wants a digit.
+            digit_to_letter: Swaps allowed where the mask wants a letter.
+            max_swaps: More swaps than this means the text is not this format: ``None``.
+        """
+        if len(text) != len(self.mask):
+            return None
+        out = []
+        for ch, sym in zip(text, self.mask, strict=True):
+            if sym == "9" and not ch.isdigit():
+                ch = letter_to_digit.get(ch, "")
+            elif sym == "A" and not ch.isalpha():
+                ch = digit_to_letter.get(ch, "")
+            if not ch:
+                return None
+            out.append(ch)
+        fixed = "".join(out)
+        return fixed if sum(a != b for a, b in zip(text, fixed, strict=True)) <= max_swaps else None
+
+
+#: Default layouts: Brazil (old and Mercosul), UK, and the common EU "AA999AA" (Slovakia, Italy...).
+DEFAULT_FORMATS: tuple[PlateFormat, ...] = (
+    PlateFormat("br", "AAA9999"),
+    PlateFormat("br-mercosul", "AAA9A99"),
+    PlateFormat("uk", "AA99AAA"),
+    PlateFormat("eu", "AA999AA", fix=False),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PlateRules:
+    """How raw OCR text becomes a plate: normalise, then fix look-alikes against known formats.
+
+    Attributes:
+        formats: Known plate layouts. Reads that fit one score higher; empty disables fixing.
+        letter_to_digit: Swaps applied where a format wants a digit.
+        digit_to_letter: Swaps applied where a format wants a letter.
+        max_swaps: Most look-alike swaps made to fit a format (more means another layout).
+        min_length: Shortest normalised text accepted as a plate.
+        max_length: Longest normalised text accepted as a plate.
+    """
+
+    formats: tuple[PlateFormat, ...] = DEFAULT_FORMATS
+    letter_to_digit: Mapping[str, str] = field(default_factory=lambda: LETTER_TO_DIGIT)
+    digit_to_letter: Mapping[str, str] = field(default_factory=lambda: DIGIT_TO_LETTER)
+    max_swaps: int = 2
+    min_length: int = 4
+    max_length: int = 9
+
+    @classmethod
+    def from_masks(cls, masks: Iterable[str], **kwargs: object) -> PlateRules:
+        """Build rules from bare masks (``["AAA9999", "AA99AAA"]``), e.g. from a settings string."""
+        formats = tuple(PlateFormat(m, m) for m in masks)
+        return cls(formats=formats, **kwargs)  # type: ignore[arg-type]
+
+    def matching_format(self, text: str) -> PlateFormat | None:
+        """The first format that normalised ``text`` fits, if any."""
+        return next((f for f in self.formats if f.matches(text)), None)
+
+    def apply(self, raw: str) -> str:
+        """Normalise ``raw`` and fix look-alikes when one format can be met with the fewest swaps.
+
+        Args:
+            raw: OCR output (any case, spaces, punctuation).
+
+        Returns:
+            The canonical text; unchanged (but normalised) when no format applies unambiguously.
+        """
+        text = normalize(raw)
+        if not text or self.matching_format(text) is not None:
+            return text
+        options: dict[str, int] = {}
+        for f in self.formats:
+            if f.fix and (c := f.coerce(text, self.letter_to_digit, self.digit_to_letter, self.max_swaps)):
+                options[c] = sum(a != b for a, b in zip(text, c, strict=True))
+        if not options:
+            return text
+        fewest = min(options.values())
+        best = [c for c, swaps in options.items() if swaps == fewest]
+        return best[0] if len(best) == 1 else text
+
+    def plausible(self, text: str) -> bool:
+        """Whether normalised ``text`` has a plate's length."""
+        return self.min_length <= len(text) <= self.max_length
+
+
+DEFAULT_RULES = PlateRules()
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions) between two strings."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def similarity(a: str, b: str) -> float:
+    """``1 - levenshtein / longer length`` in [0, 1]; two empty strings are identical (1.0).
+
+    Used to cluster reads of one track and by the history search for fuzzy plate look-ups.
+    """
+    longest = max(len(a), len(b))
+    return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
