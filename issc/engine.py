@@ -21,6 +21,7 @@ import types
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -413,8 +414,10 @@ class Engine:
         sink: EventSink | None = None,
         source_factory: SourceFactory = make_source,
         tuning: Tuning | None = None,
+        history: Any = None,
     ) -> None:
         self.settings = settings
+        self.history = history  # the history store (issc.store.Store) when there is one
         self.sink: EventSink = sink if sink is not None else MemorySink()
         self.tuning = tuning or tuning_from_settings(settings)
         factory = analyzer_factory or (lambda cam, tuning: NullAnalyzer(tuning))

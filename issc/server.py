@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from issc import web
+from issc.api import plate_routes
 from issc.config import load_settings
 from issc.engine import Engine, shared_engine, stop_shared_engine
 from issc.errors import ConfigError
@@ -52,8 +53,15 @@ async def _config_failed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": f"configuration error: {exc}"}, status_code=503)
 
 
+def _get_store():
+    store = _get_engine().history
+    if store is None:
+        raise _ConfigFailed("the plate history is off in this process")
+    return store
+
+
 def routes() -> list[BaseRoute]:
-    return [*web.routes(_get_engine)]
+    return [*web.routes(_get_engine), *plate_routes(_get_store)]
 
 
 exception_handlers: dict[Any, Any] = {_ConfigFailed: _config_failed}

@@ -1,4 +1,4 @@
-"""Wiring: builds the engine, its analyzers and its sinks from the settings.
+"""Wiring: builds the engine, its detector, analyzers and sinks from the settings.
 
 Kept apart from ``issc.engine`` so that the engine knows only interfaces, and apart from
 ``issc.ui`` so that the engine can run headless (``python -m issc.bench``, tests, servers).
@@ -7,17 +7,114 @@ Kept apart from ``issc.engine`` so that the engine knows only interfaces, and ap
 from __future__ import annotations
 
 import logging
+from dataclasses import fields, replace
+from typing import Any
 
-from issc.analysis import NullAnalyzer
-from issc.config import Settings
-from issc.engine import Engine
+from issc.alerts import AlertingSink
+from issc.analysis import Analyzer, NullAnalyzer
+from issc.config import CameraConfig, Settings, redact_url
+from issc.detect import Detector, detector_from_settings
+from issc.engine import AnalyzerFactory, Engine, tuning_from_settings
+from issc.errors import ConfigError
 from issc.sink import EventSink, MemorySink
+from issc.types import Tuning
 
 logger = logging.getLogger(__name__)
 
+# Detectors return boxes down to this confidence; the analyzers filter by the live tuning, so
+# the sliders can go below the configured thresholds without rebuilding the detector.
+DETECTOR_FLOOR_CONF = 0.1
 
-def build_engine(settings: Settings, sink: EventSink | None = None) -> Engine:
-    """An engine for ``settings`` (not started)."""
-    return Engine(
-        settings, analyzer_factory=lambda cam, tuning: NullAnalyzer(tuning), sink=sink or MemorySink()
+
+def build_detector(settings: Settings) -> Detector:
+    """The detector chosen by ``DETECTOR``, shared by every camera (models load once)."""
+    floor = settings.model_copy(
+        update={
+            "person_conf": min(settings.person_conf, DETECTOR_FLOOR_CONF),
+            "plate_conf": min(settings.plate_conf, DETECTOR_FLOOR_CONF),
+        }
     )
+    return detector_from_settings(floor)
+
+
+def analyzer_factory(settings: Settings, detector: Detector | None = None) -> AnalyzerFactory:
+    """Makes one analyzer per camera around the shared detector."""
+    if settings.detector_kind == "none" and detector is None:
+        return lambda camera, tuning: NullAnalyzer(tuning)
+    from issc.plates.pipeline import PlateAnalyzer
+
+    shared = detector or build_detector(settings)
+
+    def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
+        return PlateAnalyzer(shared, camera.name, tuning, frame_rate=settings.detect_fps)
+
+    return make
+
+
+def open_history(settings: Settings) -> Any:
+    """The history store of ``DATABASE_URL``, its writer started.
+
+    Raises:
+        ConfigError: the URL is malformed, or the database cannot be opened (one sentence).
+    """
+    import sqlalchemy.exc
+
+    from issc.store import Store
+
+    shown = redact_url(settings.database_url)
+    try:
+        return Store(settings.database_url).start()
+    except sqlalchemy.exc.ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL={shown!r} is invalid: expected an SQLAlchemy URL such as "
+            "sqlite:///data/issc.db or postgresql+psycopg://user:password@host/db."
+        ) from None
+    except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"DATABASE_URL={shown!r} cannot be opened ({reason}): check that the database server runs "
+            "and that the folder is writable."
+        ) from None
+
+
+def build_engine(
+    settings: Settings,
+    sink: EventSink | None = None,
+    detector: Detector | None = None,
+    history: bool = True,
+) -> Engine:
+    """An engine for ``settings`` (not started).
+
+    With ``history`` and no explicit ``sink``, plate events and people counts go to the store of
+    ``DATABASE_URL`` through the watchlist alerting sink, and saved tuning is restored.
+    """
+    store = None
+    tuning = tuning_from_settings(settings)
+    if sink is None and history:
+        store = open_history(settings)
+        sink = AlertingSink(store, store, settings.webhook_url)
+        tuning = store.load_tuning(default=tuning)
+    engine = Engine(
+        settings,
+        analyzer_factory=analyzer_factory(settings, detector),
+        sink=sink or MemorySink(),
+        tuning=tuning,
+        history=store,
+    )
+    if store is not None:
+        for camera in engine.cameras.values():
+            saved = store.get_setting(camera_tuning_key(camera.config.name))
+            if saved:
+                engine.set_tuning(tuning_from_dict(saved, tuning), camera.config.id)
+    return engine
+
+
+def camera_tuning_key(camera_name: str) -> str:
+    """Settings key of one camera's own tuning."""
+    return f"tuning.camera.{camera_name}"
+
+
+def tuning_from_dict(values: dict, base: Tuning) -> Tuning:
+    """A ``Tuning`` from saved values; keys unknown to this version are ignored."""
+    known = {f.name for f in fields(Tuning)}
+    return replace(base, **{k: v for k, v in values.items() if k in known})

@@ -9,6 +9,10 @@ import sys
 
 COMMANDS = {
     "live": "issc.bench.live",
+    "compare": "issc.bench.compare",
+    "scale": "issc.bench.scale",
+    "idle": "issc.bench.idle",
+    "history": "issc.bench.history",
 }
 
 

