@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     )
     ocr_min_conf: float = Field(0.1, ge=0, le=1, description="Reads below this confidence are ignored.")
     plate_formats: str = Field("", description="Comma-separated regexes of valid plates; empty: any.")
+    plate_dedupe_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="The same plate on the same camera within this many seconds is one pass.",
+    )
 
     # --- history, alerts, webcam ---------------------------------------------------------
     database_url: str = Field("sqlite:///data/issc.db", description="SQLAlchemy URL of the history store.")

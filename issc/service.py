@@ -42,11 +42,13 @@ def analyzer_factory(settings: Settings, detector: Detector | None = None) -> An
     if settings.detector_kind == "none" and detector is None:
         return lambda camera, tuning: NullAnalyzer(tuning)
     from issc.plates.pipeline import PlateAnalyzer
+    from issc.plates.voting import VotingOptions
 
     shared = detector or build_detector(settings)
+    voting = VotingOptions(dedupe_s=settings.plate_dedupe_s)
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
-        return PlateAnalyzer(shared, camera.name, tuning, frame_rate=settings.detect_fps)
+        return PlateAnalyzer(shared, camera.name, tuning, voting=voting, frame_rate=settings.detect_fps)
 
     return make
 
