@@ -86,3 +86,26 @@ def test_bad_configuration_is_one_line_on_console_and_a_message_on_routes(stream
     log = server.log.read_text()
     assert "ISSC configuration error: CAMERAS=" in log
     assert "Traceback" not in log and "sk-secret-value" not in log
+
+
+def test_plate_clip_makes_one_event_in_the_history_api(streamlit_server, videos_dir: Path) -> None:
+    # Given the UK plate clip as the only camera, with the default offline detector
+    server = streamlit_server({"CAMERAS": str(videos_dir / PLATE_CLIP)})
+    # When the car has passed (the clip loops), within a minute
+    deadline = time.monotonic() + 60
+    found: dict = {"total": 0}
+    while time.monotonic() < deadline and found["total"] == 0:
+        time.sleep(2)
+        found = requests.get(server.url + "/api/plates", params={"q": "LS15EBC"}, timeout=10).json()
+    # Then exactly one event for the pass, not one per frame
+    assert found["total"] == 1, found
+    event = found["items"][0]
+    assert event["text"] == "LS15EBC" and event["reads"] >= 2
+    # and a near-miss query finds it too
+    near = requests.get(server.url + "/api/plates", params={"q": "LS15E8C"}, timeout=10).json()
+    assert [i["id"] for i in near["items"]] == [event["id"]]
+    # and the CSV has a header and that row
+    lines = requests.get(server.url + "/api/plates.csv", params={"q": "LS15EBC"}, timeout=10).text.splitlines()
+    assert lines[0].startswith("id,") and len(lines) == 2 and "LS15EBC" in lines[1]
+    crop = requests.get(server.url + event["crop_url"], timeout=10)
+    assert crop.headers["Content-Type"] == "image/jpeg" and crop.content[:2] == b"\xff\xd8"
