@@ -99,11 +99,11 @@ class PlateAnalyzer:
 
 
 def _merge(people: sv.Detections, plates: sv.Detections) -> sv.Detections:
-    """Merge two detection sets that carry the same data keys (drops keys only one has)."""
-    keys = set(people.data) & set(plates.data)
+    """Merge people and plates; a data key only one side has is filled with None on the other."""
+    keys = set(people.data) | set(plates.data)
     for dets in (people, plates):
-        for key in set(dets.data) - keys:
-            del dets.data[key]
+        for key in keys - set(dets.data):
+            dets.data[key] = np.full(len(dets), None, dtype=object)
         if dets.tracker_id is None:
             dets.tracker_id = np.full(len(dets), -1, dtype=int)
     return sv.Detections.merge([people, plates])
