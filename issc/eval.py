@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 
 from issc.plates.locate import PlateLocator
-from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, make_reader
+from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, get_engine
 from issc.plates.read import read_plates
-from issc.plates.text import levenshtein, normalize
+from issc.plates.text import DEFAULT_RULES, PlateRules, levenshtein, normalize
 from issc.types import Frame
 
 
@@ -158,8 +158,9 @@ def cmd_plates(args: argparse.Namespace) -> int:
     samples = load_manifest(args.manifest, args.root)
     if args.limit:
         samples = samples[:: max(1, len(samples) // args.limit)][: args.limit]
-    reader = make_reader(args.engine, args.preprocess, args.min_conf)
-    locator = PlateLocator(reader.engine)
+    rules = PlateRules(o_is_zero=True) if args.o_is_zero else DEFAULT_RULES
+    reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules)
+    locator = PlateLocator(reader.engine, rules)
     crops = args.crops or any(s.box is None for s in samples)
     results = []
     for sample in samples:
@@ -262,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     plates.add_argument("--engine", choices=ENGINES, default="rapidocr")
     plates.add_argument("--preprocess", choices=PREPROCESS, default="none")
     plates.add_argument("--min-conf", type=float, default=0.1, help="reads below are dropped")
+    plates.add_argument(
+        "--o-is-zero", action="store_true", help="read every O as 0 (plates that never use the letter O)"
+    )
     plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
     plates.add_argument("--verbose", "-v", action="store_true", help="list every wrong read")
     plates.add_argument("--json", action="store_true", help="print one JSON object with the totals last")

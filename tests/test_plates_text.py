@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from issc.plates.text import DEFAULT_RULES, PlateFormat, PlateRules, levenshtein, normalize, similarity
+from issc.plates.text import (
+    DEFAULT_RULES,
+    Belief,
+    PlateFormat,
+    PlateRules,
+    levenshtein,
+    normalize,
+    normalize_beliefs,
+    similarity,
+)
+
+SURE: Belief = {"X": 1.0}  # stands for any character read with certainty
+
+
+def beliefs(raw: str, **doubted: Belief) -> list[Belief]:
+    """Certain beliefs for every character of ``raw`` but those named ``c<index>``."""
+    return [doubted.get(f"c{i}", {ch: 1.0}) for i, ch in enumerate(raw)]
 
 
 @pytest.mark.parametrize(
@@ -79,3 +95,47 @@ def test_plausible_lengths() -> None:
     assert DEFAULT_RULES.plausible("AB12")
     assert not DEFAULT_RULES.plausible("AB1")
     assert not DEFAULT_RULES.plausible("CONNECTICUT")
+
+
+@pytest.mark.parametrize(
+    ("raw", "doubted", "expected"),
+    [
+        # EU AA99999 (Polish): a 5 read with certainty is not made an S to fit BR AAA9999 ...
+        ("WA56660", {}, "WA56660"),
+        # ... but a doubted one is
+        ("WA56660", {"c2": {"5": 0.6, "S": 0.35}}, "WAS6660"),
+        # Czech 9A99999: the certain 1 and 8 stay digits
+        ("1B8 0338", {}, "1B80338"),
+        # O and 0 look alike in many plate fonts: certainty does not stop that swap
+        ("BA3020Z", {}, "BA302OZ"),
+        # an emblem between the groups, read as a doubtful digit that was also seen as a mark
+        ("RK0565AV", {"c2": {"0": 0.41, "·": 0.08, "-": 0.06, "": 0.1}}, "RK565AV"),
+        # a doubtful digit without a mark is kept
+        ("RK0565AV", {"c2": {"0": 0.41, "O": 0.4, "": 0.1}}, "RK0565AV"),
+        # a small glyph (subscript) is a mark, not a character
+        ("TS₆260AK", {}, "TS260AK"),
+    ],
+)
+def test_beliefs_make_fixes_confidence_aware(raw: str, doubted: dict[str, Belief], expected: str) -> None:
+    assert DEFAULT_RULES.apply(raw, beliefs(raw, **doubted)) == expected
+
+
+def test_without_beliefs_fixes_are_format_only() -> None:
+    assert DEFAULT_RULES.apply("WA56660") == "WAS6660"
+    assert DEFAULT_RULES.apply("TS₆260AK") == "TS6260AK"
+
+
+def test_normalize_beliefs_aligns_with_the_canonical_text() -> None:
+    text, out = normalize_beliefs(
+        "ab-1", [{"a": 0.9, "4": 0.1}, {"b": 1.0}, {"-": 0.8, "": 0.2}, {"1": 0.7, "l": 0.3}]
+    )
+    assert text == "AB1"
+    assert out == ({"A": 0.9, "4": 0.1}, {"B": 1.0}, {"1": 0.7, "L": 0.3})
+    with pytest.raises(ValueError, match="one belief per character"):
+        normalize_beliefs("ab", [SURE])
+
+
+def test_o_is_zero_reads_every_o_as_zero() -> None:
+    rules = PlateRules(o_is_zero=True)
+    assert rules.apply("M0TORZ") == "M0T0RZ"
+    assert DEFAULT_RULES.apply("M0TORZ") == "M0TORZ"

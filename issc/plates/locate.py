@@ -20,8 +20,8 @@ import numpy as np
 import supervision as sv
 
 from issc.detect.base import PLATE, empty_detections, make_detections
-from issc.plates.ocr import OcrEngine, TextLine
-from issc.plates.text import DEFAULT_RULES, PlateRules, normalize
+from issc.plates.ocr import OcrEngine, TextLine, joined_beliefs
+from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,15 @@ class LocatorOptions:
     grow_y: float = 0.0
 
 
-def plate_likeness(raw: str, rules: PlateRules = DEFAULT_RULES) -> float:
+def plate_likeness(raw: str, rules: PlateRules = DEFAULT_RULES, beliefs: list[Belief] | None = None) -> float:
     """How much a raw text line looks like a registration, in [0, 1] (0: not a plate).
 
     Args:
         raw: Text as recognised (case and punctuation kept: lower case means "not a plate").
         rules: Plate rules (lengths, formats).
+        beliefs: The recogniser's per-character beliefs, if known (``PlateRules.apply``).
     """
-    text = rules.apply(raw)
+    text = rules.apply(raw, beliefs)
     if not rules.plausible(text):
         return 0.0
     letters = sum(c.isalpha() for c in normalize(raw))
@@ -99,7 +100,9 @@ class PlateLocator:
             work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
         else:
             scale = 1.0
-        return [TextLine(ln.polygon / scale, ln.text, ln.confidence) for ln in self.engine.lines(work)]
+        return [
+            TextLine(ln.polygon / scale, ln.text, ln.confidence, ln.chars) for ln in self.engine.lines(work)
+        ]
 
     def locate(self, image: np.ndarray) -> sv.Detections:
         """Plates in ``image`` (BGR uint8), in its pixels, best first."""
@@ -111,13 +114,14 @@ class PlateLocator:
             bw, bh = x1 - x0, y1 - y0
             if bh <= 0 or not opts.min_aspect <= bw / bh <= opts.max_aspect:
                 continue
-            likeness = plate_likeness(line.text, self.rules)
+            beliefs = joined_beliefs([line])
+            likeness = plate_likeness(line.text, self.rules, beliefs)
             if likeness <= 0:
                 continue
             gx, gy = opts.grow_x * bw, opts.grow_y * bh
             boxes.append([max(0.0, x0 - gx), max(0.0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy)])
             scores.append(line.confidence * likeness)
-            texts.append(self.rules.apply(line.text))
+            texts.append(self.rules.apply(line.text, beliefs))
         if not boxes:
             return empty_detections()
         order = np.argsort(scores)[::-1]

@@ -15,12 +15,18 @@ camera, so the lock is rarely contended.
 crop, take the row of the tallest characters (plates print the registration biggest; state names
 and city strips are smaller), join it left to right, normalise and fix look-alikes
 (``issc.plates.text``), and rank the candidates by confidence and plate-likeness.
+
+The RapidOCR engine decodes the recogniser's output itself so that every character keeps its
+probability and its runners-up (``CharBelief``): the text rules then swap look-alikes only where
+the recogniser was unsure, and drop characters that were half read as a mark (an emblem or a
+hyphen between the groups).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,13 +34,30 @@ import cv2
 import numpy as np
 
 from issc.errors import ConfigError
-from issc.plates.text import DEFAULT_RULES, PlateRules
+from issc.plates.text import DEFAULT_RULES, Belief, PlateRules
 from issc.types import PlateRead
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("rapidocr", "easyocr")
 PREPROCESS = ("none", "prototype")
+
+
+@dataclass(frozen=True)
+class CharBelief:
+    """What the recogniser believed about one character of a line.
+
+    Attributes:
+        char: The character read (raw, as in ``TextLine.text``).
+        prob: Its probability.
+        alternatives: The most likely classes at the same place, with their probabilities
+            (``char`` included; ``""`` is the CTC blank, "no character"), e.g.
+            ``{"O": 0.55, "0": 0.41, "": 0.02}``.
+    """
+
+    char: str
+    prob: float
+    alternatives: Mapping[str, float]
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,11 +68,13 @@ class TextLine:
         polygon: Corners, shape (4, 2), in pixels of the image the engine was given.
         text: Raw recognised text (not normalised).
         confidence: Recognition confidence in [0, 1].
+        chars: Per-character beliefs aligned with ``text`` (empty when the engine gives none).
     """
 
     polygon: np.ndarray
     text: str
     confidence: float
+    chars: tuple[CharBelief, ...] = ()
 
     @property
     def xyxy(self) -> tuple[float, float, float, float]:
@@ -109,21 +134,72 @@ class RapidOcrEngine:
         return self._ocr
 
     def lines(self, image: np.ndarray) -> list[TextLine]:
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
         with self._lock:
-            out = self._model()(image, use_det=True, use_cls=False, use_rec=True)
-        if getattr(out, "txts", None) is None or out.boxes is None:
-            return []
+            ocr = self._model()
+            det = ocr(image, use_det=True, use_cls=False, use_rec=False)
+            boxes = getattr(det, "boxes", None)
+            if boxes is None or len(boxes) == 0:
+                return []
+            polygons = [np.asarray(box, dtype=np.float32).reshape(4, 2) for box in boxes]
+            crops = [get_rotate_crop_image(image, poly.copy()) for poly in polygons]
+            reads = self._recognize_batch(crops)
         return [
-            TextLine(np.asarray(box, dtype=np.float32).reshape(4, 2), str(text), float(score))
-            for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True)
+            TextLine(poly, text, conf, chars)
+            for poly, (text, conf, chars) in zip(polygons, reads, strict=True)
+            if text.strip()
         ]
 
     def recognize(self, line: np.ndarray) -> tuple[str, float]:
         with self._lock:
-            out = self._model()(line, use_det=False, use_cls=False, use_rec=True)
-        if not getattr(out, "txts", None):
-            return "", 0.0
-        return str(out.txts[0]), float(out.scores[0])
+            self._model()
+            text, conf, _ = self._recognize_batch([line])[0]
+        return text, conf
+
+    def _recognize_batch(self, crops: list[np.ndarray]) -> list[tuple[str, float, tuple[CharBelief, ...]]]:
+        """Recognise line crops as RapidOCR does (same resizing and batching), keeping the
+        per-character probabilities its own decoder throws away.
+
+        Uses the recogniser object of rapidocr 3.10 (``rec_image_shape``, ``rec_batch_num``,
+        ``resize_norm_img``, ``session``, ``postprocess_op.character``; pinned in
+        requirements.txt): texts and confidences equal ``RapidOCR(...)``'s own.
+        """
+        rec = self._model()._load_rec_model()
+        _, img_h, img_w = rec.rec_image_shape[:3]
+        order = np.argsort([c.shape[1] / max(c.shape[0], 1) for c in crops])
+        out: list[tuple[str, float, tuple[CharBelief, ...]]] = [("", 0.0, ())] * len(crops)
+        for start in range(0, len(crops), rec.rec_batch_num):
+            idx = order[start : start + rec.rec_batch_num]
+            ratio = max([img_w / img_h, *(crops[i].shape[1] / max(crops[i].shape[0], 1) for i in idx)])
+            batch = np.stack([rec.resize_norm_img(crops[i], ratio) for i in idx]).astype(np.float32)
+            probs = rec.session(batch)
+            for i, frame_probs in zip(idx, probs, strict=True):
+                out[i] = _ctc_greedy(frame_probs, rec.postprocess_op.character)
+        return out
+
+
+def _ctc_greedy(
+    probs: np.ndarray, alphabet: list[str], top_k: int = 5
+) -> tuple[str, float, tuple[CharBelief, ...]]:
+    """Best-path CTC decoding (as PaddleOCR: repeats collapsed, blanks dropped, confidence the mean
+    of the kept frames' probabilities) that also keeps the ``top_k`` alternatives of each character.
+
+    Args:
+        probs: Per-frame class probabilities, shape (frames, classes); class 0 is the blank.
+        alphabet: Class index -> character.
+    """
+    best = probs.argmax(axis=1)
+    keep = best != 0
+    keep[1:] &= best[1:] != best[:-1]
+    chars = []
+    for t in np.flatnonzero(keep):
+        top = np.argsort(probs[t])[::-1][:top_k]
+        alts = {("" if k == 0 else alphabet[k]): float(probs[t, k]) for k in top}
+        chars.append(CharBelief(alphabet[best[t]], float(probs[t, best[t]]), alts))
+    if not chars:
+        return "", 0.0, ()
+    return "".join(c.char for c in chars), float(np.mean([c.prob for c in chars])), tuple(chars)
 
 
 class EasyOcrEngine:
@@ -206,6 +282,14 @@ def preprocess(image: np.ndarray, mode: str) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         return cv2.cvtColor(cv2.fastNlMeansDenoising(grey, h=30), cv2.COLOR_GRAY2BGR)
     raise ConfigError(f"ocr_preprocess is {mode!r}; expected one of {', '.join(PREPROCESS)}")
+
+
+def joined_beliefs(row: list[TextLine]) -> list[Belief] | None:
+    """The per-character beliefs of ``row``'s lines joined, aligned with their joined text;
+    ``None`` when a line has none (e.g. EasyOCR)."""
+    if any(len(ln.chars) != len(ln.text) for ln in row):
+        return None
+    return [c.alternatives for ln in row for c in ln.chars]
 
 
 def _is_plate_like(text: str) -> float:
@@ -301,8 +385,10 @@ class PlateReader:
             return []
         scored: dict[str, float] = {}
 
-        def offer(raw: str, conf: float, factor: float) -> None:
-            text = self.rules.apply(raw)
+        def offer(row: list[TextLine], factor: float) -> None:
+            raw = "".join(ln.text for ln in row)
+            conf = float(np.mean([ln.confidence for ln in row]))
+            text = self.rules.apply(raw, joined_beliefs(row))
             if not self.rules.plausible(text):
                 return
             fmt = 1.0 if self.rules.matching_format(text) else 0.9 * _is_plate_like(text)
@@ -310,9 +396,9 @@ class PlateReader:
             scored[text] = max(scored.get(text, 0.0), score)
 
         for row, factor in self._rows(lines):
-            offer("".join(ln.text for ln in row), float(np.mean([ln.confidence for ln in row])), factor)
+            offer(row, factor)
         for ln in lines:
-            offer(ln.text, ln.confidence, 0.6)
+            offer([ln], 0.6)
         reads = [PlateRead(text=t, confidence=round(s, 4)) for t, s in scored.items()]
         return sorted(reads, key=lambda r: r.confidence, reverse=True)
 
