@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -165,7 +165,21 @@ class Settings(BaseSettings):
         "none", description="prototype: grey + fastNlMeansDenoising, as the old prototype."
     )
     ocr_min_conf: float = Field(0.1, ge=0, le=1, description="Reads below this confidence are ignored.")
-    plate_formats: str = Field("", description="Comma-separated regexes of valid plates; empty: any.")
+    plate_formats: str = Field(
+        "",
+        description="Comma-separated plate layouts as masks (A letter, 9 digit, * either); empty: BR, Mercosul, UK, EU.",
+    )
+    plate_letter_to_digit: str = Field(
+        "O0,Q0,D0,I1,L1,Z2,S5,B8,G6",
+        description="Look-alike swaps where a layout wants a digit (letter+digit pairs).",
+    )
+    plate_digit_to_letter: str = Field(
+        "0O,1I,2Z,5S,6G,8B",
+        description="Look-alike swaps where a layout wants a letter (digit+letter pairs).",
+    )
+    plate_o_is_zero: bool = Field(
+        False, description="Read every O as 0 (plates that never use the letter O)."
+    )
     plate_dedupe_s: float = Field(
         60.0,
         ge=0,
@@ -196,12 +210,27 @@ class Settings(BaseSettings):
 
     @field_validator("plate_formats")
     @classmethod
-    def _check_regexes(cls, value: str) -> str:
-        for pattern in filter(None, (p.strip() for p in value.split(","))):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
+    def _check_masks(cls, value: str) -> str:
+        for mask in filter(None, (m.strip().upper() for m in value.split(","))):
+            if set(mask) - set("A9*"):
+                raise ValueError(
+                    f"{mask!r} is not a plate mask: use A for a letter, 9 for a digit, * for either"
+                )
+        return value
+
+    @field_validator("plate_letter_to_digit", "plate_digit_to_letter")
+    @classmethod
+    def _check_pairs(cls, value: str, info: ValidationInfo) -> str:
+        want = ("letter", "digit") if info.field_name == "plate_letter_to_digit" else ("digit", "letter")
+        for pair in filter(None, (p.strip().upper() for p in value.split(","))):
+            ok = len(pair) == 2 and (pair[0].isalpha(), pair[1].isdigit()) == (
+                want[0] == "letter",
+                want[1] == "digit",
+            )
+            if not ok or not pair.isalnum():
+                raise ValueError(
+                    f"{pair!r} is not a {want[0]}+{want[1]} pair such as {'O0' if want[0] == 'letter' else '0O'}"
+                )
         return value
 
     @field_validator("api_url")

@@ -13,7 +13,7 @@ from typing import Any
 from issc.alerts import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.config import CameraConfig, Settings, redact_url
-from issc.detect import Detector, detector_from_settings
+from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, tuning_from_settings
 from issc.errors import ConfigError
 from issc.sink import EventSink, MemorySink
@@ -26,15 +26,43 @@ logger = logging.getLogger(__name__)
 DETECTOR_FLOOR_CONF = 0.1
 
 
+def plate_rules(settings: Settings) -> Any:
+    """``PlateRules`` from ``PLATE_FORMATS``, the look-alike pairs and ``PLATE_O_IS_ZERO``."""
+    from issc.plates.text import DEFAULT_FORMATS, PlateFormat, PlateRules
+
+    masks = [m.strip().upper() for m in settings.plate_formats.split(",") if m.strip()]
+    formats = tuple(PlateFormat(m, m) for m in masks) if masks else DEFAULT_FORMATS
+
+    def pairs(value: str) -> dict[str, str]:
+        return {p[0]: p[1] for p in (q.strip().upper() for q in value.split(",")) if len(p) == 2}
+
+    return PlateRules(
+        formats=formats,
+        letter_to_digit=pairs(settings.plate_letter_to_digit),
+        digit_to_letter=pairs(settings.plate_digit_to_letter),
+        o_is_zero=settings.plate_o_is_zero,
+    )
+
+
 def build_detector(settings: Settings) -> Detector:
     """The detector chosen by ``DETECTOR``, shared by every camera (models load once)."""
-    floor = settings.model_copy(
-        update={
-            "person_conf": min(settings.person_conf, DETECTOR_FLOOR_CONF),
-            "plate_conf": min(settings.plate_conf, DETECTOR_FLOOR_CONF),
-        }
-    )
-    return detector_from_settings(floor)
+    kind = settings.detector_kind
+    values = {
+        "api_url": settings.api_url,
+        "api_key": settings.api_key,
+        "human_model": settings.human_model,
+        "plate_model": settings.plate_model,
+        "detector_timeout_s": settings.detector_timeout_s,
+        "onnx_model": settings.onnx_model,
+        "onnx_classes": settings.onnx_classes,
+        "person_conf": min(settings.person_conf, DETECTOR_FLOOR_CONF),
+        "plate_conf": min(settings.plate_conf, DETECTOR_FLOOR_CONF),
+        "iou": settings.iou,
+        "ocr_engine": settings.ocr_engine,
+    }
+    if kind == "local":
+        values["plate_rules"] = plate_rules(settings)
+    return make_detector(kind, **values)
 
 
 def analyzer_factory(settings: Settings, detector: Detector | None = None) -> AnalyzerFactory:
@@ -46,9 +74,12 @@ def analyzer_factory(settings: Settings, detector: Detector | None = None) -> An
 
     shared = detector or build_detector(settings)
     voting = VotingOptions(dedupe_s=settings.plate_dedupe_s)
+    rules = plate_rules(settings)
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
-        return PlateAnalyzer(shared, camera.name, tuning, voting=voting, frame_rate=settings.detect_fps)
+        return PlateAnalyzer(
+            shared, camera.name, tuning, voting=voting, frame_rate=settings.detect_fps, rules=rules
+        )
 
     return make
 

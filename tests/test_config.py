@@ -55,7 +55,7 @@ def test_redact_url_hides_credentials(url: str, shown: str) -> None:
         ({"DETECTOR": "yolo"}, ["DETECTOR", "yolo", "'local'"]),
         ({"DETECT_FPS": "fast"}, ["DETECT_FPS", "fast", "number"]),
         ({"DETECTOR": "onnx"}, ["ONNX_MODEL"]),
-        ({"PLATE_FORMATS": "[A-Z"}, ["PLATE_FORMATS", "regular expression"]),
+        ({"PLATE_FORMATS": "[A-Z"}, ["PLATE_FORMATS", "not a plate mask"]),
     ],
 )
 def test_bad_value_is_one_sentence_naming_key_value_and_expectation(
@@ -100,3 +100,32 @@ def test_config_file_adds_settings_and_environment_wins(
     assert [c.name for c in settings.cameras] == ["a", "b"]
     assert settings.detect_fps == 2.5
     assert settings.person_conf == 0.6
+
+
+def test_plate_rules_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from issc.service import plate_rules
+
+    monkeypatch.setenv("PLATE_FORMATS", "AAA9999, aa99aaa")
+    monkeypatch.setenv("PLATE_LETTER_TO_DIGIT", "O0,I1")
+    monkeypatch.setenv("PLATE_O_IS_ZERO", "true")
+    rules = plate_rules(load_settings())
+    assert [f.mask for f in rules.formats] == ["AAA9999", "AA99AAA"]
+    assert dict(rules.letter_to_digit) == {"O": "0", "I": "1"}
+    assert rules.o_is_zero
+    # a read is fixed towards the configured layout: O where a digit belongs becomes 0
+    assert rules.apply("ABC 1O34") == "ABC1034"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("PLATE_FORMATS", "AB12", "is not a plate mask"),
+        ("PLATE_LETTER_TO_DIGIT", "0O", "is not a letter+digit pair"),
+        ("PLATE_DIGIT_TO_LETTER", "O0", "is not a digit+letter pair"),
+    ],
+)
+def test_bad_plate_rules_are_named(monkeypatch: pytest.MonkeyPatch, key: str, value: str, words: str) -> None:
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert f"{key}='{value}' is invalid:" in str(info.value) and words in str(info.value)

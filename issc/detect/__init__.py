@@ -60,6 +60,7 @@ _SETTINGS_KEYS = {
     "plate_conf",
     "iou",
     "ocr_engine",
+    "plate_rules",
 }
 
 
@@ -148,12 +149,13 @@ def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detec
         return HogPersonDetector(min_confidence=min_confidence, iou=iou)
 
 
-def make_plate_locator(ocr_engine: str = "rapidocr") -> Detector:
+def make_plate_locator(ocr_engine: str = "rapidocr", rules: Any = None) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
 
     Args:
         ocr_engine: OCR engine whose text detector finds the plates (``"rapidocr"``/``"easyocr"``).
+        rules: ``issc.plates.text.PlateRules`` telling plates from other text (default rules if None).
     """
     try:
         from issc.plates.locate import PlateLocator
@@ -161,7 +163,10 @@ def make_plate_locator(ocr_engine: str = "rapidocr") -> Detector:
 
         if importlib.util.find_spec(ocr_engine) is None:
             raise ImportError(f"OCR package {ocr_engine!r} is not installed")
-        return _LocateAdapter(PlateLocator(get_engine(ocr_engine)), f"ocr-plates-{ocr_engine}")
+        from issc.plates.text import DEFAULT_RULES
+
+        locator = PlateLocator(get_engine(ocr_engine), rules or DEFAULT_RULES)
+        return _LocateAdapter(locator, f"ocr-plates-{ocr_engine}")
     except (ImportError, ValueError, ConfigError) as exc:
         from issc.detect.plates_cascade import CascadePlateDetector
 
@@ -196,7 +201,8 @@ def make_detector(kind: str, **settings: Any) -> Detector:
         return NullDetector()
     if kind == "local":
         people = make_person_detector(person_conf, iou)
-        return CompositeDetector(people, make_plate_locator(settings.get("ocr_engine", "rapidocr")))
+        locator = make_plate_locator(settings.get("ocr_engine", "rapidocr"), settings.get("plate_rules"))
+        return CompositeDetector(people, locator)
     if kind == "roboflow":
         from issc.detect.roboflow import RoboflowDetector
 

@@ -429,15 +429,21 @@ class PlateReader:
         return out
 
 
-def make_reader(engine: str = "rapidocr", preprocess: str = "none", min_conf: float = 0.1) -> PlateReader:
+def make_reader(
+    engine: str = "rapidocr",
+    preprocess: str = "none",
+    min_conf: float = 0.1,
+    rules: PlateRules = DEFAULT_RULES,
+) -> PlateReader:
     """Build a reader on the shared engine ``engine``.
 
     Args:
         engine: ``"rapidocr"`` (default) or ``"easyocr"``.
         preprocess: ``"none"`` (default) or ``"prototype"``.
         min_conf: Reads below this confidence are dropped.
+        rules: Plate formats and look-alike fixes (``PLATE_FORMATS`` and friends).
 
     Raises:
         ConfigError: Unknown engine or preprocessing.
     """
-    return PlateReader(get_engine(engine), preprocess=preprocess, min_conf=min_conf)
+    return PlateReader(get_engine(engine), preprocess=preprocess, min_conf=min_conf, rules=rules)

@@ -14,6 +14,7 @@ import supervision as sv
 from issc.analysis import Analysis
 from issc.detect.base import PERSON, PLATE, Detector
 from issc.plates.ocr import PlateReader, make_reader
+from issc.plates.text import DEFAULT_RULES, PlateRules
 from issc.plates.voting import PlateVoter, VotingOptions
 from issc.types import Frame, PlateEvent, Tuning
 
@@ -29,6 +30,7 @@ class PlateAnalyzer:
         voting: OCR budget and track-ending rules.
         frame_rate: Expected analysed frames per second (ByteTrack's lost-track buffer scales
             with it).
+        rules: Plate formats and look-alike fixes used by the reader.
 
     Attributes:
         tuning: The current thresholds (swap the whole object to change them).
@@ -41,10 +43,12 @@ class PlateAnalyzer:
         tuning: Tuning | None = None,
         voting: VotingOptions | None = None,
         frame_rate: float = 30.0,
+        rules: PlateRules = DEFAULT_RULES,
     ) -> None:
         self.detector = detector
         self.camera = camera
         self.tuning = tuning or Tuning()
+        self.rules = rules
         self._reader_key: tuple[str, str, float] | None = None
         self._current_reader: PlateReader | None = None
         with warnings.catch_warnings():
@@ -57,7 +61,7 @@ class PlateAnalyzer:
     def _reader(self, tuning: Tuning) -> PlateReader:
         key = (tuning.ocr_engine, tuning.ocr_preprocess, tuning.ocr_min_conf)
         if self._current_reader is None or key != self._reader_key:
-            self._current_reader = make_reader(*key)
+            self._current_reader = make_reader(*key, rules=self.rules)
             self._reader_key = key
         return self._current_reader
 
