@@ -11,7 +11,14 @@ if __name__ == "__main__":
 
     run_dashboard()
 else:
+    from streamlit.runtime.pages_manager import PagesManager
+
     from issc import server
+
+    # Our pages live in pages/ but are declared with st.navigation. Streamlit only learns that
+    # when a session first runs this script; until then it would serve a deep link such as
+    # /plates as an old-style page without our navigation. st.navigation sets this same flag.
+    PagesManager.uses_pages_directory = False
 
     app = st.App(
         "app.py",

@@ -1,13 +1,37 @@
 """Live: every camera's annotated picture in a responsive grid, with its health."""
 
 import math
+import time
 
 import streamlit as st
 
-from issc.ui import get_engine, mjpeg_img, status_line
+from issc.annotate import format_duration
+from issc.ui import ALERT_BANNER_S, get_engine, link_to_page, mjpeg_img, status_line, take_new_alerts
 
 engine = get_engine()
 st.title("Live")
+
+
+@st.fragment(run_every=2.0)
+def _watchlist_alerts() -> None:
+    """A toast per new watchlist hit, and a banner while the latest hit is recent."""
+    fresh, latest = take_new_alerts(engine)
+    for alert in fresh[-5:]:  # a burst shows its newest few; the banner and the Plates page have all
+        event = alert.event
+        st.toast(f"Watchlist hit: **{event.text}** ({event.watchlist}) on {event.camera}", icon="🚨")
+    if latest is not None:
+        event = latest.event
+        ago = format_duration(time.time() - latest.at)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.warning(
+                f"**Watchlist hit: {event.text}** ({event.watchlist}) on {event.camera}, {ago} ago "
+                f"(banner shown for {ALERT_BANNER_S / 60:.0f} minutes).",
+                icon=":material/notifications_active:",
+            )
+            link_to_page("plates.py", "Watchlist hits", ":material/directions_car:", {"watchlist": "true"})
+
+
+_watchlist_alerts()
 
 cameras = list(engine.cameras.values())
 per_row = st.sidebar.slider("Tiles per row", 1, 4, min(len(cameras), 3) or 1, key="live_per_row")

@@ -1,0 +1,186 @@
+"""Plates: search the plate history, page through it, inspect one pass, chart it, export it.
+
+Every filter is bound to the URL (``?q=LS15&camera=gate&range=7d&min_conf=0.5&watchlist=true&page=2``),
+so a search can be bookmarked or shared; opening such a link restores it.
+"""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from issc import ui
+from issc.store import PlateFilter
+
+engine = ui.get_engine()
+st.title("Plates")
+store = ui.history_store(engine)
+tz = ui.browser_timezone()
+
+# --- filters (bound to the URL) -----------------------------------------------------------
+cameras = [c.config.name for c in engine.cameras.values()]
+known = dict.fromkeys([*cameras, "webcam", *ui.history_cameras(store)])
+linked_camera = st.query_params.get("camera")
+if linked_camera:  # a deep link to a camera without recent plates still works
+    known.setdefault(linked_camera)
+
+with st.container(border=True):
+    search, camera_col, range_col = st.columns([3, 2, 3], vertical_alignment="bottom")
+    q = search.text_input(
+        "Search plates",
+        key="q",
+        bind="query-params",
+        placeholder="e.g. LS15EBC, or part of it",
+        help="Matches substrings and near misses: look-alike characters (8/B, 0/O, 1/I, 5/S) are free, "
+        "plus about one other difference per six characters.",
+    )
+    camera = camera_col.selectbox(
+        "Camera", list(known), index=None, placeholder="All cameras", key="camera", bind="query-params"
+    )
+    preset = range_col.segmented_control(
+        "Time range",
+        list(ui.RANGE_PRESETS),
+        default=ui.DEFAULT_RANGE,
+        required=True,
+        key="range",
+        bind="query-params",
+        help="Last hour, 24 hours, 7 or 30 days, everything, or your own from/to times.",
+    )
+    custom_since = custom_until = None
+    if preset == ui.CUSTOM_RANGE:
+        since_col, until_col = st.columns(2)
+        custom_since = since_col.datetime_input(
+            "From", value=None, key="since", bind="query-params", format="YYYY-MM-DD", step=300
+        )
+        custom_until = until_col.datetime_input(
+            "To", value=None, key="until", bind="query-params", format="YYYY-MM-DD", step=300
+        )
+    conf_col, watch_col = st.columns([3, 2], vertical_alignment="bottom")
+    min_conf = conf_col.slider(
+        "Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="min_conf", bind="query-params", format="%.2f"
+    )
+    watchlist_only = watch_col.toggle("Watchlist hits only", key="watchlist", bind="query-params")
+
+since, until = ui.time_window(preset or ui.DEFAULT_RANGE, custom_since, custom_until, tz)
+if since is not None and until is not None and since >= until:
+    st.error("**From** must be before **To**: change one of them.", icon=":material/event_busy:")
+    st.stop()
+flt = PlateFilter(
+    q=(q or "").strip() or None,
+    camera=camera,
+    since=since,
+    until=until,
+    min_conf=min_conf or None,
+    watchlist_only=watchlist_only,
+)
+
+# A new search starts on page 1 (the page widget is created below, so this may still set it).
+signature = (flt.q, flt.camera, preset, custom_since, custom_until, flt.min_conf, flt.watchlist_only)
+if st.session_state.get("_plates_filter") not in (None, signature):
+    st.session_state["page"] = 1
+st.session_state["_plates_filter"] = signature
+
+# --- table, paged in SQL ------------------------------------------------------------------
+total = ui.plate_count(store, flt)
+summary, size_col, page_col, download_col = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
+size = size_col.selectbox("Rows per page", ui.PAGE_SIZES, index=1, key="size", bind="query-params")
+page = page_col.number_input("Page", min_value=1, step=1, key="page", bind="query-params")
+pages = max(1, -(-total // size))
+page = min(int(page), pages)
+rows = ui.plate_rows(store, flt, limit=size, offset=(page - 1) * size)
+first = (page - 1) * size + 1
+summary.markdown(
+    (f"**{total:,}** plates match" if total != 1 else "**1** plate matches")
+    + (f" · rows {first:,}–{first + len(rows) - 1:,} · page {page} of {pages}" if rows else "")
+)
+stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+download_col.download_button(
+    "Download CSV",
+    data=lambda: ui.plates_csv(store, flt),  # built on click, in a worker thread
+    file_name=f"plates-{stamp}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+    key="download_csv",
+    disabled=total == 0,
+    help="Every matching row, not just this page: id, times (UTC), camera, text, confidence, reads, "
+    "OCR calls, watchlist label, box.",
+    width="stretch",
+)
+
+if not rows:
+    hint = "widen the time range, lower the minimum confidence" if total == 0 else "go back a page"
+    st.info(f"No plates to show: {hint}, or clear the search.", icon=":material/search_off:")
+    selected = None
+else:
+    event = st.dataframe(
+        ui.plates_table(rows, tz),
+        key="plates_table",
+        hide_index=True,
+        column_config=ui.plates_column_config(),
+        on_select="rerun",
+        selection_mode="single-row",
+        row_height=44,
+        width="stretch",
+    )
+    picked = event.selection.rows if event is not None else []
+    selected = rows[picked[0]] if picked and picked[0] < len(rows) else None
+    if selected is None:
+        st.caption("Select a row to see the crop and the full snapshot.")
+
+# --- one pass in detail ------------------------------------------------------------------
+if selected is not None:
+    with st.container(border=True, key="plate_details"):
+        st.subheader(f"{selected.text} · {selected.camera}")
+        info, crop_col, snap_col = st.columns([3, 2, 5])
+        seen = selected.last_seen.astimezone(tz)
+        info.markdown(
+            "\n".join(
+                [
+                    f"- **Last seen** {seen:%Y-%m-%d %H:%M:%S}",
+                    f"- **First seen** {selected.first_seen.astimezone(tz):%H:%M:%S}",
+                    f"- **Confidence** {selected.confidence:.2f} from {selected.reads} agreeing reads "
+                    f"({selected.ocr_calls} OCR calls)",
+                    f"- **Watchlist** :orange-badge[{selected.watchlist}]"
+                    if selected.watchlist
+                    else "- **Watchlist** no match",
+                    f"- **Event** #{selected.id}",
+                ]
+            )
+        )
+        crop = ui.stored_image(store, selected.id, "crop") if selected.has_crop else None
+        if crop is not None:
+            crop_col.image(crop, caption="Crop", width="stretch")
+        else:
+            crop_col.caption("No crop stored.")
+        snapshot = ui.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
+        boxed = ui.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
+        if boxed is not None:
+            snap_col.image(boxed, channels="BGR", caption="Snapshot", width="stretch")
+        else:
+            snap_col.caption("No snapshot stored.")
+
+# --- charts over the same filters ---------------------------------------------------------
+st.subheader("Over time")
+hourly_tab, people_tab, top_tab = st.tabs(["Plates per hour", "People", "Most frequent plates"])
+with hourly_tab:
+    hourly = ui.plates_per_hour_frame(store, flt, tz)
+    if hourly.empty:
+        st.caption("No plates in this selection.")
+    else:
+        st.bar_chart(hourly, x="hour", y="plates", color="camera", x_label="hour", y_label="plates")
+with people_tab:
+    people = ui.people_frame(store, flt, tz)
+    if people.empty:
+        st.caption("No people counts in this time range.")
+    else:
+        st.line_chart(people, x="time", y="peak", color="camera", x_label="time", y_label="people (peak)")
+        st.caption(
+            f"Peak people in view per {ui.people_bucket_minutes(flt.since, flt.until)} minutes "
+            "(camera and time filters apply)."
+        )
+with top_tab:
+    top = ui.top_plates_frame(store, flt)
+    if top.empty:
+        st.caption("No plates in this selection.")
+    else:
+        st.bar_chart(top, x="plate", y="seen", horizontal=True, sort="-seen", x_label="passes", y_label="")

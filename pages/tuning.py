@@ -1,0 +1,274 @@
+"""Tuning: detection and OCR thresholds for all cameras or one, applied live and saved, with a preview
+of a picture analysed with the current settings next to the previous ones."""
+
+from dataclasses import fields, replace
+
+import streamlit as st
+
+from issc import ui
+from issc.types import Tuning
+
+engine = ui.get_engine()
+st.title("Tuning")
+st.caption(
+    "Changes apply to the running cameras on their next analysed frame and are saved, so they survive "
+    "a restart. A camera can keep its own settings; the others follow **All cameras**."
+)
+
+LABELS = {
+    "person_conf": "person confidence",
+    "plate_conf": "plate confidence",
+    "ocr_min_conf": "OCR minimum confidence",
+    "iou": "IoU",
+    "motion_threshold": "motion threshold",
+    "ocr_engine": "OCR engine",
+    "ocr_preprocess": "OCR preprocessing",
+}
+WIDGETS = (
+    "person_conf",
+    "plate_conf",
+    "iou",
+    "motion_sensitivity",
+    "ocr_engine",
+    "ocr_preprocess",
+    "ocr_min_conf",
+)
+
+
+def widget_key(name: str, camera_id: str | None) -> str:
+    return f"tune_{name}_{camera_id or 'all'}"
+
+
+def widget_values(tuning: Tuning) -> dict[str, object]:
+    values: dict[str, object] = {f.name: getattr(tuning, f.name) for f in fields(Tuning)}
+    values["motion_sensitivity"] = ui.sensitivity_from_threshold(tuning.motion_threshold)
+    return values
+
+
+ALL_CAMERAS = ""  # the scope option of the shared settings (camera ids are never empty)
+
+
+def scope_label(camera_id: str) -> str:
+    if camera_id == ALL_CAMERAS:
+        return "All cameras"
+    suffix = " · own settings" if camera_id in engine.camera_tuning else ""
+    return f"{engine.cameras[camera_id].config.name}{suffix}"
+
+
+def _remember_previous(camera_id: str | None, before: Tuning) -> None:
+    st.session_state.setdefault("_tune_previous", {})[camera_id] = before
+
+
+def _apply(name: str, camera_id: str | None) -> None:
+    """on_change of one widget: apply that one value (the others stay exactly as they were)."""
+    before = ui.effective_tuning(engine, camera_id)
+    value = st.session_state[widget_key(name, camera_id)]
+    if name == "motion_sensitivity":
+        name, value = "motion_threshold", ui.threshold_from_sensitivity(int(value))
+    after = replace(before, **{name: value})
+    if after == before:
+        return
+    _remember_previous(camera_id, before)
+    saved = ui.apply_tuning(engine, after, camera_id)
+    st.session_state[f"_tune_seen_{camera_id}"] = after
+    where = "all cameras" if camera_id is None else engine.cameras[camera_id].config.name
+    note = "" if saved else " (not saved: no history store)"
+    st.toast(f"{LABELS[name].capitalize()} → {value} for {where}{note}", icon=":material/tune:")
+
+
+def _reset(camera_id: str) -> None:
+    before = ui.effective_tuning(engine, camera_id)
+    ui.reset_camera_tuning(engine, camera_id)
+    _remember_previous(camera_id, before)
+    st.session_state.pop(f"_tune_seen_{camera_id}", None)
+    st.toast(f"{engine.cameras[camera_id].config.name} follows All cameras again", icon=":material/undo:")
+
+
+# --- scope --------------------------------------------------------------------------------
+scope = (
+    st.selectbox(
+        "Settings for",
+        [ALL_CAMERAS, *engine.cameras],
+        format_func=scope_label,
+        key="tune_scope",
+        help="All cameras: the shared settings. One camera: settings of its own, which override the shared "
+        "ones.",
+    )
+    or None
+)
+current = ui.effective_tuning(engine, scope)
+if scope is None:
+    own = [engine.cameras[c].config.name for c in engine.camera_tuning if c in engine.cameras]
+    if own:
+        st.info(
+            f"{', '.join(f'**{n}**' for n in own)} keep{'s' if len(own) == 1 else ''} its own settings: "
+            "pick it above to change or reset them.",
+            icon=":material/call_split:",
+        )
+elif scope in engine.camera_tuning:
+    st.button(
+        "Reset to All cameras",
+        on_click=_reset,
+        args=(scope,),
+        icon=":material/undo:",
+        key="tune_reset",
+        help="Drop this camera's own settings; it follows the shared ones again.",
+    )
+else:
+    st.caption("This camera follows **All cameras**; changing a value here gives it settings of its own.")
+
+# Widgets show what the engine uses now, also after a change from another session or a reset.
+seen_key = f"_tune_seen_{scope}"
+if st.session_state.get(seen_key) != current or any(
+    widget_key(w, scope) not in st.session_state for w in WIDGETS
+):
+    for name, value in widget_values(current).items():
+        if name in WIDGETS:
+            st.session_state[widget_key(name, scope)] = value
+    st.session_state[seen_key] = current
+
+detection, reading = st.columns(2, gap="large")
+with detection, st.container(border=True):
+    st.markdown("**Detection**")
+    for name, label, helptext in (
+        ("person_conf", "Person confidence", "People below this detector confidence are ignored."),
+        ("plate_conf", "Plate confidence", "Plates below this detector confidence are not tracked or read."),
+        ("iou", "IoU (overlap)", "Boxes overlapping more than this are merged (non-maximum suppression)."),
+    ):
+        st.slider(
+            label,
+            0.0,
+            1.0,
+            step=0.05,
+            key=widget_key(name, scope),
+            on_change=_apply,
+            args=(name, scope),
+            help=helptext,
+            format="%.2f",
+        )
+    st.slider(
+        "Motion sensitivity",
+        0,
+        100,
+        step=1,
+        key=widget_key("motion_sensitivity", scope),
+        on_change=_apply,
+        args=("motion_sensitivity", scope),
+        help="Detection only runs while something moves. Higher reacts to smaller changes "
+        "(0 needs 10 % of the pixels to change, 100 only 0.01 %).",
+    )
+    st.caption(f"Motion threshold: {current.motion_threshold:.3%} of the pixels must change.")
+with reading, st.container(border=True):
+    st.markdown("**Plate reading**")
+    st.selectbox(
+        "OCR engine",
+        ("rapidocr", "easyocr"),
+        key=widget_key("ocr_engine", scope),
+        on_change=_apply,
+        args=("ocr_engine", scope),
+        help="RapidOCR is faster; EasyOCR is an alternative for hard plates (loads its model on first use).",
+    )
+    st.selectbox(
+        "Preprocessing",
+        ("none", "prototype"),
+        format_func={"none": "none", "prototype": "prototype (grey + denoise)"}.get,
+        key=widget_key("ocr_preprocess", scope),
+        on_change=_apply,
+        args=("ocr_preprocess", scope),
+        help="prototype: the old prototype's grey + fastNlMeansDenoising; it can blur small characters.",
+    )
+    st.slider(
+        "OCR minimum confidence",
+        0.0,
+        1.0,
+        step=0.05,
+        key=widget_key("ocr_min_conf", scope),
+        on_change=_apply,
+        args=("ocr_min_conf", scope),
+        help="Reads below this confidence do not count in the vote.",
+        format="%.2f",
+    )
+if engine.history is None:
+    st.warning("There is no history store: changes apply now but are lost on restart.")
+
+# --- preview ------------------------------------------------------------------------------
+st.subheader("Preview")
+source = st.segmented_control(
+    "Picture", ["Camera frame", "Upload"], default="Camera frame", required=True, key="tune_source"
+)
+image = None
+if source == "Upload":
+    upload = st.file_uploader(
+        "Picture to analyse",
+        type=list(ui.UPLOAD_TYPES),
+        max_upload_size=ui.MAX_UPLOAD_MB,
+        key="tune_upload",
+        help=f"PNG, JPEG, WebP or BMP, up to {ui.MAX_UPLOAD_MB} MB and "
+        f"{ui.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is analysed here and not stored.",
+    )
+    if upload is not None:
+        try:
+            image = ui.decode_upload(upload.getvalue())
+        except ui.UploadRejected as exc:
+            st.error(f"**{upload.name}**: {exc}", icon=":material/broken_image:")
+else:
+    ids = list(engine.cameras)
+    pick, grab = st.columns([3, 1], vertical_alignment="bottom")
+    camera_id = pick.selectbox(
+        "Camera",
+        ids,
+        index=ids.index(scope) if scope in ids else 0,
+        format_func=lambda c: engine.cameras[c].config.name,
+        key="tune_preview_camera",
+    )
+    stored = st.session_state.get("_tune_frame")
+    if grab.button("Take a new frame", icon=":material/photo_camera:", key="tune_grab") or (
+        stored is None or stored[0] != camera_id or stored[1] is None
+    ):
+        latest = engine.camera(camera_id).latest()
+        stored = (camera_id, None if latest is None else latest.frame.image)
+        st.session_state["_tune_frame"] = stored
+    image = stored[1]
+    if image is None:
+        st.warning(
+            f"**{engine.cameras[camera_id].config.name}** has no live picture right now: "
+            "take a new frame once it is online, or upload a picture.",
+            icon=":material/videocam_off:",
+        )
+
+if image is not None:
+    image = ui.fit_within(image)
+    if engine.settings.detector_kind == "none":
+        st.caption("`DETECTOR=none`: nothing is detected, so the picture comes back unchanged.")
+    previous = st.session_state.get("_tune_previous", {}).get(scope)
+    if previous is not None and previous != current:
+        shown = [("Previous settings", previous), ("Current settings", current)]
+    else:
+        shown = [("Current settings", current)]
+    columns = st.columns(2)
+    if len(shown) == 1:
+        columns[1].info(
+            "Change a setting above to see this picture with the previous settings next to it.",
+            icon=":material/compare:",
+        )
+    for column, (title, tuning) in zip(columns, shown, strict=False):
+        with column:
+            try:
+                result = ui.preview(engine, image, tuning)
+            except Exception as exc:  # a detector or OCR failure is shown, never crashes the page
+                st.error(f"The preview failed: {type(exc).__name__}: {exc}", icon=":material/error:")
+                continue
+            plates = ", ".join(result.plates) if result.plates else "none"
+            st.image(result.image, channels="BGR", caption=title, width="stretch")
+            st.markdown(
+                f"**{title}**: {result.people} "
+                f"{'person' if result.people == 1 else 'people'}, plates: {plates} "
+                f"· {result.seconds:.1f} s"
+            )
+            if title.startswith("Previous"):
+                changed = [
+                    f"{LABELS[f.name]} {getattr(tuning, f.name)} → {getattr(current, f.name)}"
+                    for f in fields(Tuning)
+                    if getattr(tuning, f.name) != getattr(current, f.name)
+                ]
+                st.caption("Changed since: " + "; ".join(changed))

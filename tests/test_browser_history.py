@@ -1,0 +1,116 @@
+"""The Plates page in a real browser: filters, deep links, row selection and the CSV download."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_pages_history import seed_history
+
+from issc.store import CSV_COLUMNS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        yield context.new_page()
+        chromium.close()
+
+
+def wait_for_rerun(page) -> None:
+    """Until the script run has finished: no element left stale, no running indicator."""
+    page.wait_for_timeout(200)
+    page.wait_for_function(
+        '() => !document.querySelector(\'[data-stale="true"], [data-testid^="stStatusWidgetRunning"]\')',
+        timeout=15_000,
+    )
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_plates_page_filters_selects_downloads_and_deep_links(
+    streamlit_server, browser, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/history.db"
+    seed_history(url)  # written and closed before the server opens it
+    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url})
+    page = browser
+    # Open the app once at its root first: on a fresh server Streamlit treats the `pages/` folder as a
+    # v1 multipage app until some session has run app.py's st.navigation (PagesManager.
+    # uses_pages_directory is process-wide), and /plates would run without the app's navigation.
+    page.goto(server.url + "/")
+    page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
+    page.goto(server.url + "/plates")
+    page.get_by_text("63 plates match").wait_for(timeout=30_000)
+
+    # When: camera "gate", all time
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Camera").click()
+    page.get_by_role("option", name="gate", exact=True).click()
+    page.get_by_role("radio", name="All", exact=True).click()
+    page.get_by_text("3 plates match").wait_for(timeout=10_000)
+    page.wait_for_function("() => location.search.includes('range=All')", timeout=10_000)
+    assert query_of(page.url) == {"camera": "gate", "range": "All"}
+
+    # Then the CSV holds exactly those rows
+    wait_for_rerun(page)  # a button left over from an earlier run would download that run's rows
+    with page.expect_download(timeout=15_000) as download_info:
+        page.get_by_role("button", name="Download CSV").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("plates-") and download.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [r[CSV_COLUMNS.index("text")] for r in rows[1:]] == ["LS15EBC", "XY99ZZZ", "OLD1234"]
+
+    # When: a near-miss search
+    search = page.get_by_role("textbox", name="Search plates")
+    search.fill("LS15E8C")
+    search.press("Enter")
+    page.get_by_text("1 plate matches").wait_for(timeout=10_000)
+    page.wait_for_function("() => location.search.includes('q=LS15E8C')", timeout=10_000)
+    wait_for_rerun(page)
+
+    # When: the first row's selection box is clicked (the grid is a canvas: click by position)
+    grid = page.locator('[data-testid="stDataFrame"]')
+    grid.wait_for(timeout=10_000)
+    box = grid.bounding_box()
+    assert box is not None
+    page.wait_for_timeout(500)  # the canvas draws after the element appears
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 22)  # row-marker column, header 35 px, row 44 px
+    # Then the crop and the snapshot appear with the details
+    page.get_by_text("LS15EBC · gate").wait_for(timeout=10_000)
+    images = page.locator('[data-testid="stImage"] img')
+    images.nth(1).wait_for(timeout=10_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".filter(i => i.naturalWidth > 0).length === 2",
+        timeout=10_000,
+    )
+    assert page.get_by_text("7 OCR calls").count() == 1
+
+    # And the URL is a deep link: opening it in a new tab restores every filter
+    link = page.url
+    assert query_of(link) == {"camera": "gate", "range": "All", "q": "LS15E8C"}
+    fresh = page.context.new_page()
+    fresh.goto(link)
+    fresh.get_by_text("1 plate matches").wait_for(timeout=30_000)
+    expect(fresh.get_by_role("textbox", name="Search plates")).to_have_value("LS15E8C")
+    camera = fresh.locator('[data-testid="stSelectbox"]').filter(has_text="Camera")
+    expect(camera.locator("input")).to_have_value("gate")
+    expect(fresh.get_by_role("radio", name="All", exact=True)).to_have_attribute("aria-checked", "true")
