@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     plate_o_is_zero: bool = Field(
         False, description="Read every O as 0 (plates that never use the letter O)."
     )
+    plate_detect_short_side: int = Field(
+        540,
+        ge=240,
+        le=2160,
+        description="Live frames are scaled down (never up) to this short side before plates are searched.",
+    )
     plate_dedupe_s: float = Field(
         60.0,
         ge=0,

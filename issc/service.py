@@ -62,6 +62,7 @@ def build_detector(settings: Settings) -> Detector:
     }
     if kind == "local":
         values["plate_rules"] = plate_rules(settings)
+        values["plate_detect_short_side"] = settings.plate_detect_short_side
     return make_detector(kind, **values)
 
 

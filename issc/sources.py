@@ -310,7 +310,7 @@ class DemoSource:
     """A generated street scene: a car with a readable plate drives past, a person walks by.
 
     Everything is drawn by this class, so the demo needs no media files and no network. The
-    picture is labelled "DEMO" so nobody mistakes it for a real camera.
+    picture is labelled "Demo: generated scene" so nobody mistakes it for a real camera.
     """
 
     def __init__(self, stop: threading.Event, width: int = 640, height: int = 360, fps: float = 15.0) -> None:
@@ -403,7 +403,7 @@ class DemoSource:
         cv2.rectangle(img, (0, 0), (w, 26), (0, 0, 0), -1)
         cv2.putText(
             img,
-            "DEMO - generated scene, not a real camera",
+            "Demo: generated scene, not a real camera",
             (8, 18),
             cv2.FONT_HERSHEY_SIMPLEX,
             0.5,

@@ -176,3 +176,26 @@ def test_tuning_applies_to_running_analyzers() -> None:
     engine.set_tuning(Tuning(person_conf=0.2))
     assert engine.camera("0").analyzer.tuning.person_conf == 0.2
     assert engine.camera("1").analyzer.tuning.person_conf == 0.9
+
+
+def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
+    """No configuration, no key, no network: the demo's car makes one ISSC42 event."""
+    from issc.service import build_engine
+    from issc.sink import MemorySink
+    from issc.sources import DEMO_PLATE
+
+    engine = build_engine(load_settings(), sink=MemorySink()).start()
+    try:
+        assert wait_until(lambda: len(engine.sink.events()) >= 1, 45, 0.5)
+        time.sleep(1)
+    finally:
+        engine.stop()
+    texts = [e.text for e in engine.sink.events()]
+    assert texts == [DEMO_PLATE]
+    event = engine.sink.events()[0]
+    assert (
+        event.camera == "demo"
+        and event.crop_jpeg[:2] == b"\xff\xd8"
+        and event.snapshot_jpeg[:2] == b"\xff\xd8"
+    )
+    assert event.ocr_calls <= 3

@@ -61,6 +61,7 @@ _SETTINGS_KEYS = {
     "iou",
     "ocr_engine",
     "plate_rules",
+    "plate_detect_short_side",
 }
 
 
@@ -149,13 +150,17 @@ def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detec
         return HogPersonDetector(min_confidence=min_confidence, iou=iou)
 
 
-def make_plate_locator(ocr_engine: str = "rapidocr", rules: Any = None) -> Detector:
+def make_plate_locator(
+    ocr_engine: str = "rapidocr", rules: Any = None, short_side: int | None = None
+) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
 
     Args:
         ocr_engine: OCR engine whose text detector finds the plates (``"rapidocr"``/``"easyocr"``).
         rules: ``issc.plates.text.PlateRules`` telling plates from other text (default rules if None).
+        short_side: For live frames: scale frames down (never up) to this short side before text
+            detection. None: the still-image defaults (scale to 736, up or down).
     """
     try:
         from issc.plates.locate import PlateLocator
@@ -163,9 +168,11 @@ def make_plate_locator(ocr_engine: str = "rapidocr", rules: Any = None) -> Detec
 
         if importlib.util.find_spec(ocr_engine) is None:
             raise ImportError(f"OCR package {ocr_engine!r} is not installed")
+        from issc.plates.locate import LocatorOptions
         from issc.plates.text import DEFAULT_RULES
 
-        locator = PlateLocator(get_engine(ocr_engine), rules or DEFAULT_RULES)
+        options = LocatorOptions(short_side=short_side, upscale=False) if short_side else None
+        locator = PlateLocator(get_engine(ocr_engine), rules or DEFAULT_RULES, options)
         return _LocateAdapter(locator, f"ocr-plates-{ocr_engine}")
     except (ImportError, ValueError, ConfigError) as exc:
         from issc.detect.plates_cascade import CascadePlateDetector
@@ -201,7 +208,11 @@ def make_detector(kind: str, **settings: Any) -> Detector:
         return NullDetector()
     if kind == "local":
         people = make_person_detector(person_conf, iou)
-        locator = make_plate_locator(settings.get("ocr_engine", "rapidocr"), settings.get("plate_rules"))
+        locator = make_plate_locator(
+            settings.get("ocr_engine", "rapidocr"),
+            settings.get("plate_rules"),
+            settings.get("plate_detect_short_side"),
+        )
         return CompositeDetector(people, locator)
     if kind == "roboflow":
         from issc.detect.roboflow import RoboflowDetector

@@ -32,6 +32,9 @@ class LocatorOptions:
         short_side: Images are scaled so their short side is this many pixels before text
             detection (small plates in small photos need the upscale; big frames get faster).
         max_long_side: Upper bound on the long side after scaling.
+        upscale: Whether smaller images are scaled up to ``short_side``. Stills benefit; live
+            frames are only scaled down (upscaling a 360p stream costs twice the time and adds no
+            detail the plate reader could use).
         min_aspect: Narrowest text box (width / height) kept.
         max_aspect: Widest text box kept.
         grow_x: The plate box is the text box widened by this fraction of its width each side.
@@ -42,6 +45,7 @@ class LocatorOptions:
 
     short_side: int = 736
     max_long_side: int = 1600
+    upscale: bool = True
     min_aspect: float = 1.3
     max_aspect: float = 12.0
     grow_x: float = 0.02
@@ -94,6 +98,8 @@ class PlateLocator:
         h, w = image.shape[:2]
         opts = self.options
         scale = min(opts.short_side / min(h, w), opts.max_long_side / max(h, w))
+        if not opts.upscale:
+            scale = min(scale, 1.0)
         work = image
         if abs(scale - 1.0) > 0.05:
             interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
