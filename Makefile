@@ -33,16 +33,16 @@ system-deps:
 	fi
 
 test: setup system-deps
-	$(BIN)/ruff check issc tests pages app.py
-	$(BIN)/ruff format --check issc tests pages app.py
+	$(BIN)/ruff check issc tests pages scripts app.py
+	$(BIN)/ruff format --check issc tests pages scripts app.py
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check issc tests pages app.py
+	$(BIN)/ruff check issc tests pages scripts app.py
 
 format: setup
-	$(BIN)/ruff format issc tests pages app.py
-	$(BIN)/ruff check --fix issc tests pages app.py
+	$(BIN)/ruff format issc tests pages scripts app.py
+	$(BIN)/ruff check --fix issc tests pages scripts app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -105,7 +105,9 @@ def test_plate_clip_makes_one_event_in_the_history_api(streamlit_server, videos_
     near = requests.get(server.url + "/api/plates", params={"q": "LS15E8C"}, timeout=10).json()
     assert [i["id"] for i in near["items"]] == [event["id"]]
     # and the CSV has a header and that row
-    lines = requests.get(server.url + "/api/plates.csv", params={"q": "LS15EBC"}, timeout=10).text.splitlines()
+    lines = requests.get(
+        server.url + "/api/plates.csv", params={"q": "LS15EBC"}, timeout=10
+    ).text.splitlines()
     assert lines[0].startswith("id,") and len(lines) == 2 and "LS15EBC" in lines[1]
     crop = requests.get(server.url + event["crop_url"], timeout=10)
     assert crop.headers["Content-Type"] == "image/jpeg" and crop.content[:2] == b"\xff\xd8"
