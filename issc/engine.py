@@ -531,9 +531,9 @@ def tuning_from_settings(settings: Settings) -> Tuning:
 
 # --- one engine per process -------------------------------------------------------------
 # Streamlit re-executes pages and, in development, reloads changed modules. The holder lives in
-# a module object of its own that reloads do not replace, so a reload finds the running engine
-# instead of starting a second set of threads; an engine built from an older version of this
-# module is stopped and replaced.
+# a module object of its own that reloads do not replace, so a rerun, a cleared cache or a
+# reloaded module finds the running engine instead of starting a second set of threads. Code
+# changes to the engine itself take effect at the next server start.
 
 _STATE_MODULE = "_issc_process_state"
 
@@ -553,12 +553,6 @@ def shared_engine(build: Callable[[], Engine]) -> Engine:
     holder = _holder()
     with holder.lock:
         engine = holder.engine
-        if engine is not None and (
-            type(engine).__qualname__ != Engine.__qualname__ or type(engine) is not Engine
-        ):
-            logger.info("engine code was reloaded: restarting the engine")
-            engine.stop()
-            engine = None
         if engine is not None and not engine.running:
             engine = None
         if engine is None:

@@ -7,7 +7,6 @@ Kept apart from ``issc.engine`` so that the engine knows only interfaces, and ap
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, replace
 from typing import Any
 
 from issc.alerts import AlertingSink
@@ -17,6 +16,7 @@ from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, tuning_from_settings
 from issc.errors import ConfigError
 from issc.sink import EventSink, MemorySink
+from issc.tuning import camera_tuning_key, tuning_from_dict
 from issc.types import Tuning
 
 logger = logging.getLogger(__name__)
@@ -141,14 +141,3 @@ def build_engine(
             if saved:
                 engine.set_tuning(tuning_from_dict(saved, tuning), camera.config.id)
     return engine
-
-
-def camera_tuning_key(camera_name: str) -> str:
-    """Settings key of one camera's own tuning."""
-    return f"tuning.camera.{camera_name}"
-
-
-def tuning_from_dict(values: dict, base: Tuning) -> Tuning:
-    """A ``Tuning`` from saved values; keys unknown to this version are ignored."""
-    known = {f.name for f in fields(Tuning)}
-    return replace(base, **{k: v for k, v in values.items() if k in known})

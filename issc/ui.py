@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import html
-import io
-import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import cv2
 import numpy as np
 import pandas as pd
-import PIL.Image
 import streamlit as st
 
 from issc.alerts import Alert
@@ -27,7 +24,7 @@ from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.plates.text import normalize
 from issc.server import engine_or_error
-from issc.service import build_detector, camera_tuning_key
+from issc.service import build_detector
 from issc.store import PlateFilter, PlateRow, Store
 from issc.types import CameraState, CameraStatus, Frame, Tuning
 
@@ -367,112 +364,6 @@ def snapshot_with_box(jpeg: bytes, box: tuple[int, int, int, int]) -> np.ndarray
 
 # --- tuning --------------------------------------------------------------------------------
 
-#: Motion sensitivity 0..100 maps log-linearly onto a changed-pixel threshold of 10 % .. 0.01 %.
-_MOTION_LOG10_AT_0, _MOTION_LOG10_AT_100 = -1.0, -4.0
-
-
-def sensitivity_from_threshold(threshold: float) -> int:
-    """Motion sensitivity (0..100, higher reacts to smaller changes) of a changed-pixel fraction."""
-    if threshold <= 0:
-        return 100
-    position = (math.log10(threshold) - _MOTION_LOG10_AT_0) / (_MOTION_LOG10_AT_100 - _MOTION_LOG10_AT_0)
-    return round(min(max(position, 0.0), 1.0) * 100)
-
-
-def threshold_from_sensitivity(sensitivity: int) -> float:
-    """Changed-pixel fraction of a motion sensitivity (inverse of :func:`sensitivity_from_threshold`)."""
-    exponent = _MOTION_LOG10_AT_0 + (_MOTION_LOG10_AT_100 - _MOTION_LOG10_AT_0) * sensitivity / 100
-    return float(f"{10**exponent:.3g}")
-
-
-def effective_tuning(engine: Engine, camera_id: str | None) -> Tuning:
-    """The tuning in force for one camera (its override, else the global one), or the global one."""
-    if camera_id is None:
-        return engine.tuning
-    return engine.camera_tuning.get(camera_id, engine.tuning)
-
-
-def apply_tuning(engine: Engine, tuning: Tuning, camera_id: str | None) -> bool:
-    """Apply ``tuning`` to the running engine (all cameras, or one as an override) and persist it.
-
-    Returns:
-        Whether it was persisted (False when the engine has no history store).
-    """
-    engine.set_tuning(tuning, camera_id)
-    store = engine.history
-    if store is None:
-        return False
-    if camera_id is None:
-        store.save_tuning(tuning)
-    else:
-        store.set_setting(camera_tuning_key(engine.camera(camera_id).config.name), asdict(tuning))
-    return True
-
-
-def reset_camera_tuning(engine: Engine, camera_id: str) -> bool:
-    """Drop a camera's override (it follows the global tuning again), also in the store."""
-    engine.clear_camera_tuning(camera_id)
-    store = engine.history
-    if store is None:
-        return False
-    store.set_setting(camera_tuning_key(engine.camera(camera_id).config.name), None)
-    return True
-
-
-MAX_UPLOAD_MB = 20
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
-UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp")
-
-
-class UploadRejected(ValueError):
-    """An uploaded file that cannot be used as a picture; the message says why and what to do."""
-
-
-def decode_upload(data: bytes) -> np.ndarray:
-    """Decode an uploaded picture to BGR, refusing empty, oversized, huge or non-image files.
-
-    The pixel count is read from the header first, so a small file that would decode to a huge
-    picture (a "decompression bomb") is refused before it takes memory.
-
-    Raises:
-        UploadRejected: with one sentence for the user.
-    """
-    if not data:
-        raise UploadRejected("The file is empty. Choose a PNG, JPEG, WebP or BMP picture.")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRejected(
-            f"The file is {len(data) / 1024 / 1024:.1f} MB; pictures up to {MAX_UPLOAD_MB} MB are accepted. "
-            "Resize or re-compress it (JPEG) and upload it again."
-        )
-    try:
-        with PIL.Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-    except PIL.Image.DecompressionBombError:
-        raise UploadRejected(
-            f"The picture is far larger than {MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels. "
-            "Scale it down and upload it again."
-        ) from None
-    except Exception:  # not something PIL knows: let OpenCV have a go below
-        width = height = 0
-    if width * height > MAX_UPLOAD_PIXELS:
-        raise UploadRejected(
-            f"The picture is {width}×{height} ({width * height / 1e6:.0f} megapixels); at most "
-            f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels are accepted. Scale it down and upload it again."
-        )
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UploadRejected(
-            "This file is not a picture that can be read (damaged, or another format with an image "
-            "extension). Upload a PNG, JPEG, WebP or BMP picture."
-        )
-    if image.shape[0] * image.shape[1] > MAX_UPLOAD_PIXELS:
-        raise UploadRejected(
-            f"The picture has {image.shape[1]}×{image.shape[0]} pixels; at most "
-            f"{MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels are accepted. Scale it down and upload it again."
-        )
-    return image
-
 
 @st.cache_resource(show_spinner="Loading the detector for previews…")
 def _preview_detector(detector_key: str, _settings: Settings) -> Detector:
@@ -574,18 +465,6 @@ def take_new_alerts(engine: Engine) -> tuple[list[Alert], Alert | None]:
     st.session_state["_issc_alert_seq"] = (id(engine.sink), top)
     latest = alerts[-1] if alerts and time.time() - alerts[-1].at < ALERT_BANNER_S else None
     return fresh, latest
-
-
-PREVIEW_MAX_SIDE = 1920
-
-
-def fit_within(image: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
-    """``image`` scaled down (never up) so that its longer side is at most ``max_side`` pixels."""
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return image
-    return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
 def link_to_page(page_file: str, label: str, icon: str, query: dict[str, str]) -> None:

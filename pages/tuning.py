@@ -5,7 +5,8 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
-from issc import ui
+from issc import tuning as live_tuning
+from issc import ui, uploads
 from issc.types import Tuning
 
 engine = ui.get_engine()
@@ -41,7 +42,7 @@ def widget_key(name: str, camera_id: str | None) -> str:
 
 def widget_values(tuning: Tuning) -> dict[str, object]:
     values: dict[str, object] = {f.name: getattr(tuning, f.name) for f in fields(Tuning)}
-    values["motion_sensitivity"] = ui.sensitivity_from_threshold(tuning.motion_threshold)
+    values["motion_sensitivity"] = live_tuning.sensitivity_from_threshold(tuning.motion_threshold)
     return values
 
 
@@ -61,15 +62,15 @@ def _remember_previous(camera_id: str | None, before: Tuning) -> None:
 
 def _apply(name: str, camera_id: str | None) -> None:
     """on_change of one widget: apply that one value (the others stay exactly as they were)."""
-    before = ui.effective_tuning(engine, camera_id)
+    before = live_tuning.effective_tuning(engine, camera_id)
     value = st.session_state[widget_key(name, camera_id)]
     if name == "motion_sensitivity":
-        name, value = "motion_threshold", ui.threshold_from_sensitivity(int(value))
+        name, value = "motion_threshold", live_tuning.threshold_from_sensitivity(int(value))
     after = replace(before, **{name: value})
     if after == before:
         return
     _remember_previous(camera_id, before)
-    saved = ui.apply_tuning(engine, after, camera_id)
+    saved = live_tuning.apply_tuning(engine, after, camera_id)
     st.session_state[f"_tune_seen_{camera_id}"] = after
     where = "all cameras" if camera_id is None else engine.cameras[camera_id].config.name
     note = "" if saved else " (not saved: no history store)"
@@ -77,8 +78,8 @@ def _apply(name: str, camera_id: str | None) -> None:
 
 
 def _reset(camera_id: str) -> None:
-    before = ui.effective_tuning(engine, camera_id)
-    ui.reset_camera_tuning(engine, camera_id)
+    before = live_tuning.effective_tuning(engine, camera_id)
+    live_tuning.reset_camera_tuning(engine, camera_id)
     _remember_previous(camera_id, before)
     st.session_state.pop(f"_tune_seen_{camera_id}", None)
     st.toast(f"{engine.cameras[camera_id].config.name} follows All cameras again", icon=":material/undo:")
@@ -96,7 +97,7 @@ scope = (
     )
     or None
 )
-current = ui.effective_tuning(engine, scope)
+current = live_tuning.effective_tuning(engine, scope)
 if scope is None:
     own = [engine.cameras[c].config.name for c in engine.camera_tuning if c in engine.cameras]
     if own:
@@ -200,16 +201,16 @@ image = None
 if source == "Upload":
     upload = st.file_uploader(
         "Picture to analyse",
-        type=list(ui.UPLOAD_TYPES),
-        max_upload_size=ui.MAX_UPLOAD_MB,
+        type=list(uploads.UPLOAD_TYPES),
+        max_upload_size=uploads.MAX_UPLOAD_MB,
         key="tune_upload",
-        help=f"PNG, JPEG, WebP or BMP, up to {ui.MAX_UPLOAD_MB} MB and "
-        f"{ui.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is analysed here and not stored.",
+        help=f"PNG, JPEG, WebP or BMP, up to {uploads.MAX_UPLOAD_MB} MB and "
+        f"{uploads.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is analysed here and not stored.",
     )
     if upload is not None:
         try:
-            image = ui.decode_upload(upload.getvalue())
-        except ui.UploadRejected as exc:
+            image = uploads.decode_upload(upload.getvalue())
+        except uploads.UploadRejected as exc:
             st.error(f"**{upload.name}**: {exc}", icon=":material/broken_image:")
 else:
     ids = list(engine.cameras)
@@ -237,7 +238,7 @@ else:
         )
 
 if image is not None:
-    image = ui.fit_within(image)
+    image = uploads.fit_within(image)
     if engine.settings.detector_kind == "none":
         st.caption("`DETECTOR=none`: nothing is detected, so the picture comes back unchanged.")
     previous = st.session_state.get("_tune_previous", {}).get(scope)

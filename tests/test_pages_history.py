@@ -22,11 +22,13 @@ from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from issc import ui
+from issc import tuning as live_tuning
+from issc import ui, uploads
 from issc.config import load_settings
 from issc.engine import Engine, peek_shared_engine, shared_engine, stop_shared_engine
-from issc.service import build_engine, camera_tuning_key
+from issc.service import build_engine
 from issc.store import CSV_COLUMNS, PlateFilter, Store
+from issc.tuning import camera_tuning_key
 from issc.types import PeopleCount, PlateEvent, Tuning
 
 # --- seeded history ----------------------------------------------------------------------
@@ -336,8 +338,8 @@ def test_tuning_rejects_bad_uploads_with_a_clear_error(page, name: str, content:
 
 
 def test_decode_upload_refuses_files_over_20_mb() -> None:
-    with pytest.raises(ui.UploadRejected, match=r"21\.0 MB; pictures up to 20 MB"):
-        ui.decode_upload(b"\xff" * (21 * 1024 * 1024))
+    with pytest.raises(uploads.UploadRejected, match=r"21\.0 MB; pictures up to 20 MB"):
+        uploads.decode_upload(b"\xff" * (21 * 1024 * 1024))
 
 
 def test_tuning_preview_reads_a_real_plate(page, data_dir: Path, monkeypatch) -> None:
@@ -452,7 +454,7 @@ def test_live_page_without_alerts_is_quiet(page) -> None:
 
 def test_tuning_values_round_trip_through_sensitivity() -> None:
     for threshold in (0.0001, 0.001, 0.01, 0.1):
-        assert ui.threshold_from_sensitivity(ui.sensitivity_from_threshold(threshold)) == pytest.approx(
-            threshold, rel=0.05
-        )
-    assert ui.sensitivity_from_threshold(0.0) == 100
+        assert live_tuning.threshold_from_sensitivity(
+            live_tuning.sensitivity_from_threshold(threshold)
+        ) == pytest.approx(threshold, rel=0.05)
+    assert live_tuning.sensitivity_from_threshold(0.0) == 100

@@ -45,6 +45,7 @@ from issc.store.records import (
     from_ms,
     to_ms,
 )
+from issc.tuning import tuning_from_dict
 from issc.types import PeopleCount, PlateEvent, Tuning
 
 logger = logging.getLogger(__name__)
@@ -760,9 +761,8 @@ class Store:
         saved = self.get_setting("tuning")
         if not isinstance(saved, dict):
             return base
-        known = {f.name for f in dataclasses.fields(Tuning)}
         try:
-            return dataclasses.replace(base, **{k: v for k, v in saved.items() if k in known})
+            return tuning_from_dict(saved, base)
         except (TypeError, ValueError) as exc:
             logger.warning("ignoring saved tuning %r: %s", saved, exc)
             return base
