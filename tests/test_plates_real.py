@@ -93,6 +93,10 @@ def test_whole_image_plate_is_found_and_read(
         ("nj600.png", "ZUP36A"),
         ("vt201.png", "CKA375"),  # registration split in two by a graphic: joined
         ("ar800.png", "520MRK"),  # small crop (158 px wide), split in two
+        ("ar834.png", "AAAC"),  # the state graphic before it, half read as an H: dropped
+        ("or612.png", "UKS949"),  # the tree between the groups, half read as a 1: dropped
+        ("md29.png", "4DLR50"),  # a small S of the state graphic between the groups: dropped
+        ("nc224.png", "E074"),  # a sticker's small C after the registration: dropped
     ],
 )
 def test_us_crop_is_read(image: str, text: str, plates_dir: Path, reader: PlateReader) -> None:

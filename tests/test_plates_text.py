@@ -139,3 +139,96 @@ def test_o_is_zero_reads_every_o_as_zero() -> None:
     rules = PlateRules(o_is_zero=True)
     assert rules.apply("M0TORZ") == "M0T0RZ"
     assert DEFAULT_RULES.apply("M0TORZ") == "M0TORZ"
+
+
+@pytest.mark.parametrize(
+    ("raw", "doubted", "expected"),
+    [
+        # a state graphic before the registration, half read as a letter, half as nothing
+        ("HAAAC", {"c0": {"H": 0.49, "": 0.28, "A": 0.12}}, "AAAC"),
+        # ... or between the groups
+        ("UKS1949", {"c3": {"1": 0.5, "": 0.46, "7": 0.02}}, "UKS949"),
+        # several ghosts go together
+        ("SERSAMP", {"c1": {"E": 0.32, "": 0.23, "5": 0.22}, "c2": {"R": 0.71, "": 0.22}}, "SSAMP"),
+        # a blurred but real character: doubted, yet the blank got next to nothing
+        ("ZLR10N", {"c3": {"1": 0.5, "I": 0.45, "": 0.02}}, "ZLR10N"),
+        # seen as a character in all (plate characters 0.81) although the blank got 0.19
+        ("HPP4120", {"c5": {"1": 0.81, "": 0.19}}, "HPP4120"),
+        # dropping the ghost would leave fewer characters than a plate has: kept
+        ("BB63", {"c2": {"6": 0.57, "": 0.43}}, "BB63"),
+    ],
+)
+def test_ghost_characters_are_dropped(raw: str, doubted: dict[str, Belief], expected: str) -> None:
+    assert DEFAULT_RULES.apply(raw, beliefs(raw, **doubted)) == expected
+
+
+def test_ghost_thresholds_are_configurable() -> None:
+    raw, doubted = "HAAAC", {"c0": {"H": 0.49, "": 0.28, "A": 0.12}}
+    assert PlateRules(ghost_blank=0.3).apply(raw, beliefs(raw, **doubted)) == "HAAAC"
+    assert PlateRules(ghost_doubt=0.5).apply(raw, beliefs(raw, **doubted)) == "HAAAC"
+
+
+@pytest.mark.parametrize(
+    ("raw", "sizes", "expected"),
+    [
+        # a small glyph after the registration (a sticker's letter)
+        ("E074c", [1.0, 1.0, 1.0, 1.0, 0.47], "E074"),
+        # ... or between the groups (a graphic's lettering)
+        ("4DLSR50", [1.0, 1.0, 1.0, 0.52, 1.0, 1.0, 1.0], "4DLR50"),
+        # unknown sizes (no glyph found, e.g. touching characters) are kept
+        ("267WJE", [1.0, None, 1.0, 1.0, None, 1.0], "267WJE"),
+        # a little smaller is the same print (perspective, wear)
+        ("ZUP36A", [0.8, 1.0, 1.0, 1.0, 1.0, 0.8], "ZUP36A"),
+        # dropping would leave fewer characters than a plate has: kept
+        ("AB1c", [1.0, 1.0, 1.0, 0.4], "AB1C"),
+        # marks count as no character
+        ("R7-2c", [0.5, 1.0, None, 1.0, 1.0], "R72C"),
+    ],
+)
+def test_small_glyphs_are_dropped(raw: str, sizes: list[float | None], expected: str) -> None:
+    assert PlateRules(formats=()).apply(raw, beliefs(raw), sizes) == expected
+
+
+def test_small_glyph_threshold_is_configurable_and_sizes_must_align() -> None:
+    assert PlateRules(small_glyph=0.4).apply("E074c", beliefs("E074c"), [1, 1, 1, 1, 0.47]) == "E074C"
+    with pytest.raises(ValueError, match="one size per character"):
+        DEFAULT_RULES.apply("E074", beliefs("E074"), [1.0])
+
+
+def test_glyph_sizes_come_from_the_ink_of_each_character() -> None:
+    import numpy as np
+
+    from issc.plates.ocr import CharBelief, with_glyph_sizes
+
+    # given a white line with four dark bars 40 px high and a fifth 20 px high
+    line = np.full((60, 250, 3), 255, np.uint8)
+    for i in range(5):
+        top = 10 if i < 4 else 30
+        line[top:50, 20 + 50 * i : 40 + 50 * i] = 0
+    chars = tuple(
+        CharBelief(c, 1.0, {c: 1.0}, (0.08 + 0.2 * i, 0.16 + 0.2 * i)) for i, c in enumerate("ABCDE")
+    )
+    # when their sizes are measured
+    sized = with_glyph_sizes(line, chars)
+    # then the tall ones are as tall as their median and the short one is half of it
+    assert [c.size for c in sized] == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.5])
+    # and characters without a span are left alone
+    assert with_glyph_sizes(line, (CharBelief("A", 1.0, {"A": 1.0}),))[0].size is None
+
+
+def test_ctc_decoding_records_where_each_character_was_seen() -> None:
+    import numpy as np
+
+    from issc.plates.ocr import _ctc_greedy
+
+    # frames: blank, A, A, blank, B, blank, B, blank (classes: 0 blank, 1 A, 2 B)
+    best = [0, 1, 1, 0, 2, 0, 2, 0]
+    probs = np.full((8, 3), 0.05)
+    probs[np.arange(8), best] = 0.9
+    text, _, chars = _ctc_greedy(probs, ["", "A", "B"], frame_w=0.1)
+    assert text == "ABB"
+    assert [c.span for c in chars] == [
+        pytest.approx((0.1, 0.3)),
+        pytest.approx((0.4, 0.5)),
+        pytest.approx((0.6, 0.7)),
+    ]

@@ -19,22 +19,25 @@ and city strips are smaller), join it left to right, normalise and fix look-alik
 The RapidOCR engine decodes the recogniser's output itself so that every character keeps its
 probability and its runners-up (``CharBelief``): the text rules then swap look-alikes only where
 the recogniser was unsure, and drop characters that were half read as a mark (an emblem or a
-hyphen between the groups).
+hyphen between the groups) or half read as nothing (a plate graphic). Each character also keeps
+where its CTC frames lie along the line and, from the line's ink, how tall its glyph is next to
+the others: smaller glyphs (a sticker, a slogan or a state graphic's lettering) are dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from issc.errors import ConfigError
-from issc.plates.text import DEFAULT_RULES, Belief, PlateRules
+from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
 from issc.types import PlateRead
 
 logger = logging.getLogger(__name__)
@@ -53,11 +56,17 @@ class CharBelief:
         alternatives: The most likely classes at the same place, with their probabilities
             (``char`` included; ``""`` is the CTC blank, "no character"), e.g.
             ``{"O": 0.55, "0": 0.41, "": 0.02}``.
+        span: Where the recogniser saw it along the line: the first and last column of its
+            frames, as fractions of the line crop's width (``None`` when unknown).
+        size: Height of its glyph's ink relative to the line's other characters (1.0: as tall as
+            their median; ``None`` when unknown).
     """
 
     char: str
     prob: float
     alternatives: Mapping[str, float]
+    span: tuple[float, float] | None = None
+    size: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +154,10 @@ class RapidOcrEngine:
             polygons = [np.asarray(box, dtype=np.float32).reshape(4, 2) for box in boxes]
             crops = [get_rotate_crop_image(image, poly.copy()) for poly in polygons]
             reads = self._recognize_batch(crops)
+        reads = [
+            (text, conf, with_glyph_sizes(crop, chars))
+            for crop, (text, conf, chars) in zip(crops, reads, strict=True)
+        ]
         return [
             TextLine(poly, text, conf, chars)
             for poly, (text, conf, chars) in zip(polygons, reads, strict=True)
@@ -175,12 +188,16 @@ class RapidOcrEngine:
             batch = np.stack([rec.resize_norm_img(crops[i], ratio) for i in idx]).astype(np.float32)
             probs = rec.session(batch)
             for i, frame_probs in zip(idx, probs, strict=True):
-                out[i] = _ctc_greedy(frame_probs, rec.postprocess_op.character)
+                h, w = crops[i].shape[:2]
+                resized_w = min(batch.shape[3], math.ceil(img_h * w / max(h, 1)))
+                # frame t covers columns [t, t + 1) * (padded width / frames) of the padded input
+                frame_w = batch.shape[3] / len(frame_probs) / resized_w
+                out[i] = _ctc_greedy(frame_probs, rec.postprocess_op.character, frame_w=frame_w)
         return out
 
 
 def _ctc_greedy(
-    probs: np.ndarray, alphabet: list[str], top_k: int = 5
+    probs: np.ndarray, alphabet: list[str], top_k: int = 5, frame_w: float | None = None
 ) -> tuple[str, float, tuple[CharBelief, ...]]:
     """Best-path CTC decoding (as PaddleOCR: repeats collapsed, blanks dropped, confidence the mean
     of the kept frames' probabilities) that also keeps the ``top_k`` alternatives of each character.
@@ -188,6 +205,8 @@ def _ctc_greedy(
     Args:
         probs: Per-frame class probabilities, shape (frames, classes); class 0 is the blank.
         alphabet: Class index -> character.
+        frame_w: Width of one frame as a fraction of the line crop's width; when given, each
+            character records the span of its frames (``CharBelief.span``).
     """
     best = probs.argmax(axis=1)
     keep = best != 0
@@ -196,10 +215,58 @@ def _ctc_greedy(
     for t in np.flatnonzero(keep):
         top = np.argsort(probs[t])[::-1][:top_k]
         alts = {("" if k == 0 else alphabet[k]): float(probs[t, k]) for k in top}
-        chars.append(CharBelief(alphabet[best[t]], float(probs[t, best[t]]), alts))
+        span = None
+        if frame_w is not None:
+            end = t
+            while end + 1 < len(best) and best[end + 1] == best[t]:
+                end += 1
+            span = (float(t * frame_w), float((end + 1) * frame_w))
+        chars.append(CharBelief(alphabet[best[t]], float(probs[t, best[t]]), alts, span))
     if not chars:
         return "", 0.0, ()
     return "".join(c.char for c in chars), float(np.mean([c.prob for c in chars])), tuple(chars)
+
+
+def glyph_heights(line: np.ndarray, centres: list[float]) -> list[float]:
+    """The ink height of the glyph at each of ``centres`` (columns of ``line``), in pixels; 0 where
+    none is found.
+
+    The line is binarised (Otsu, with the polarity that finds more glyphs); a glyph is a connected
+    component at least 30 % of the line's height, not as tall as the line (a border, a frame) and
+    under half its width (a bar, merged ink); the height at a centre is that of the tallest glyph
+    under it.
+    """
+    grey = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY) if line.ndim == 3 else line
+    h, w = grey.shape[:2]
+    best: list[float] = [0.0] * len(centres)
+    for flag in (cv2.THRESH_BINARY_INV, cv2.THRESH_BINARY):
+        _, ink = cv2.threshold(grey, 0, 255, flag + cv2.THRESH_OTSU)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+        glyphs = [s for s in stats[1:] if 0.3 * h <= s[3] < 0.98 * h and s[2] < 0.5 * w]
+        found = [
+            max((float(s[3]) for s in glyphs if s[0] - 2 <= c <= s[0] + s[2] + 2), default=0.0)
+            for c in centres
+        ]
+        if sum(f > 0 for f in found) > sum(b > 0 for b in best):
+            best = found
+    return best
+
+
+def with_glyph_sizes(line: np.ndarray, chars: tuple[CharBelief, ...]) -> tuple[CharBelief, ...]:
+    """``chars`` with ``size`` set: each glyph's ink height (``glyph_heights``) over the median of
+    the line's plate characters (letters and digits); characters without a glyph, or without a
+    ``span``, keep ``None``."""
+    if not chars or any(c.span is None for c in chars):
+        return chars
+    width = line.shape[1]
+    heights = glyph_heights(line, [(c.span[0] + c.span[1]) / 2 * width for c in chars])  # type: ignore[index]
+    known = [hgt for c, hgt in zip(chars, heights, strict=True) if hgt > 0 and normalize(c.char)]
+    if not known:
+        return chars
+    median = float(np.median(known))
+    return tuple(
+        replace(c, size=hgt / median if hgt > 0 else None) for c, hgt in zip(chars, heights, strict=True)
+    )
 
 
 class EasyOcrEngine:
@@ -290,6 +357,14 @@ def joined_beliefs(row: list[TextLine]) -> list[Belief] | None:
     if any(len(ln.chars) != len(ln.text) for ln in row):
         return None
     return [c.alternatives for ln in row for c in ln.chars]
+
+
+def joined_sizes(row: list[TextLine]) -> list[float | None] | None:
+    """The glyph sizes (``CharBelief.size``) of ``row``'s lines joined, aligned with their joined
+    text; ``None`` when a line has no per-character beliefs."""
+    if any(len(ln.chars) != len(ln.text) for ln in row):
+        return None
+    return [c.size for ln in row for c in ln.chars]
 
 
 def _is_plate_like(text: str) -> float:
@@ -388,7 +463,7 @@ class PlateReader:
         def offer(row: list[TextLine], factor: float) -> None:
             raw = "".join(ln.text for ln in row)
             conf = float(np.mean([ln.confidence for ln in row]))
-            text = self.rules.apply(raw, joined_beliefs(row))
+            text = self.rules.apply(raw, joined_beliefs(row), joined_sizes(row))
             if not self.rules.plausible(text):
                 return
             fmt = 1.0 if self.rules.matching_format(text) else 0.9 * _is_plate_like(text)

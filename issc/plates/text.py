@@ -75,6 +75,14 @@ def _is_mark(belief: Belief, doubt: float, mark: float) -> bool:
     return plate < doubt and belief.get(_MARK, 0.0) >= mark
 
 
+def _is_ghost(belief: Belief, doubt: float, blank: float) -> bool:
+    """Whether a character is a plate graphic half read as a character: the recogniser doubted it
+    (plate characters below ``doubt`` in all) and half believed nothing was there (the blank got at
+    least ``blank``). Registration characters, even blurred ones, leave the blank near zero."""
+    plate = sum(p for c, p in belief.items() if c not in (_MARK, _BLANK))
+    return plate < doubt and belief.get(_BLANK, 0.0) >= blank
+
+
 def normalize_beliefs(raw: str, beliefs: Sequence[Belief]) -> tuple[str, tuple[Belief, ...]]:
     """``normalize(raw)`` and the beliefs of the characters that survive, aligned with it.
 
@@ -203,6 +211,16 @@ class PlateRules:
         mark_prob: ... while marks (hyphen, dot, colon: what a separator, an emblem or a country
             coat of arms between the groups reads as) got at least this, is dropped as a mark.
             Results were the same for 0.6 to 0.8 and 0.05 to 0.2.
+        small_glyph: With glyph sizes (ink height over the line's median), a character smaller
+            than this is another print (a sticker, a slogan, a state graphic's lettering) read
+            into the registration, and is dropped unless fewer than ``min_length`` characters
+            would be left.
+        ghost_doubt: With per-character probabilities, a character whose plate characters sum to
+            less than this ...
+        ghost_blank: ... while the blank ("no character") got at least this is a ghost: a plate
+            graphic (state emblem, sticker, slogan art) half read as a character. Ghosts are
+            dropped unless the read fits a format with them and not without, or dropping them
+            leaves fewer than ``min_length`` characters.
         o_is_zero: Read every O as 0, for deployments whose plates never use the letter O (most
             US states). Off by default: many European plates use both.
         min_length: Shortest normalised text accepted as a plate.
@@ -218,6 +236,9 @@ class PlateRules:
     sure: float = 0.95
     mark_doubt: float = 0.7
     mark_prob: float = 0.1
+    small_glyph: float = 0.75
+    ghost_doubt: float = 0.8
+    ghost_blank: float = 0.1
     o_is_zero: bool = False
 
     @classmethod
@@ -230,7 +251,9 @@ class PlateRules:
         """The first format that normalised ``text`` fits, if any."""
         return next((f for f in self.formats if f.matches(text)), None)
 
-    def apply(self, raw: str, beliefs: Sequence[Belief] | None = None) -> str:
+    def apply(
+        self, raw: str, beliefs: Sequence[Belief] | None = None, sizes: Sequence[float | None] | None = None
+    ) -> str:
         """Normalise ``raw`` and fix look-alikes when one format can be met with the fewest swaps.
 
         Args:
@@ -238,18 +261,45 @@ class PlateRules:
             beliefs: The recogniser's belief per character of ``raw``, if known: characters it
                 was sure of are not swapped; sub/superscripts and marks read as characters
                 (``normalize_beliefs``, ``mark_doubt``) are dropped.
+            sizes: With ``beliefs``, each raw character's glyph size relative to its line
+                (``None``: unknown): small glyphs (``small_glyph``) are dropped.
 
         Returns:
             The canonical text; unchanged (but normalised) when no format applies unambiguously.
         """
         if beliefs:
+            if sizes is not None:
+                raw, beliefs = self._drop_small_glyphs(raw, beliefs, sizes)
             text, norm_beliefs = normalize_beliefs(raw, beliefs)
             keep = [i for i, b in enumerate(norm_beliefs) if not _is_mark(b, self.mark_doubt, self.mark_prob)]
             text, norm_beliefs = "".join(text[i] for i in keep), tuple(norm_beliefs[i] for i in keep)
+            text, norm_beliefs = self._drop_ghosts(text, norm_beliefs)
         else:
             text, norm_beliefs = normalize(raw), None
         text = self._fix_look_alikes(text, norm_beliefs)
         return text.replace("O", "0") if self.o_is_zero else text
+
+    def _drop_small_glyphs(
+        self, raw: str, beliefs: Sequence[Belief], sizes: Sequence[float | None]
+    ) -> tuple[str, Sequence[Belief]]:
+        """``raw`` and ``beliefs`` without the characters whose glyph is smaller than
+        ``small_glyph``, unless fewer than ``min_length`` plate characters would be left."""
+        if len(sizes) != len(raw):
+            raise ValueError(f"expected one size per character of {raw!r}, got {len(sizes)}")
+        keep = [i for i, s in enumerate(sizes) if s is None or s >= self.small_glyph]
+        if len(keep) == len(raw) or len(normalize("".join(raw[i] for i in keep))) < self.min_length:
+            return raw, beliefs
+        return "".join(raw[i] for i in keep), [beliefs[i] for i in keep]
+
+    def _drop_ghosts(self, text: str, beliefs: tuple[Belief, ...]) -> tuple[str, tuple[Belief, ...]]:
+        """``text`` without its ghost characters (``ghost_doubt``, ``ghost_blank``), or unchanged
+        when it has none, when too few characters would be left, or when it fits a format as
+        read and would fit none without them."""
+        keep = [i for i, b in enumerate(beliefs) if not _is_ghost(b, self.ghost_doubt, self.ghost_blank)]
+        if len(keep) == len(text) or len(keep) < self.min_length:
+            return text, beliefs
+        kept, kept_beliefs = "".join(text[i] for i in keep), tuple(beliefs[i] for i in keep)
+        return kept, kept_beliefs
 
     def _fix_look_alikes(self, text: str, beliefs: Sequence[Belief] | None) -> str:
         if not text or self.matching_format(text) is not None:
