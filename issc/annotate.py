@@ -9,12 +9,21 @@ import numpy as np
 import supervision as sv
 
 from issc.detect.base import PLATE
+from issc.overlay import OPACITY_KEY
 
 _PALETTE = sv.ColorPalette.from_hex(["#2ecc71", "#ffb000"])  # person: green, plate: amber
+_TEXT_SCALE = 0.5
+_TEXT_PADDING = 4
+_OPAQUE = 0.99  # boxes at least this opaque are drawn as they are
+_MIN_OPACITY = 0.02  # boxes fainter than this are not drawn
 
 
 class FrameAnnotator:
-    """Draws boxes and labels (``person 0.87``, ``plate LS15EBC 0.93``) on a copy of the scene."""
+    """Draws boxes and labels (``person 0.87``, ``plate LS15EBC 0.93``) on a copy of the scene.
+
+    Detections with ``data["opacity"]`` below 1 (stale boxes fading out, see ``issc.overlay``) are
+    blended with the picture under them, box by box in a small region around box and label.
+    """
 
     def __init__(self) -> None:
         self._boxes = sv.BoxAnnotator(color=_PALETTE, color_lookup=sv.ColorLookup.CLASS, thickness=2)
@@ -22,8 +31,8 @@ class FrameAnnotator:
             color=_PALETTE,
             color_lookup=sv.ColorLookup.CLASS,
             text_color=sv.Color.BLACK,
-            text_scale=0.5,
-            text_padding=4,
+            text_scale=_TEXT_SCALE,
+            text_padding=_TEXT_PADDING,
         )
 
     def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
@@ -36,8 +45,39 @@ class FrameAnnotator:
         detections = detections[(detections.xyxy[:, 0] < w) & (detections.xyxy[:, 1] < h)]
         if len(detections) == 0:
             return out
+        opacity = detections.data.get(OPACITY_KEY)
+        if opacity is None:
+            return self._draw(out, detections)
+        opacity = np.asarray(opacity, dtype=np.float32)
+        # Fading boxes first, faintest first, so that clearer boxes are drawn over them.
+        for i in np.argsort(opacity):
+            if _MIN_OPACITY < opacity[i] < _OPAQUE:
+                self._blend(out, detections[int(i) : int(i) + 1], float(opacity[i]))
+        opaque = detections[opacity >= _OPAQUE]
+        return self._draw(out, opaque) if len(opaque) else out
+
+    def _draw(self, out: np.ndarray, detections: sv.Detections) -> np.ndarray:
         out = self._boxes.annotate(out, detections)
         return self._labels.annotate(out, detections, labels=labels_for(detections))
+
+    def _blend(self, out: np.ndarray, one: sv.Detections, opacity: float) -> None:
+        """Draw one box at ``opacity`` into ``out``, touching only the region around it."""
+        h, w = out.shape[:2]
+        label = labels_for(one)[0]
+        (text_w, text_h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, _TEXT_SCALE, 1)
+        x0, y0, x1, y1 = one.xyxy[0]
+        margin = 4
+        left = max(int(x0) - margin, 0)
+        top = max(int(y0) - text_h - 2 * _TEXT_PADDING - margin, 0)
+        right = min(max(int(x1), int(x0) + text_w + 2 * _TEXT_PADDING) + margin, w)
+        bottom = min(int(y1) + margin, h)
+        if right <= left or bottom <= top:
+            return
+        under = out[top:bottom, left:right]
+        shifted = one[:]
+        shifted.xyxy = one.xyxy - np.array([left, top, left, top], dtype=one.xyxy.dtype)
+        drawn = self._draw(under.copy(), shifted)
+        under[:] = cv2.addWeighted(drawn, opacity, under, 1.0 - opacity, 0.0)
 
 
 def labels_for(detections: sv.Detections) -> list[str]:
@@ -50,6 +90,7 @@ def labels_for(detections: sv.Detections) -> list[str]:
             str(names[i]) if names is not None else ("plate" if detections.class_id[i] == PLATE else "person")
         )
         conf = detections.confidence[i] if detections.confidence is not None else None
+        conf = None if conf is not None and np.isnan(conf) else conf
         text = str(texts[i]) if texts is not None and texts[i] else ""
         parts = [name] + ([text] if text else []) + ([f"{conf:.2f}"] if conf is not None else [])
         labels.append(" ".join(parts))

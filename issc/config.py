@@ -167,24 +167,41 @@ class Settings(BaseSettings):
     ocr_min_conf: float = Field(0.1, ge=0, le=1, description="Reads below this confidence are ignored.")
     plate_formats: str = Field(
         "",
-        description="Comma-separated plate layouts as masks (A letter, 9 digit, * either); empty: BR, Mercosul, UK, EU.",
+        description="Comma-separated plate layouts as masks (A letter, 9 digit, * either); empty: "
+        "PLATE_REGION's layouts.",
     )
-    plate_letter_to_digit: str = Field(
-        "O0,Q0,D0,I1,L1,Z2,S5,B8,G6",
-        description="Look-alike swaps where a layout wants a digit (letter+digit pairs).",
+    plate_region: Literal["mixed", "eu", "uk", "br", "us", "sk", "fr", "it", "es", "cz", "de"] = Field(
+        "mixed",
+        description="Region preset (issc.plates.regions): plate layouts, look-alike swaps and the O/0 "
+        "policy; mixed: BR, Mercosul, UK and EU layouts. The PLATE_ settings below override its parts.",
     )
-    plate_digit_to_letter: str = Field(
-        "0O,1I,2Z,5S,6G,8B",
-        description="Look-alike swaps where a layout wants a letter (digit+letter pairs).",
+    plate_letter_to_digit: str | None = Field(
+        None,
+        description="Look-alike swaps where a layout wants a digit (letter+digit pairs); unset: "
+        "PLATE_REGION's (O0,Q0,D0,I1,L1,Z2,S5,B8,G6).",
     )
-    plate_o_is_zero: bool = Field(
-        False, description="Read every O as 0 (plates that never use the letter O)."
+    plate_digit_to_letter: str | None = Field(
+        None,
+        description="Look-alike swaps where a layout wants a letter (digit+letter pairs); unset: "
+        "PLATE_REGION's (0O,1I,2Z,5S,6G,8B).",
+    )
+    plate_o_is_zero: bool | None = Field(
+        None,
+        description="Read every O as 0 (plates that never use the letter O); unset: PLATE_REGION's "
+        "(true for us).",
     )
     plate_detect_short_side: int = Field(
-        540,
+        320,
         ge=240,
         le=2160,
-        description="Live frames are scaled down (never up) to this short side before plates are searched.",
+        description="Live frames are scaled down (never up) to this short side before plates are searched "
+        "(candidates are then read at full resolution); raise it for distant, small plates.",
+    )
+    plate_recognition_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="One plate read at least this confident makes an event (else two agreeing reads).",
     )
     plate_dedupe_s: float = Field(
         60.0,
@@ -214,6 +231,11 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("plate_region", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("plate_formats")
     @classmethod
     def _check_masks(cls, value: str) -> str:
@@ -226,7 +248,9 @@ class Settings(BaseSettings):
 
     @field_validator("plate_letter_to_digit", "plate_digit_to_letter")
     @classmethod
-    def _check_pairs(cls, value: str, info: ValidationInfo) -> str:
+    def _check_pairs(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
         want = ("letter", "digit") if info.field_name == "plate_letter_to_digit" else ("digit", "letter")
         for pair in filter(None, (p.strip().upper() for p in value.split(","))):
             ok = len(pair) == 2 and (pair[0].isalpha(), pair[1].isdigit()) == (

@@ -2,8 +2,9 @@
 
 Per camera there are two threads:
 
-* ``issc-capture-<id>`` reads the source at its own pace, draws the newest detections on a copy
-  and publishes it into a latest-frame buffer (viewers never queue stale frames);
+* ``issc-capture-<id>`` reads the source at its own pace, draws the boxes of the latest analyses on
+  a copy (``issc.overlay``: moved along between analyses, faded when stale) and publishes it into
+  a latest-frame buffer (viewers never queue stale frames);
 * ``issc-analyze-<id>`` takes the freshest frame when it is free, skips static scenes (motion
   gating) and runs the camera's ``Analyzer`` (detect → track → read plates), at most
   ``DETECT_FPS`` times a second and at most ``DETECT_WORKERS`` cameras at once.
@@ -29,8 +30,10 @@ import supervision as sv
 from issc.analysis import Analysis, Analyzer, NullAnalyzer, PeopleMinutes
 from issc.annotate import FrameAnnotator, encode_jpeg, no_signal_frame
 from issc.config import CameraConfig, Settings
+from issc.detect.base import empty_detections
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError, SourceError
 from issc.motion import MotionGate
+from issc.overlay import BoxOverlay
 from issc.sink import EventSink, MemorySink
 from issc.sources import PushSource, Source, make_source
 from issc.types import CameraState, CameraStatus, Frame, Tuning
@@ -39,16 +42,20 @@ logger = logging.getLogger(__name__)
 
 AnalyzerFactory = Callable[[CameraConfig, Tuning], Analyzer]
 SourceFactory = Callable[[CameraConfig, threading.Event], Source]
-DETECTIONS_MAX_AGE_S = 2.0  # boxes older than this are not drawn any more
 
 
 @dataclass(eq=False)
 class Published:
-    """One published picture: the frame, its annotated copy, and its JPEG made on first demand."""
+    """One published picture: the frame, its annotated copy, and its JPEG made on first demand.
+
+    ``boxes`` are the boxes drawn on ``image`` (``issc.overlay.BoxOverlay.boxes_at``: predicted
+    ``xyxy``, ``class_id``, ``tracker_id``, ``data["opacity"]``), so checks need not read pixels.
+    """
 
     frame: Frame
     image: np.ndarray
     published_mono: float
+    boxes: sv.Detections = field(default_factory=empty_detections)
     _jpeg: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -125,8 +132,10 @@ class CameraRuntime:
         self._detect_slots = detect_slots
         self._source_factory = source_factory
         self._stop = threading.Event()
+        self._flush_requested = threading.Event()  # the stream ended: finish the open tracks
         self._threads: list[threading.Thread] = []
         self._annotator = FrameAnnotator()
+        self._overlay = BoxOverlay()
         self._motion = MotionGate(analyzer.tuning.motion_threshold)
         self._people = PeopleMinutes(config.name)
 
@@ -142,6 +151,7 @@ class CameraRuntime:
         self._capture_rate = _Rate()
         self._detect_rate = _Rate(10)
         self.latencies_ms: deque[float] = deque(maxlen=300)
+        self.analysis_ms: deque[float] = deque(maxlen=1000)  # duration of each analyzer.analyze call
 
         self.detector_state = "starting"
         self.detector_blocked_by: str | None = None
@@ -170,8 +180,7 @@ class CameraRuntime:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.01))
-        for event in self.analyzer.flush():
-            self._emit_event(event)
+        self._flush_tracks()
         for count in self._people.flush():
             self._safe_sink(self.sink.add_people_count, count)
 
@@ -189,10 +198,14 @@ class CameraRuntime:
             try:
                 source.open()
                 self.source_fps = source.fps
+                plays = getattr(source, "plays", 0)
                 while not self._stop.is_set():
                     image = source.read()
                     if self._stop.is_set():
                         break
+                    if getattr(source, "plays", 0) != plays:  # a clip ended and plays again
+                        plays = getattr(source, "plays", 0)
+                        self._flush_requested.set()
                     self._publish(image)
                     backoff = 0.5
             except SourceError as exc:
@@ -222,6 +235,7 @@ class CameraRuntime:
             self.down_since = time.time()
         self.state = CameraState.OFFLINE
         self.last_error = message
+        self._flush_requested.set()
 
     def _publish(self, image: np.ndarray) -> None:
         now_wall, now = time.time(), time.monotonic()
@@ -239,12 +253,11 @@ class CameraRuntime:
             self.last_error = None
             self.down_since = None
         self.frame_size = (image.shape[1], image.shape[0])
-        annotated = image
-        latest = self._detections
-        if latest is not None and now - latest[1] < DETECTIONS_MAX_AGE_S and len(latest[2]):
-            annotated = self._annotator.annotate(image, latest[2])
+        # Every frame is published, so every frame gets the boxes: moved along between analyses.
+        boxes = self._overlay.boxes_at(now, image)
+        annotated = self._annotator.annotate(image, boxes) if len(boxes) else image
         published = time.monotonic()
-        self.buffer.publish(Published(frame=frame, image=annotated, published_mono=published))
+        self.buffer.publish(Published(frame=frame, image=annotated, published_mono=published, boxes=boxes))
         self._last_frame_mono = published
         self._capture_rate.tick(published)
         self.latencies_ms.append((published - now) * 1000.0)
@@ -257,6 +270,9 @@ class CameraRuntime:
         backoff = 1.0
         static_since: float | None = None
         while not self._stop.is_set():
+            if self._flush_requested.is_set():
+                self._flush_requested.clear()
+                self._flush_tracks()
             item = self.buffer.wait_newer(last_id, timeout=0.5)
             if item is None:
                 continue
@@ -278,8 +294,7 @@ class CameraRuntime:
                 self.detector_state = "idle: no motion"
                 static_since = static_since or now
                 if now - static_since > 2.0:
-                    for event in self.analyzer.flush():
-                        self._emit_event(event)
+                    self._flush_tracks()
                     static_since = float("inf")  # flushed once for this static spell
                 continue
             static_since = None
@@ -287,7 +302,9 @@ class CameraRuntime:
                 with self._detect_slots:
                     if self._stop.is_set():
                         break
+                    started = time.perf_counter()
                     result = self.analyzer.analyze(item.frame)
+                    self.analysis_ms.append((time.perf_counter() - started) * 1000.0)
             except DetectorAuthError as exc:
                 self.detector_blocked_by = f"stopped: {exc}"
                 self.detector_state = self.detector_blocked_by
@@ -313,6 +330,7 @@ class CameraRuntime:
     def _take(self, result: Analysis, frame: Frame) -> None:
         now = time.monotonic()
         self._detections = (frame.frame_id, now, result.detections)
+        self._overlay.update(result.detections, frame.captured_mono)
         self._detect_rate.tick(now)
         self.analysed += 1
         self.ocr_calls += result.ocr_calls
@@ -321,6 +339,16 @@ class CameraRuntime:
             self._emit_event(event)
         for count in self._people.add(frame.captured_at, result.people):
             self._safe_sink(self.sink.add_people_count, count)
+
+    def _flush_tracks(self) -> None:
+        """Finish the open plate tracks with the reads they have (stream ended, static, stop)."""
+        try:
+            events = self.analyzer.flush()
+        except Exception:
+            logger.exception("camera %s: finishing plate tracks failed", self.config.name)
+            return
+        for event in events:
+            self._emit_event(event)
 
     def _emit_event(self, event) -> None:
         event = replace(event, camera=self.config.name) if event.camera != self.config.name else event
@@ -526,6 +554,7 @@ def tuning_from_settings(settings: Settings) -> Tuning:
         motion_threshold=settings.motion_threshold,
         ocr_engine=settings.ocr_engine,
         ocr_preprocess=settings.ocr_preprocess,
+        recognition_threshold=settings.plate_recognition_threshold,
     )
 
 

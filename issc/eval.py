@@ -2,11 +2,14 @@
 
     python -m issc.eval plates --manifest ../shared/data/plates/manifest.csv --root ../shared/data/plates
     python -m issc.eval plates --manifest ../shared/data/plates/crops/labels.csv \\
-        --root ../shared/data/plates/crops --crops
+        --root ../shared/data/plates/crops --crops --region us
     python -m issc.eval video ../shared/data/videos/aiguy_license_plate_uk_LS15EBC.mp4 --json
 
 Everything runs offline with the default stack (RapidOCR text detector as plate locator,
-RapidOCR reader); ``--engine``/``--preprocess`` compare the alternatives.
+RapidOCR reader); ``--engine``/``--preprocess`` compare the alternatives and ``--region`` picks
+the plate rules (``PLATE_REGION``). An image in which no plate is found counts as a miss;
+``--verbose`` gives each miss's reason (``MISS_REASONS``) and ``--json`` adds the totals by plate
+height (``HEIGHT_BANDS``).
 """
 
 from __future__ import annotations
@@ -18,17 +21,26 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from issc.plates.locate import PlateLocator
+from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, get_engine
 from issc.plates.read import read_plates
-from issc.plates.text import DEFAULT_RULES, PlateRules, levenshtein, normalize
-from issc.types import Frame
+from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
+from issc.plates.text import levenshtein, normalize
+from issc.types import Frame, PlateRead
+
+#: Why a plate was missed: no located box overlaps the labelled one (IoU >= 0.5); the plate was
+#: found but the read reported for it came from another text line (another candidate read the
+#: plate better, or the read shares under half its characters with the plate) or another box
+#: was ranked first; the plate's own line was read wrong.
+NOT_FOUND, OTHER_LINE, MISREAD = "not found", "another line chosen", "misread"
+MISS_REASONS = (NOT_FOUND, OTHER_LINE, MISREAD)
+#: Labelled plate height bands (pixels) of ``--json``'s ``by_height``: (key, lowest, highest).
+HEIGHT_BANDS = (("lt20", 0, 19), ("20to40", 20, 40), ("gt40", 41, None))
 
 
 @dataclass(frozen=True)
@@ -43,12 +55,27 @@ class Sample:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """The outcome on one sample."""
+    """The outcome on one sample.
+
+    Attributes:
+        sample: The labelled plate.
+        read: The read reported for it (``""``: none).
+        found: Whether a located box overlaps the labelled one (IoU >= 0.5); crops: always.
+        ms: Time taken, milliseconds.
+        height: The plate's height in pixels: its labelled box, or the crop.
+        first: Whether the best-ranked located box is the labelled plate (crops: ``None``).
+        reason: Why the read is wrong (``MISS_REASONS``); ``None`` when it is right.
+        first_read: The read of the best-ranked located box, if any (for ``--verbose``).
+    """
 
     sample: Sample
     read: str
     found: bool
     ms: float
+    height: int = 0
+    first: bool | None = None
+    reason: str | None = None
+    first_read: str = ""
 
 
 def load_manifest(path: Path, root: Path) -> list[Sample]:
@@ -96,9 +123,11 @@ def _clamped_xyxy(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tup
 def evaluate_sample(sample: Sample, locator: PlateLocator, reader: PlateReader, crops: bool) -> SampleResult:
     """Run the offline pipeline on one sample.
 
-    Whole images: every plate found is read; the result is the read of the found plate that
-    overlaps the labelled box most (IoU ≥ 0.5 counts as found); if none overlaps, the best read in
-    the image. Crops (``crops`` or no box): the crop is read directly.
+    Whole images: every plate found is read; the result is the read of the best-ranked located box
+    on the labelled plate (IoU ≥ 0.5 counts as found: the locator's ranking, not the overlap,
+    decides between a plate's registration and its lesser print); if none overlaps, the best read
+    in the image, and none at all when nothing was found (a miss). Crops (``crops`` or no box): the
+    crop is read directly.
     """
     image = cv2.imread(str(sample.image))
     if image is None:
@@ -108,26 +137,64 @@ def evaluate_sample(sample: Sample, locator: PlateLocator, reader: PlateReader, 
         if sample.box is not None:
             x0, y0, x1, y1 = _clamped_xyxy(sample.box, image.shape)
             image = image[y0:y1, x0:x1]
-        read = reader.read(image)
+        candidates = reader.candidates(image)  # what reader.read() picks from
         ms = (time.perf_counter() - start) * 1000
-        return SampleResult(sample, read.text if read else "", True, ms)
+        read = candidates[0] if candidates and candidates[0].confidence >= reader.min_conf else None
+        text = read.text if read else ""
+        reason = None if text == sample.text else miss_reason(sample.text, text, candidates, True)
+        return SampleResult(sample, text, True, ms, height=image.shape[0], reason=reason)
     plates = read_plates(image, locator, reader)
     ms = (time.perf_counter() - start) * 1000
     gt = _clamped_xyxy(sample.box, image.shape)
     overlaps = [iou(box, gt) for box in plates.xyxy]
-    found = bool(overlaps) and max(overlaps) >= 0.5
-    texts = list(plates.data.get("plate_text", []))
-    text = texts[int(np.argmax(overlaps))] if found else texts[0] if texts else ""
-    return SampleResult(sample, text, found, ms)
+    on_plate = [i for i, overlap in enumerate(overlaps) if overlap >= 0.5]  # best-ranked first
+    found = bool(on_plate)
+    best = on_plate[0] if found else 0
+    texts = [str(t) for t in plates.data.get("plate_text", [])]
+    text = texts[best] if texts else ""
+    first = found and overlaps[0] >= 0.5
+    reason = None
+    if text != sample.text:
+        if not found:
+            reason = NOT_FOUND
+        else:
+            considered = plates.data.get("read_candidates", [()] * len(plates))[best] or ()
+            reason = miss_reason(sample.text, text, considered, first)
+    return SampleResult(
+        sample,
+        text,
+        found,
+        ms,
+        height=gt[3] - gt[1],
+        first=first,
+        reason=reason,
+        first_read=texts[0] if texts else "",
+    )
+
+
+def miss_reason(truth: str, read: str, considered: Sequence[PlateRead], first: bool) -> str:
+    """Why the plate ``truth``, found, was reported as ``read`` (``MISS_REASONS``).
+
+    Args:
+        truth: The labelled text.
+        read: The read reported for the labelled box.
+        considered: Every read considered for that box.
+        first: Whether that box was ranked first in the image.
+    """
+    accuracy = char_accuracy(truth, read)
+    better = any(char_accuracy(truth, c.text) > accuracy for c in considered)
+    return OTHER_LINE if better or accuracy < 0.5 or not first else MISREAD
 
 
 def summarise(results: list[SampleResult], crops: bool) -> dict[str, float | int | None]:
-    """The metrics over ``results``: images, box_recall, exact, char_acc, ms_median."""
+    """The metrics over ``results``: images, box_recall, first_recall (the best-ranked box is the
+    labelled plate), exact, exact_o0, char_acc, ms_median."""
     n = len(results)
     if n == 0:
         return {
             "images": 0,
             "box_recall": None,
+            "first_recall": None,
             "exact": None,
             "exact_o0": None,
             "char_acc": None,
@@ -136,11 +203,25 @@ def summarise(results: list[SampleResult], crops: bool) -> dict[str, float | int
     return {
         "images": n,
         "box_recall": None if crops else round(sum(r.found for r in results) / n, 4),
+        "first_recall": None if crops else round(sum(bool(r.first) for r in results) / n, 4),
         "exact": round(sum(r.read == r.sample.text for r in results) / n, 4),
         "exact_o0": round(sum(_o0(r.read) == _o0(r.sample.text) for r in results) / n, 4),
         "char_acc": round(sum(char_accuracy(r.sample.text, r.read) for r in results) / n, 4),
         "ms_median": round(statistics.median(r.ms for r in results), 1),
     }
+
+
+def by_height(results: list[SampleResult], crops: bool) -> dict[str, dict[str, float | int | None]]:
+    """``summarise`` per plate height band (``HEIGHT_BANDS``)."""
+    return {
+        key: summarise([r for r in results if low <= r.height and (high is None or r.height <= high)], crops)
+        for key, low, high in HEIGHT_BANDS
+    }
+
+
+def miss_counts(results: list[SampleResult]) -> dict[str, int]:
+    """How many misses had each reason (``MISS_REASONS``)."""
+    return {reason: sum(r.reason == reason for r in results) for reason in MISS_REASONS}
 
 
 def _o0(text: str) -> str:
@@ -158,23 +239,28 @@ def cmd_plates(args: argparse.Namespace) -> int:
     samples = load_manifest(args.manifest, args.root)
     if args.limit:
         samples = samples[:: max(1, len(samples) // args.limit)][: args.limit]
-    rules = PlateRules(o_is_zero=True) if args.o_is_zero else DEFAULT_RULES
+    region = region_preset(args.region)
+    rules = region.rules(o_is_zero=True if args.o_is_zero else None)
     reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules)
-    locator = PlateLocator(reader.engine, rules)
+    locator = PlateLocator(reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y))
     crops = args.crops or any(s.box is None for s in samples)
     results = []
     for sample in samples:
         result = evaluate_sample(sample, locator, reader, crops)
         results.append(result)
-        if args.verbose and result.read != sample.text:
+        if args.verbose and result.reason is not None:
+            ranked = ""
+            if not result.first and result.first_read and result.first_read != result.read:
+                ranked = f" (ranked first: {result.first_read})"
             print(
-                f"  miss {sample.image.name}: want {sample.text} got {result.read or '-'} found={result.found}"
+                f"  miss {sample.image.name}: want {sample.text} got {result.read or '-'} "
+                f"found={result.found} reason={result.reason}{ranked}"
             )
     groups: dict[str, list[SampleResult]] = {}
     for r in results:
         groups.setdefault(r.sample.set if not crops else "crops", []).append(r)
     header = f"{'set':<8}{'images':>8}{'box_recall':>12}{'exact':>8}{'exact_o0':>10}{'char_acc':>10}{'ms_median':>11}"
-    print(f"engine={reader.name} mode={'crops' if crops else 'whole images'}")
+    print(f"engine={reader.name} region={args.region} mode={'crops' if crops else 'whole images'}")
     print(header)
     rows = [*sorted(groups.items()), ("all", results)] if len(groups) > 1 else [("all", results)]
     for name, group in rows:
@@ -183,8 +269,11 @@ def cmd_plates(args: argparse.Namespace) -> int:
             f"{name:<8}{m['images']:>8}{_fmt(m['box_recall']):>12}{_fmt(m['exact']):>8}{_fmt(m['exact_o0']):>10}"
             f"{_fmt(m['char_acc']):>10}{_fmt(m['ms_median']):>11}"
         )
+    misses = miss_counts(results)
+    print("misses: " + ", ".join(f"{reason} {n}" for reason, n in misses.items()))
     if args.json:
-        print(json.dumps(summarise(results, crops)))
+        totals = {**summarise(results, crops), "by_height": by_height(results, crops), "misses": misses}
+        print(json.dumps(totals))
     return 0
 
 
@@ -264,11 +353,24 @@ def build_parser() -> argparse.ArgumentParser:
     plates.add_argument("--preprocess", choices=PREPROCESS, default="none")
     plates.add_argument("--min-conf", type=float, default=0.1, help="reads below are dropped")
     plates.add_argument(
+        "--region",
+        choices=tuple(REGIONS),
+        default=DEFAULT_REGION,
+        help="plate rules of this region preset (PLATE_REGION): layouts, look-alike swaps, O/0 policy",
+    )
+    plates.add_argument(
         "--o-is-zero", action="store_true", help="read every O as 0 (plates that never use the letter O)"
     )
     plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
-    plates.add_argument("--verbose", "-v", action="store_true", help="list every wrong read")
-    plates.add_argument("--json", action="store_true", help="print one JSON object with the totals last")
+    plates.add_argument(
+        "--verbose", "-v", action="store_true", help="list every wrong read with its reason (MISS_REASONS)"
+    )
+    plates.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object last: the totals, by_height (lt20, 20to40, gt40: labelled plate "
+        "height in pixels, each with the same metrics) and misses (count per reason)",
+    )
     plates.set_defaults(func=cmd_plates)
 
     video = sub.add_parser(

@@ -13,9 +13,10 @@ from issc.alerts import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.config import CameraConfig, Settings, redact_url
 from issc.detect import Detector, make_detector
-from issc.engine import AnalyzerFactory, Engine, tuning_from_settings
+from issc.engine import AnalyzerFactory, Engine, SourceFactory, tuning_from_settings
 from issc.errors import ConfigError
 from issc.sink import EventSink, MemorySink
+from issc.sources import make_source
 from issc.tuning import camera_tuning_key, tuning_from_dict
 from issc.types import Tuning
 
@@ -27,17 +28,20 @@ DETECTOR_FLOOR_CONF = 0.1
 
 
 def plate_rules(settings: Settings) -> Any:
-    """``PlateRules`` from ``PLATE_FORMATS``, the look-alike pairs and ``PLATE_O_IS_ZERO``."""
-    from issc.plates.text import DEFAULT_FORMATS, PlateFormat, PlateRules
+    """``PlateRules`` of ``PLATE_REGION``, with the parts that ``PLATE_FORMATS``, the look-alike
+    pairs and ``PLATE_O_IS_ZERO`` set replaced."""
+    from issc.plates.regions import region_preset
+    from issc.plates.text import PlateFormat
 
     masks = [m.strip().upper() for m in settings.plate_formats.split(",") if m.strip()]
-    formats = tuple(PlateFormat(m, m) for m in masks) if masks else DEFAULT_FORMATS
 
-    def pairs(value: str) -> dict[str, str]:
+    def pairs(value: str | None) -> dict[str, str] | None:
+        if value is None:
+            return None
         return {p[0]: p[1] for p in (q.strip().upper() for q in value.split(",")) if len(p) == 2}
 
-    return PlateRules(
-        formats=formats,
+    return region_preset(settings.plate_region).rules(
+        formats=tuple(PlateFormat(m, m) for m in masks) if masks else None,
         letter_to_digit=pairs(settings.plate_letter_to_digit),
         digit_to_letter=pairs(settings.plate_digit_to_letter),
         o_is_zero=settings.plate_o_is_zero,
@@ -46,6 +50,8 @@ def plate_rules(settings: Settings) -> Any:
 
 def build_detector(settings: Settings) -> Detector:
     """The detector chosen by ``DETECTOR``, shared by every camera (models load once)."""
+    from issc.plates.regions import region_preset
+
     kind = settings.detector_kind
     values = {
         "api_url": settings.api_url,
@@ -63,6 +69,7 @@ def build_detector(settings: Settings) -> Detector:
     if kind == "local":
         values["plate_rules"] = plate_rules(settings)
         values["plate_detect_short_side"] = settings.plate_detect_short_side
+        values["plate_grow_y"] = region_preset(settings.plate_region).plate_grow_y
     return make_detector(kind, **values)
 
 
@@ -74,7 +81,7 @@ def analyzer_factory(settings: Settings, detector: Detector | None = None) -> An
     from issc.plates.voting import VotingOptions
 
     shared = detector or build_detector(settings)
-    voting = VotingOptions(dedupe_s=settings.plate_dedupe_s)
+    voting = VotingOptions(dedupe_s=settings.plate_dedupe_s)  # recognition threshold: from the tuning
     rules = plate_rules(settings)
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
@@ -116,11 +123,13 @@ def build_engine(
     sink: EventSink | None = None,
     detector: Detector | None = None,
     history: bool = True,
+    source_factory: SourceFactory = make_source,
 ) -> Engine:
     """An engine for ``settings`` (not started).
 
     With ``history`` and no explicit ``sink``, plate events and people counts go to the store of
     ``DATABASE_URL`` through the watchlist alerting sink, and saved tuning is restored.
+    ``source_factory`` builds each camera's source (benchmarks play clips their own way).
     """
     store = None
     tuning = tuning_from_settings(settings)
@@ -134,6 +143,7 @@ def build_engine(
         sink=sink or MemorySink(),
         tuning=tuning,
         history=store,
+        source_factory=source_factory,
     )
     if store is not None:
         for camera in engine.cameras.values():

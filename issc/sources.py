@@ -96,18 +96,39 @@ class FileSource:
 
     When decoding falls behind the file's clock, late frames are grabbed without decoding and
     counted in ``dropped``, so the picture stays real-time.
+
+    Args:
+        path: The video file.
+        stop: Interrupts pacing waits.
+        loop: Start again at the end (else ``read`` raises ``SourceError`` there).
+        gap_s: Seconds of a plain grey picture played between two loops, so that each play is a
+            separate pass of what the clip shows (benchmarks); 0 for none.
+
+    Attributes:
+        position: Index in the file of the picture ``read`` returned last; -1 for a gap picture.
+        plays: Plays of the file finished so far.
     """
 
-    def __init__(self, path: str, stop: threading.Event, loop: bool = True) -> None:
+    GAP_GREY = 128
+
+    def __init__(self, path: str, stop: threading.Event, loop: bool = True, gap_s: float = 0.0) -> None:
+        if gap_s < 0:
+            raise ValueError(f"gap_s must be 0 or more seconds, got {gap_s}")
         self.path = path
         self.loop = loop
+        self.gap_s = gap_s
         self.fps = 0.0
         self.dropped = 0
         self.frames = 0
+        self.position = -1
+        self.plays = 0
         self._stop = stop
         self._cap: cv2.VideoCapture | None = None
         self._t0 = 0.0
-        self._index = 0  # frames delivered since _t0
+        self._index = 0  # pictures delivered (or skipped) since _t0
+        self._next_position = 0  # index in the file of the next frame to decode
+        self._gap_left = 0  # grey pictures still to play before the file starts again
+        self._gap_image: np.ndarray | None = None
 
     def open(self) -> None:
         cap = cv2.VideoCapture(self.path)
@@ -118,42 +139,69 @@ class FileSource:
         self.fps = fps if 0 < fps < 240 else 25.0
         self.frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._cap = cap
-        self._t0 = time.monotonic()
-        self._index = 0
+        self._restart_clock()
+        self._next_position = 0
+        self._gap_left = 0
 
     def read(self) -> np.ndarray:
         if self._cap is None:
             raise SourceError(f"{self.path!r} is not open")
-        period = 1.0 / self.fps
-        due = self._t0 + self._index * period
-        delay = due - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
-        else:
-            # Behind the file's clock by whole frames: skip them without decoding.
-            behind = int(-delay / period)
-            for _ in range(behind):
-                if not self._cap.grab():
-                    break
-                self._index += 1
-                self.dropped += 1
+        behind = self._wait_until_due()
+        if self._gap_left > 0 and self._gap_image is not None:
+            skipped = min(behind, self._gap_left - 1)
+            self._index += skipped + 1
+            self.dropped += skipped
+            self._gap_left -= skipped + 1
+            self.position = -1
+            return self._gap_image
+        # Behind the file's clock by whole frames: skip them without decoding.
+        for _ in range(behind):
+            if not self._cap.grab():
+                break
+            self._index += 1
+            self._next_position += 1
+            self.dropped += 1
         ok, image = self._cap.read()
         if not ok or image is None:
             if not self.loop:
                 raise SourceError(f"{self.path!r} ended")
+            self.plays += 1
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._next_position = 0
+            self._restart_clock()
+            if self.gap_s > 0 and self._gap_image is not None:
+                self._gap_left = max(round(self.gap_s * self.fps), 1) - 1
+                self._index += 1
+                self.position = -1
+                return self._gap_image
             ok, image = self._cap.read()
             if not ok or image is None:
                 raise SourceError(f"cannot decode frames from {self.path!r}")
-            self._t0 = time.monotonic()
-            self._index = 0
         self._index += 1
+        self.position = self._next_position
+        self._next_position += 1
+        if self.gap_s > 0 and (self._gap_image is None or self._gap_image.shape != image.shape):
+            self._gap_image = np.full(image.shape, self.GAP_GREY, np.uint8)
+            self._gap_image.flags.writeable = False
         return image
 
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+    def _restart_clock(self) -> None:
+        self._t0 = time.monotonic()
+        self._index = 0
+
+    def _wait_until_due(self) -> int:
+        """Wait until the next picture is due; returns how many whole pictures it is late."""
+        period = 1.0 / self.fps
+        delay = self._t0 + self._index * period - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+            return 0
+        return int(-delay / period)
 
 
 class HttpSource:

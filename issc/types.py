@@ -115,3 +115,4 @@ class Tuning:
     motion_threshold: float = 0.002  # fraction of pixels that must change to count as motion
     ocr_engine: str = "rapidocr"
     ocr_preprocess: str = "none"  # "none" | "prototype" (grey + fastNlMeansDenoising)
+    recognition_threshold: float = 0.9  # one read this confident makes a plate event

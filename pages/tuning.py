@@ -7,6 +7,7 @@ import streamlit as st
 
 from issc import tuning as live_tuning
 from issc import ui, uploads
+from issc.plates.regions import region_preset
 from issc.types import Tuning
 
 engine = ui.get_engine()
@@ -188,6 +189,17 @@ with reading, st.container(border=True):
         args=("ocr_min_conf", scope),
         help="Reads below this confidence do not count in the vote.",
         format="%.2f",
+    )
+    settings = engine.settings
+    overrides = [
+        key.upper()
+        for key in ("plate_formats", "plate_letter_to_digit", "plate_digit_to_letter", "plate_o_is_zero")
+        if getattr(settings, key) not in (None, "")
+    ]
+    st.caption(
+        f"Plate region **{settings.plate_region}** (`PLATE_REGION`, set at start): "
+        f"{region_preset(settings.plate_region).describe()}."
+        + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
     )
 if engine.history is None:
     st.warning("There is no history store: changes apply now but are lost on restart.")

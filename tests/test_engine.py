@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import time
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import numpy as np
 import pytest
 from conftest import PLATE_CLIP, free_port, issc_threads
 from mjpeg_server import MjpegCamera
+from scenes import MovingPatch, PatchSource
 
 from issc.analysis import Analysis, NullAnalyzer
 from issc.config import load_settings
+from issc.detect.base import PLATE, make_detections
 from issc.engine import Engine, peek_shared_engine, shared_engine, stop_shared_engine
 from issc.types import CameraState, Tuning
 
@@ -203,3 +206,78 @@ def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
         and event.snapshot_jpeg[:2] == b"\xff\xd8"
     )
     assert event.ocr_calls <= 3
+
+
+class MovingPlateAnalyzer(NullAnalyzer):
+    """Reports the plate of ``scene`` for the first ``reports`` analyses, then nothing.
+
+    Each analysis takes 100 ms, so its result arrives after later frames were already published.
+    """
+
+    def __init__(self, tuning: Tuning, scene: MovingPatch, reports: int = 4) -> None:
+        super().__init__(tuning)
+        self.scene = scene
+        self.reports = reports
+        self.calls = 0
+        self.reported: list[float] = []  # capture times of the frames that showed the plate
+        self.returned: list[float] = []  # when each of those results was handed back
+
+    def analyze(self, frame) -> Analysis:
+        self.calls += 1
+        time.sleep(0.1)
+        if self.calls > self.reports:
+            return Analysis(frame_id=frame.frame_id)
+        box = self.scene.box_at(frame.captured_mono)
+        found = make_detections(np.array([box]), np.array([0.9]), np.array([PLATE]))
+        found.tracker_id = np.array([1])
+        found.data["plate_text"] = np.array(["LS15EBC"], dtype=object)
+        self.reported.append(frame.captured_mono)
+        self.returned.append(time.monotonic())
+        return Analysis(frame_id=frame.frame_id, detections=found)
+
+
+def test_boxes_follow_a_track_between_analyses_then_fade_out(no_thread_leak) -> None:
+    # Given a plate moving right at 100 px/s, analysed twice a second, reported by 4 analyses
+    scene = MovingPatch()
+    settings = load_settings(cameras="demo", motion_gating=False, detect_fps=2.0)
+    engine = Engine(
+        settings,
+        analyzer_factory=lambda cam, tuning: MovingPlateAnalyzer(tuning, scene),
+        source_factory=lambda cam, stop: PatchSource(scene, stop),
+    ).start()
+    camera = engine.camera("0")
+    analyzer = camera.analyzer
+    seen = []
+    try:
+        last = -1
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+            analyzer.calls < 4 or time.monotonic() < analyzer.returned[-1] + 2.5
+        ):
+            item = camera.buffer.wait_newer(last, timeout=0.5)
+            if item is not None:
+                last = item.frame.frame_id
+                seen.append(item)
+    finally:
+        engine.stop()
+    assert len(analyzer.reported) == 4
+    t_last = analyzer.reported[-1]
+    # Then every frame published after the first result carries the box where the plate is at
+    # that frame's capture time, not where it was analysed, drawn in amber
+    following = [p for p in seen if analyzer.returned[0] + 0.05 < p.frame.captured_mono < t_last + 0.7]
+    assert len(following) >= 30
+    for item in following:
+        assert len(item.boxes) == 1
+        assert item.boxes.xyxy[0][0] == pytest.approx(scene.x_at(item.frame.captured_mono), abs=3.0)
+        assert item.boxes.tracker_id.tolist() == [1] and item.boxes.class_id.tolist() == [PLATE]
+        assert float(item.boxes.data["opacity"][0]) == 1.0
+    sample = following[len(following) // 2]
+    x0, y0 = (int(v) for v in sample.boxes.xyxy[0][:2])
+    assert tuple(int(v) for v in sample.image[y0 + 10, x0]) == (0, 176, 255)  # #ffb000 in BGR
+    # And once the plate is no longer reported, its box fades, then disappears
+    after = [p for p in seen if p.frame.captured_mono > t_last + 0.7]
+    opacities = [float(p.boxes.data["opacity"][0]) if len(p.boxes) else 0.0 for p in after]
+    assert any(0.05 < o < 0.95 for o in opacities)
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(opacities))
+    gone = [p for p in seen if p.frame.captured_mono > t_last + 1.6]
+    assert gone and all(len(p.boxes) == 0 for p in gone)

@@ -8,15 +8,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from issc.eval import char_accuracy, iou, load_manifest
+from issc.eval import (
+    MISREAD,
+    NOT_FOUND,
+    OTHER_LINE,
+    Sample,
+    SampleResult,
+    build_parser,
+    by_height,
+    char_accuracy,
+    iou,
+    load_manifest,
+    miss_counts,
+    miss_reason,
+)
+from issc.types import PlateRead
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"images", "box_recall", "exact", "char_acc", "ms_median"}
+HEIGHT_KEYS = {"lt20", "20to40", "gt40"}
 
 
-def run_eval(*args: str) -> dict:
+def run_eval(*args: str, output: list[str] | None = None) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "issc.eval", *args, "--json"],
         cwd=ROOT,
@@ -25,6 +42,8 @@ def run_eval(*args: str) -> dict:
         timeout=240,
         check=True,
     )
+    if output is not None:
+        output.extend(proc.stdout.splitlines())
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -43,6 +62,25 @@ def test_plates_json_on_whole_images(data_dir: Path, tmp_path: Path) -> None:
     assert result["images"] == 2
     assert result["box_recall"] == 1.0 and result["exact"] == 1.0
     assert result["ms_median"] > 0
+    assert set(result["by_height"]) == HEIGHT_KEYS
+    assert sum(band["images"] for band in result["by_height"].values()) == 2
+    assert all(set(band) >= KEYS for band in result["by_height"].values())
+
+
+@pytest.mark.slow
+def test_an_image_without_any_candidate_is_a_miss_not_a_crash(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((240, 320, 3), 127, np.uint8))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("set,image,plate_text,x,y,w,h\nus,blank.png,ABC1234,100,100,80,30\n")
+    lines: list[str] = []
+    result = run_eval(
+        "plates", "--manifest", str(manifest), "--root", str(tmp_path), "--region", "us", "-v", output=lines
+    )
+    assert result["images"] == 1 and result["box_recall"] == 0.0 and result["exact"] == 0.0
+    assert result["misses"] == {NOT_FOUND: 1, OTHER_LINE: 0, MISREAD: 0}
+    assert result["by_height"]["20to40"]["images"] == 1 and result["by_height"]["lt20"]["images"] == 0
+    assert "miss blank.png: want ABC1234 got - found=False reason=not found" in [ln.strip() for ln in lines]
+    assert any("region=us" in line for line in lines)
 
 
 @pytest.mark.slow
@@ -53,6 +91,18 @@ def test_plates_json_on_crop_labels(data_dir: Path, tmp_path: Path) -> None:
     result = run_eval("plates", "--manifest", str(manifest), "--root", str(crops))
     assert set(result) >= KEYS
     assert result["images"] == 2 and result["box_recall"] is None and result["exact"] == 1.0
+    assert result["by_height"]["gt40"]["images"] == 2  # a crop's height is the plate's
+
+
+@pytest.mark.slow
+def test_region_us_reads_o_as_zero_on_crops(data_dir: Path, tmp_path: Path) -> None:
+    crops = data_dir / "plates" / "crops"
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("image,state,plate_text\nco818.png,co,016FGM\n")
+    assert (
+        run_eval("plates", "--manifest", str(manifest), "--root", str(crops), "--region", "us")["exact"]
+        == 1.0
+    )
 
 
 def test_manifest_layouts_are_read(tmp_path: Path) -> None:
@@ -92,3 +142,42 @@ def test_iou() -> None:
     assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
     assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+
+
+def result(height: int, read: str = "AB123", truth: str = "AB123", reason: str | None = None) -> SampleResult:
+    sample = Sample("eu", Path("x.jpg"), truth, (0, 0, 4 * height, height))
+    return SampleResult(sample, read, True, 1.0, height=height, first=True, reason=reason)
+
+
+def test_results_by_plate_height() -> None:
+    results = [result(10), result(19), result(20), result(40, read="X", reason=MISREAD), result(41)]
+    bands = by_height(results, crops=False)
+    assert set(bands) == HEIGHT_KEYS
+    assert [bands[k]["images"] for k in ("lt20", "20to40", "gt40")] == [2, 2, 1]
+    assert bands["20to40"]["exact"] == 0.5 and bands["gt40"]["first_recall"] == 1.0
+    assert miss_counts(results) == {NOT_FOUND: 0, OTHER_LINE: 0, MISREAD: 1}
+    empty = by_height([], crops=False)["lt20"]
+    assert empty["images"] == 0 and empty["exact"] is None
+
+
+@pytest.mark.parametrize(
+    ("read", "considered", "first", "reason"),
+    [
+        ("RK0Z9AN", ["RK0Z9AN", "RK029AN"], True, OTHER_LINE),  # a better read was at hand
+        ("VIRGINIA", ["VIRGINIA"], True, OTHER_LINE),  # the state name, not the registration
+        ("RK0Z9AN", ["RK0Z9AN"], False, OTHER_LINE),  # another box was ranked first
+        ("RK0Z9AN", ["RK0Z9AN", "RKOZ9AN"], True, MISREAD),  # the plate's own line, read wrong
+    ],
+)
+def test_miss_reasons(read: str, considered: list[str], first: bool, reason: str) -> None:
+    reads = [PlateRead(t, 0.9) for t in considered]
+    assert miss_reason("RK029AN", read, reads, first) == reason
+
+
+def test_region_option() -> None:
+    parser = build_parser()
+    base = ["plates", "--manifest", "m.csv", "--root", "."]
+    assert parser.parse_args(base).region == "mixed"
+    assert parser.parse_args([*base, "--region", "us", "--o-is-zero"]).region == "us"
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--region", "mars"])

@@ -136,11 +136,12 @@ def test_plate_clip_gives_exactly_one_event(data_dir: Path, reader: PlateReader)
         frames += 1
     cap.release()
     events += analyzer.flush()
-    # then one pass, one event, read LS15EBC with at most 3 OCR calls; labels show the text
+    # then one pass, one event, read LS15EBC with at most 3 OCR calls (the locator's own reads
+    # vote for free); labels show the text
     assert frames == 140
     assert [e.text for e in events] == ["LS15EBC"]
     (event,) = events
-    assert 1 <= event.ocr_calls <= 3
+    assert 0 <= event.ocr_calls <= 3
     assert event.reads >= 2 and event.confidence > 0.5
     assert event.first_seen.timestamp() == pytest.approx(1000.0)
     assert event.crop_jpeg and event.snapshot_jpeg

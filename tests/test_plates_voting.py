@@ -9,6 +9,7 @@ import pytest
 import supervision as sv
 
 from issc.detect.base import PLATE, make_detections
+from issc.plates.text import PlateRules
 from issc.plates.voting import PlateVoter, VotingOptions, vote
 from issc.types import PlateRead
 
@@ -108,12 +109,63 @@ def test_disagreeing_reads_use_the_whole_budget_and_vote() -> None:
     assert event.text == "LS15EBC"
 
 
-def test_single_read_is_not_an_event() -> None:
-    # a plate seen once (e.g. a distant car) gets one read only: not enough for an event
-    reader = ScriptedReader([PlateRead("RZ58GTY", 0.9)])
+@pytest.mark.parametrize(
+    ("read", "formats", "event"),
+    [
+        # one read at or above the recognition threshold (0.9, as Frigate's) is enough
+        (PlateRead("RZ58GTY", 0.93), (), "RZ58GTY"),
+        # a plate seen once and read unsurely: not enough without a known layout
+        (PlateRead("RZ58GTY", 0.8), (), None),
+        # one that fits a known layout (UK AA99AAA) makes its event down to flush_min_conf
+        (PlateRead("RZ58GTY", 0.7), ("AA99AAA",), "RZ58GTY"),
+        (PlateRead("RZ58GTY", 0.5), ("AA99AAA",), None),
+        # text with neither digits nor a known layout is a sign, however confident
+        (PlateRead("PARKING", 0.99), ("AA99AAA",), None),
+    ],
+)
+def test_a_single_read_makes_an_event_when_confident_or_of_a_known_format(
+    read: PlateRead, formats: tuple[str, ...], event: str | None
+) -> None:
+    reader = ScriptedReader([read])
+    reader.rules = PlateRules.from_masks(formats)  # type: ignore[attr-defined]
     voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
     voter.update(textured_frame(), tracked((200, 200, 300, 230)), T0)
-    assert voter.flush() == []
+    assert [e.text for e in voter.flush()] == ([event] if event else [])
+
+
+def test_free_reads_vote_and_spare_ocr_calls() -> None:
+    # Given a locator that read the plate itself while finding it (data["plate_text"])
+    reader = ScriptedReader([PlateRead("WRONG1", 0.5)] * 10)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    dets = tracked((200, 200, 300, 230))
+    dets.data["plate_text"] = np.array(["LS15EBC"], dtype=object)
+    dets.confidence = np.array([0.95], dtype=np.float32)
+    # When the track is analysed twice, far apart (a slow analysis rate)
+    voter.update(textured_frame(), dets, T0)
+    voter.update(textured_frame(), dets, T0 + 0.7)
+    # Then its free reads are its votes: one event, no OCR call
+    (event,) = voter.flush()
+    assert (event.text, event.reads, event.ocr_calls, reader.calls) == ("LS15EBC", 2, 0, 0)
+
+
+def test_unsure_free_reads_still_get_an_ocr_call() -> None:
+    reader = ScriptedReader([PlateRead("LS15EBC", 0.85)])
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    dets = tracked((200, 200, 300, 230))
+    dets.data["plate_text"] = np.array(["LSI5EBC"], dtype=object)
+    dets.confidence = np.array([0.6], dtype=np.float32)
+    voter.update(textured_frame(), dets, T0)
+    (event,) = voter.flush()
+    assert reader.calls == 1 and event.text == "LS15EBC" and event.reads == 2
+
+
+def test_tracks_end_when_the_tracker_drops_them() -> None:
+    reader = ScriptedReader([PlateRead("OUN4297", 0.95)] * 3)
+    voter = PlateVoter("gate", reader)  # type: ignore[arg-type]
+    frame = textured_frame()
+    assert voter.update(frame, tracked((200, 200, 300, 230), 3), T0, alive={3})[0] == []
+    events, _ = voter.update(frame, tracked((10, 10, 20, 20), 4)[[]], T0 + 0.5, alive=set())
+    assert [e.text for e in events] == ["OUN4297"]
 
 
 @pytest.mark.parametrize(

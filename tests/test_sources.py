@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import PLATE_CLIP, free_port
@@ -35,6 +36,31 @@ def test_file_source_is_paced_at_its_own_fps_and_loops(videos_dir: Path) -> None
         source.read()
     assert source.dropped > 0
     source.close()
+
+
+def test_file_source_plays_a_grey_gap_between_loops_and_says_which_frame_it_read(tmp_path: Path) -> None:
+    # Given a 10-frame, 30 fps clip whose frames are numbered by their brightness
+    path = tmp_path / "ten.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    source = FileSource(str(path), stop=threading.Event(), gap_s=0.2)
+    source.open()
+    # When reading one play, the gap and the start of the next play
+    positions, brightness, times = [], [], []
+    for _ in range(19):
+        image = source.read()
+        positions.append(source.position)
+        brightness.append(int(image.mean()))
+        times.append(time.monotonic())
+    source.close()
+    # Then the clip's frames come with their index, then 0.2 s of plain grey (-1), then frame 0
+    assert positions == [*range(10), *[-1] * 6, 0, 1, 2]
+    assert brightness[10:16] == [FileSource.GAP_GREY] * 6
+    assert abs(brightness[3] - 60) <= 3 and abs(brightness[16]) <= 3
+    assert times[16] - times[10] == pytest.approx(0.2, abs=0.05)
+    assert source.plays == 1 and source.dropped == 0
 
 
 def test_missing_file_raises_a_clear_error(tmp_path: Path) -> None:

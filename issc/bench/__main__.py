@@ -13,6 +13,8 @@ COMMANDS = {
     "scale": "issc.bench.scale",
     "idle": "issc.bench.idle",
     "history": "issc.bench.history",
+    "passes": "issc.bench.passes",
+    "search": "issc.bench.search",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ _SETTINGS_KEYS = {
     "ocr_engine",
     "plate_rules",
     "plate_detect_short_side",
+    "plate_grow_y",
 }
 
 
@@ -151,7 +153,7 @@ def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detec
 
 
 def make_plate_locator(
-    ocr_engine: str = "rapidocr", rules: Any = None, short_side: int | None = None
+    ocr_engine: str = "rapidocr", rules: Any = None, short_side: int | None = None, grow_y: float = 0.0
 ) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
@@ -161,6 +163,8 @@ def make_plate_locator(
         rules: ``issc.plates.text.PlateRules`` telling plates from other text (default rules if None).
         short_side: For live frames: scale frames down (never up) to this short side before text
             detection. None: the still-image defaults (scale to 736, up or down).
+        grow_y: The plate box reaches this fraction of the registration line's height above and
+            below it (the region preset's ``plate_grow_y``: US plates print more than the line).
     """
     try:
         from issc.plates.locate import PlateLocator
@@ -171,7 +175,9 @@ def make_plate_locator(
         from issc.plates.locate import LocatorOptions
         from issc.plates.text import DEFAULT_RULES
 
-        options = LocatorOptions(short_side=short_side, upscale=False) if short_side else None
+        options = LocatorOptions(grow_y=grow_y)
+        if short_side:
+            options = replace(options, short_side=short_side, upscale=False)
         locator = PlateLocator(get_engine(ocr_engine), rules or DEFAULT_RULES, options)
         return _LocateAdapter(locator, f"ocr-plates-{ocr_engine}")
     except (ImportError, ValueError, ConfigError) as exc:
@@ -212,6 +218,7 @@ def make_detector(kind: str, **settings: Any) -> Detector:
             settings.get("ocr_engine", "rapidocr"),
             settings.get("plate_rules"),
             settings.get("plate_detect_short_side"),
+            settings.get("plate_grow_y", 0.0),
         )
         return CompositeDetector(people, locator)
     if kind == "roboflow":

@@ -57,3 +57,9 @@ class NullDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         return empty_detections()
+
+
+def box_iou(a: np.ndarray | tuple[float, ...], b: np.ndarray | tuple[float, ...]) -> float:
+    """Intersection over union of two xyxy boxes (``sv.box_iou_batch`` for one pair)."""
+    pair = sv.box_iou_batch(np.asarray(a, np.float32).reshape(1, 4), np.asarray(b, np.float32).reshape(1, 4))
+    return float(pair[0, 0])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -43,6 +44,8 @@ from issc.types import PlateRead
 logger = logging.getLogger(__name__)
 
 ENGINES = ("rapidocr", "easyocr")
+#: Threads of each ONNX Runtime session (text detection, recognition): the cores of a small box.
+SESSION_THREADS = max(1, min(2, os.cpu_count() or 1))
 PREPROCESS = ("none", "prototype")
 
 
@@ -105,6 +108,14 @@ class OcrEngine(Protocol):
 
     name: str
 
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """Find the text lines of ``image`` (BGR uint8): their polygons, shape (4, 2), in its pixels."""
+        ...
+
+    def read_lines(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextLine]:
+        """Read the lines at ``polygons`` (pixels of ``image``); unreadable lines are left out."""
+        ...
+
     def lines(self, image: np.ndarray) -> list[TextLine]:
         """Find and read every text line in ``image`` (BGR uint8), in the image's pixels."""
         ...
@@ -115,13 +126,20 @@ class OcrEngine(Protocol):
 
 
 class RapidOcrEngine:
-    """RapidOCR (PP-OCR ONNX models from the wheel). Detection runs at the size it is given."""
+    """RapidOCR (PP-OCR ONNX models from the wheel). Detection runs at the size it is given.
+
+    Args:
+        polite: Run the ONNX sessions with ``SESSION_THREADS`` threads that sleep when idle
+            (``_share_cores_politely``); ``False`` keeps RapidOCR's own sessions (benchmarks
+            compare the two).
+    """
 
     name = "rapidocr"
 
-    def __init__(self) -> None:
+    def __init__(self, polite: bool = True) -> None:
         self._lock = threading.Lock()
         self._ocr: Any = None
+        self._polite = polite
 
     def _model(self) -> Any:
         if self._ocr is None:
@@ -130,7 +148,7 @@ class RapidOcrEngine:
             # limit_type "max" with a large limit: the caller chooses the working size, the
             # detector only rounds to multiples of 32 (the default would upscale every crop to
             # a 736 px short side, which costs as much as a whole frame).
-            self._ocr = RapidOCR(
+            ocr = RapidOCR(
                 params={
                     "Global.log_level": "error",
                     "Global.max_side_len": 4096,
@@ -140,29 +158,36 @@ class RapidOcrEngine:
                     "Det.limit_side_len": 4096,
                 }
             )
+            for model in (ocr._load_det_model(), ocr._load_rec_model()):
+                if self._polite:
+                    _share_cores_politely(model.session)
+            self._ocr = ocr
         return self._ocr
 
-    def lines(self, image: np.ndarray) -> list[TextLine]:
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        with self._lock:
+            det = self._model()._load_det_model()(image)
+        boxes = getattr(det, "boxes", None)
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [np.asarray(box, dtype=np.float32).reshape(4, 2) for box in boxes]
+
+    def read_lines(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextLine]:
         from rapidocr.utils.process_img import get_rotate_crop_image
 
+        if not polygons:
+            return []
+        crops = [get_rotate_crop_image(image, poly.copy()) for poly in polygons]
         with self._lock:
-            ocr = self._model()
-            det = ocr(image, use_det=True, use_cls=False, use_rec=False)
-            boxes = getattr(det, "boxes", None)
-            if boxes is None or len(boxes) == 0:
-                return []
-            polygons = [np.asarray(box, dtype=np.float32).reshape(4, 2) for box in boxes]
-            crops = [get_rotate_crop_image(image, poly.copy()) for poly in polygons]
             reads = self._recognize_batch(crops)
-        reads = [
-            (text, conf, with_glyph_sizes(crop, chars))
-            for crop, (text, conf, chars) in zip(crops, reads, strict=True)
-        ]
-        return [
-            TextLine(poly, text, conf, chars)
-            for poly, (text, conf, chars) in zip(polygons, reads, strict=True)
-            if text.strip()
-        ]
+        lines = []
+        for poly, crop, (text, conf, chars) in zip(polygons, crops, reads, strict=True):
+            if text.strip():
+                lines.append(TextLine(poly, text, conf, with_glyph_sizes(crop, chars)))
+        return lines
+
+    def lines(self, image: np.ndarray) -> list[TextLine]:
+        return self.read_lines(image, self.detect(image))
 
     def recognize(self, line: np.ndarray) -> tuple[str, float]:
         with self._lock:
@@ -196,6 +221,33 @@ class RapidOcrEngine:
         return out
 
 
+def _share_cores_politely(wrapper: Any) -> None:
+    """Rebuild an ONNX Runtime session of RapidOCR for a small, shared CPU.
+
+    RapidOCR's sessions use one thread per core and ONNX Runtime's default spin-waiting: each
+    thread keeps its core busy between operators. On a 2-core machine shared with the capture
+    threads, the person detector and other cameras, that spinning steals the cores the work
+    needs (text detection of a 960x544 frame: 252 ms spinning vs 200 ms not, with one core busy
+    elsewhere). The rebuilt session uses at most ``SESSION_THREADS`` threads that sleep when idle.
+    Left as it is when the model path is unknown (another ONNX Runtime version).
+    """
+    import onnxruntime as ort
+
+    session = getattr(wrapper, "session", None)
+    path = getattr(session, "_model_path", None)
+    if session is None or not path:
+        return
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = SESSION_THREADS
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    wrapper.session = ort.InferenceSession(path, options, providers=session.get_providers())
+
+
 def _ctc_greedy(
     probs: np.ndarray, alphabet: list[str], top_k: int = 5, frame_w: float | None = None
 ) -> tuple[str, float, tuple[CharBelief, ...]]:
@@ -213,7 +265,10 @@ def _ctc_greedy(
     keep[1:] &= best[1:] != best[:-1]
     chars = []
     for t in np.flatnonzero(keep):
-        top = np.argsort(probs[t])[::-1][:top_k]
+        row = probs[t]
+        k = min(top_k, len(row))
+        part = np.argpartition(row, -k)[-k:]  # the top k of thousands of classes, unsorted
+        top = part[np.argsort(row[part])[::-1]]
         alts = {("" if k == 0 else alphabet[k]): float(probs[t, k]) for k in top}
         span = None
         if frame_w is not None:
@@ -303,6 +358,26 @@ class EasyOcrEngine:
             TextLine(np.asarray(box, dtype=np.float32).reshape(4, 2), str(text), float(conf))
             for box, text, conf in results
         ]
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        with self._lock:
+            horizontal, free = self._model().detect(image)
+        polygons = [
+            np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+            for x0, x1, y0, y1 in (horizontal[0] if horizontal else [])
+        ]
+        polygons += [np.asarray(p, dtype=np.float32).reshape(4, 2) for p in (free[0] if free else [])]
+        return polygons
+
+    def read_lines(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextLine]:
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        lines = []
+        for poly in polygons:
+            text, conf = self.recognize(get_rotate_crop_image(image, poly.copy()))
+            if text.strip():
+                lines.append(TextLine(poly, text, conf))
+        return lines
 
     def recognize(self, line: np.ndarray) -> tuple[str, float]:
         grey = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY) if line.ndim == 3 else line

@@ -1,4 +1,9 @@
-"""The plate analyzer: detect → filter by tuning → track (ByteTrack) → vote plate reads per track.
+"""The plate analyzer: detect → filter by tuning → track → vote plate reads per track.
+
+Plates are tracked by ``PlateTracker`` (an id from the first sighting, matched by predicted box
+and by text), people by ByteTrack, whose lost-track buffer is set from the measured analysis rate
+rather than the source's frame rate. People detections not yet confirmed by ByteTrack are
+returned too (``tracker_id`` -1), so the live picture shows them at once.
 
 ``PlateAnalyzer`` implements ``issc.analysis.Analyzer``; the engine makes one per camera and calls
 it from that camera's analysis thread only.
@@ -7,16 +12,20 @@ it from that camera's analysis thread only.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import supervision as sv
 
 from issc.analysis import Analysis
-from issc.detect.base import PERSON, PLATE, Detector
+from issc.detect.base import PERSON, PLATE, Detector, box_iou
 from issc.plates.ocr import PlateReader, make_reader
 from issc.plates.text import DEFAULT_RULES, PlateRules
+from issc.plates.tracking import PlateTracker, TrackerOptions
 from issc.plates.voting import PlateVoter, VotingOptions
 from issc.types import Frame, PlateEvent, Tuning
+
+PEOPLE_LOST_S = 2.0  # seconds a person track survives unseen
 
 
 class PlateAnalyzer:
@@ -28,8 +37,8 @@ class PlateAnalyzer:
         tuning: Thresholds and OCR choice. The engine may replace ``self.tuning`` at any time;
             it is read once per frame.
         voting: OCR budget and track-ending rules.
-        frame_rate: Expected analysed frames per second (ByteTrack's lost-track buffer scales
-            with it).
+        frame_rate: Expected analysed frames per second until the real rate is measured.
+        tracking: Plate tracker options.
         rules: Plate formats and look-alike fixes used by the reader.
 
     Attributes:
@@ -44,6 +53,7 @@ class PlateAnalyzer:
         voting: VotingOptions | None = None,
         frame_rate: float = 30.0,
         rules: PlateRules = DEFAULT_RULES,
+        tracking: TrackerOptions | None = None,
     ) -> None:
         self.detector = detector
         self.camera = camera
@@ -54,9 +64,11 @@ class PlateAnalyzer:
         with warnings.catch_warnings():
             # supervision 0.30 flags ByteTrack as moving to the `trackers` package; it still works
             warnings.simplefilter("ignore", FutureWarning)
-            self._plate_tracker = sv.ByteTrack(frame_rate=frame_rate)
             self._person_tracker = sv.ByteTrack(frame_rate=frame_rate)
+        self._plate_tracker = PlateTracker(tracking)
         self.voter = PlateVoter(camera, self._reader(self.tuning), voting)
+        self.analysis_rate = frame_rate  # analysed frames per second, measured (moving average)
+        self._last_captured: float | None = None
 
     def _reader(self, tuning: Tuning) -> PlateReader:
         key = (tuning.ocr_engine, tuning.ocr_preprocess, tuning.ocr_min_conf)
@@ -75,14 +87,21 @@ class PlateAnalyzer:
         """
         tuning = self.tuning
         self.voter.reader = self._reader(tuning)
+        if self.voter.options.recognition_threshold != tuning.recognition_threshold:
+            self.voter.options = replace(
+                self.voter.options, recognition_threshold=tuning.recognition_threshold
+            )
+        self._measure_rate(frame.captured_at)
         dets = self.detector.detect(frame.image)
         if len(dets):
             dets = dets.with_nms(threshold=tuning.iou, class_agnostic=False)
         people = dets[(dets.class_id == PERSON) & (dets.confidence >= tuning.person_conf)]
         plates = dets[(dets.class_id == PLATE) & (dets.confidence >= tuning.plate_conf)]
-        people = self._person_tracker.update_with_detections(people)
-        plates = self._plate_tracker.update_with_detections(plates)
-        events, calls = self.voter.update(frame.image, plates, frame.captured_at)
+        people = self._track_people(people)
+        plates = self._plate_tracker.update(plates, frame.captured_at)
+        events, calls = self.voter.update(
+            frame.image, plates, frame.captured_at, alive=self._plate_tracker.active_ids
+        )
         texts = []
         for tid in plates.tracker_id if plates.tracker_id is not None else []:
             read = self.voter.current(int(tid))
@@ -98,8 +117,34 @@ class PlateAnalyzer:
         )
 
     def flush(self) -> list[PlateEvent]:
-        """Finish every open plate track (one event per track that has a read)."""
+        """Finish every open plate track (one event per track whose reads are enough)."""
+        self._plate_tracker = PlateTracker(self._plate_tracker.options)
+        self._last_captured = None
         return self.voter.flush()
+
+    def _measure_rate(self, captured_at: float) -> None:
+        """Follow the analysis rate (an exponential moving average of the frame interval)."""
+        last, self._last_captured = self._last_captured, captured_at
+        if last is None or captured_at <= last:
+            return
+        rate = 1.0 / (captured_at - last)
+        self.analysis_rate = 0.7 * self.analysis_rate + 0.3 * rate
+        # ByteTrack counts its lost buffer in frames: keep about PEOPLE_LOST_S seconds of them
+        self._person_tracker.max_time_lost = max(2, round(self.analysis_rate * PEOPLE_LOST_S))
+
+    def _track_people(self, people: sv.Detections) -> sv.Detections:
+        """ByteTrack's confirmed people, plus the detections it has not confirmed yet (id -1)."""
+        tracked = self._person_tracker.update_with_detections(people)
+        fresh = [
+            i for i, box in enumerate(people.xyxy) if all(box_iou(box, other) < 0.5 for other in tracked.xyxy)
+        ]
+        if not fresh:
+            return tracked
+        unconfirmed = people[np.array(fresh)]
+        unconfirmed.tracker_id = np.full(len(fresh), -1, dtype=int)
+        if len(tracked) == 0:
+            return unconfirmed
+        return _merge(tracked, unconfirmed)
 
 
 def _merge(people: sv.Detections, plates: sv.Detections) -> sv.Detections:

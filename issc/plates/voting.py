@@ -50,8 +50,19 @@ class VotingOptions:
         min_reads: Reads (in the winning cluster) a track needs for an event: one read alone may be
             a fluke (a partial plate, a sign). Tracks with fewer are re-read every
             ``retry_gap_frames`` even without a better crop (parked cars), within the budget.
+        recognition_threshold: One read at least this confident is enough for an event (Frigate's
+            ``recognition_threshold``, 0.9 there too), and a free read this confident spares the
+            track an OCR call.
+        flush_min_conf: A track that ends with a single read still makes its event when that
+            read fits one of the region's plate formats with at least this confidence: at one or
+            two analysed frames a second a fast pass may be seen once.
+        min_free_height: Free reads (the locator's own line reads, ``data["plate_text"]``) of
+            plate boxes lower than this (pixels) are not counted.
+        max_reads: Reads kept per track: past this the least confident is dropped (a parked car
+            is seen in every analysed frame for hours).
         retry_gap_frames: Analysed frames between re-reads of a track that lacks ``min_reads``.
-        lost_frames: A track unseen for this many analysed frames is finished...
+        lost_frames: Without a tracker's word (``update(alive=None)``), a track unseen for this
+            many analysed frames is finished...
         lost_s: ... or unseen for this many seconds, whichever comes first.
         cluster_similarity: Reads at least this similar (``issc.plates.text.similarity``) are
             one cluster.
@@ -70,6 +81,10 @@ class VotingOptions:
     min_gap_frames: int = 3
     improve: float = 1.2
     min_reads: int = 2
+    recognition_threshold: float = 0.9
+    flush_min_conf: float = 0.6
+    min_free_height: int = 20
+    max_reads: int = 24
     retry_gap_frames: int = 10
     lost_frames: int = 30
     lost_s: float = 3.0
@@ -90,6 +105,7 @@ class _Track:
     last_update: int
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     reads: list[PlateRead] = field(default_factory=list)
+    free_reads: int = 0
     ocr_calls: int = 0
     last_ocr_update: int = -(10**9)
     last_ocr_quality: float = 0.0
@@ -183,15 +199,20 @@ class PlateVoter:
         return None if track is None else track.voted
 
     def update(
-        self, image: np.ndarray, plates: sv.Detections, timestamp: float
+        self, image: np.ndarray, plates: sv.Detections, timestamp: float, alive: set[int] | None = None
     ) -> tuple[list[PlateEvent], int]:
         """Take one analysed frame's tracked plates.
 
         Args:
             image: The clean frame (BGR), crops are cut from it. It is kept (not copied) as the
                 snapshot candidate, so it must not be modified afterwards.
-            plates: Plate detections with ``tracker_id`` set (others are ignored).
+            plates: Plate detections with ``tracker_id`` set (others are ignored). Their
+                ``data["plate_text"]``, when present, is a free read (the locator read the line
+                to find it) that votes with ``data["text_conf"]`` (else ``confidence``) as its
+                confidence.
             timestamp: Capture time, seconds since the epoch.
+            alive: The tracker's live track ids: tracks not in it are finished. ``None``: tracks
+                end after ``lost_frames`` analyses or ``lost_s`` seconds unseen.
 
         Returns:
             Events of the tracks finished by this frame, and the number of OCR calls made.
@@ -199,23 +220,34 @@ class PlateVoter:
         self._updates += 1
         calls = 0
         opts = self.options
+        texts = plates.data.get("plate_text")
+        # the read's own confidence (the locator also weighs in how plate-like the picture looks)
+        confs = plates.data.get("text_conf", plates.confidence)
         if plates.tracker_id is not None:
-            for xyxy, tid in zip(plates.xyxy, plates.tracker_id, strict=True):
+            for i, (xyxy, tid) in enumerate(zip(plates.xyxy, plates.tracker_id, strict=True)):
                 if tid is None or int(tid) < 0:
                     continue
-                calls += self._see(int(tid), xyxy, image, timestamp)
-        finished = [
-            t
-            for t in self._tracks.values()
-            if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
-        ]
+                free = None
+                if texts is not None and texts[i] and confs is not None:
+                    free = PlateRead(str(texts[i]), float(confs[i]))
+                calls += self._see(int(tid), xyxy, image, timestamp, free)
+        if alive is not None:
+            finished = [t for t in self._tracks.values() if t.tracker_id not in alive]
+        else:
+            finished = [
+                t
+                for t in self._tracks.values()
+                if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
+            ]
         return self._finish(finished), calls
 
     def flush(self) -> list[PlateEvent]:
         """Finish every open track now (stream ended, engine stopping)."""
         return self._finish(list(self._tracks.values()))
 
-    def _see(self, tid: int, xyxy: np.ndarray, image: np.ndarray, timestamp: float) -> int:
+    def _see(
+        self, tid: int, xyxy: np.ndarray, image: np.ndarray, timestamp: float, free: PlateRead | None = None
+    ) -> int:
         opts = self.options
         track = self._tracks.get(tid)
         if track is None:
@@ -237,6 +269,11 @@ class PlateVoter:
         h, w = image.shape[:2]
         m = opts.edge_margin
         at_edge = xyxy[0] < m or xyxy[1] < m or xyxy[2] > w - m or xyxy[3] > h - m
+        if free is not None and not at_edge and height >= opts.min_free_height:
+            self._add_read(track, free)
+            track.free_reads += 1
+            if free.confidence >= opts.recognition_threshold:
+                return 0  # read well enough already: no OCR call
         if at_edge or not self._worth_reading(track, height, sharp, quality):
             return 0
         track.ocr_calls += 1
@@ -248,9 +285,14 @@ class PlateVoter:
             logger.exception("camera %s: OCR failed on track %d", self.camera, tid)
             return 1
         if read is not None:
-            track.reads.append(read)
-            track.voted = vote(track.reads, opts.cluster_similarity)
+            self._add_read(track, read)
         return 1
+
+    def _add_read(self, track: _Track, read: PlateRead) -> None:
+        track.reads.append(read)
+        if len(track.reads) > self.options.max_reads:
+            track.reads.remove(min(track.reads, key=lambda r: r.confidence))
+        track.voted = vote(track.reads, self.options.cluster_similarity)
 
     def _worth_reading(self, track: _Track, height: float, sharp: float, quality: float) -> bool:
         opts = self.options
@@ -279,13 +321,7 @@ class PlateVoter:
             voted = track.voted
             if voted is None:
                 continue
-            support = sum(
-                similarity(r.text, voted.text) >= self.options.cluster_similarity for r in track.reads
-            )
-            if support < self.options.min_reads:
-                logger.debug(
-                    "camera %s: track %d has too few reads (%d)", self.camera, track.tracker_id, support
-                )
+            if not self._enough(track, voted):
                 continue
             event = self._event(track, voted)
             self._recent = [(t, s) for t, s in self._recent if track.first_seen - s < self.options.dedupe_s]
@@ -295,6 +331,37 @@ class PlateVoter:
             self._recent.append((event.text, track.last_seen))
             events.append(event)
         return events
+
+    def _enough(self, track: _Track, voted: PlateRead) -> bool:
+        """Whether a finished track's reads make an event.
+
+        Two reads like the voted text, or one read at or above ``recognition_threshold``, or (a
+        pass seen once) one read that fits a plate format with at least ``flush_min_conf``. The
+        text must look like a registration: digits in it, or a known format (signs and slogans
+        that the locator took for a plate have neither).
+        """
+        opts = self.options
+        rules = getattr(self.reader, "rules", None)
+        fits = rules is not None and rules.matching_format(voted.text) is not None
+        if not (fits or any(c.isdigit() for c in voted.text)):
+            logger.debug(
+                "camera %s: track %d read %r, not a plate", self.camera, track.tracker_id, voted.text
+            )
+            return False
+        like = [r for r in track.reads if similarity(r.text, voted.text) >= opts.cluster_similarity]
+        best = max((r.confidence for r in like), default=0.0)
+        if len(like) >= opts.min_reads or best >= opts.recognition_threshold:
+            return True
+        if fits and best >= opts.flush_min_conf:
+            return True
+        logger.debug(
+            "camera %s: track %d has too few reads (%d, best %.2f)",
+            self.camera,
+            track.tracker_id,
+            len(like),
+            best,
+        )
+        return False
 
     def _event(self, track: _Track, voted: PlateRead) -> PlateEvent:
         quality = [int(cv2.IMWRITE_JPEG_QUALITY), self.options.jpeg_quality]

@@ -1,0 +1,369 @@
+"""``python -m issc.bench passes --clip PATH``: a clip played as a live camera, pass after pass.
+
+The clip plays in a loop through the engine exactly as the server builds it
+(``issc.service.build_engine``), with ``--gap-s`` seconds of a plain grey picture between two plays
+so that every play is a separate vehicle pass (``PLATE_DEDUPE_S`` is set below the gap).
+``--load N`` keeps N cores busy with other processes meanwhile. A viewer takes every published
+frame and encodes its JPEG, as the MJPEG route does. The first ``--warmup-plays`` plays are not
+measured (first calls of the models); the window starts with the next play and ends with the
+play running when ``--seconds`` are up. Printed:
+
+* ``passes``: plays of the clip in the measured window;
+* ``events``, ``correct``, ``wrong``: plate events stored, those whose text is the clip's plate,
+  and those with any other text;
+* ``box_frame_share``: among the published frames whose clip frame shows the plate, the share
+  that carries a plate box on it (see ``shows_plate``);
+* ``analysed_fps``: analyses per second; ``analysis_ms_p50``/``_p95``: time per
+  ``analyzer.analyze`` call;
+* ``overlay_ms_p50``/``_p95``: capture -> publish time of the frames that carry boxes (placing
+  them by flow and drawing them, on the capture thread).
+
+Which clip frames show the plate, and where, is measured once per clip before the timed run: the
+still-image plate locator at full resolution reads every frame, and the box whose text is most
+like the plate (``similarity`` >= ``REFERENCE_MIN_SIMILARITY``) is the reference; frames without
+one count as "car not in view". The result is cached in ``~/.cache/issc/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from issc.bench.common import clips, percentile, print_json, print_table
+from issc.config import CameraConfig, load_settings
+from issc.detect.base import PLATE, box_iou
+from issc.overlay import OPACITY_KEY
+from issc.service import build_engine
+from issc.sink import MemorySink
+from issc.sources import FileSource
+
+REFERENCE_MIN_SIMILARITY = 0.5  # a located text this like the plate is the plate
+MATCH_MIN_IOU = 0.3  # a drawn box this overlapping the reference box shows the plate...
+MATCH_MIN_OPACITY = 0.5  # ... if it is at least this opaque (a faint fading box does not count)
+CACHE_DIR = Path.home() / ".cache" / "issc"
+_REFERENCE_VERSION = 1  # bump when the way reference boxes are found changes
+
+Box = tuple[float, float, float, float]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clip", required=True, help="video file (a path, or a name in the videos folder)")
+    parser.add_argument("--plate", help="the clip's plate (default: the file name's last '_' part)")
+    parser.add_argument("--gap-s", type=float, default=4.0, help="grey seconds between two plays")
+    parser.add_argument("--seconds", type=float, default=120.0, help="measured window (rounded up to a play)")
+    parser.add_argument("--load", type=int, default=0, help="cores kept busy by other processes")
+    parser.add_argument("--dedupe-s", type=float, help="PLATE_DEDUPE_S (default: below the gap)")
+    parser.add_argument("--detector", help="DETECTOR setting (default: as configured)")
+    parser.add_argument("--warmup-plays", type=int, default=1, help="plays before the measured window")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+
+
+def plate_from_name(path: Path) -> str | None:
+    """``LS15EBC`` for ``aiguy_license_plate_uk_LS15EBC.mp4``; None when the last part is no plate."""
+    last = path.stem.rsplit("_", 1)[-1]
+    looks_like_plate = (
+        re.fullmatch(r"[A-Z0-9]{4,10}", last) and re.search(r"\d", last) and re.search("[A-Z]", last)
+    )
+    return last if looks_like_plate else None
+
+
+def default_dedupe_s(gap_s: float) -> float:
+    """A ``PLATE_DEDUPE_S`` below the gap, so that two plays are two passes."""
+    return max(gap_s - 1.0, gap_s / 2)
+
+
+# --- reference boxes -----------------------------------------------------------------------
+
+
+def reference_boxes(clip: Path, plate: str, cache_dir: Path = CACHE_DIR) -> list[Box | None]:
+    """Per clip frame, the plate's box found by the still-image locator, or None (not in view).
+
+    Cached in ``cache_dir`` under a key made of the clip's path, size and mtime and the plate.
+    """
+    stat = clip.stat()
+    key = f"{clip.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{plate}|{_REFERENCE_VERSION}"
+    cache = cache_dir / f"passes-reference-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    if cache.is_file():
+        return [tuple(b) if b is not None else None for b in json.loads(cache.read_text())["boxes"]]
+    boxes = _locate_plate_in_every_frame(clip, plate)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"clip": str(clip), "plate": plate, "boxes": boxes}))
+    return boxes
+
+
+def _locate_plate_in_every_frame(clip: Path, plate: str) -> list[Box | None]:
+    from issc.plates.locate import LocatorOptions, PlateLocator
+    from issc.plates.ocr import get_engine
+    from issc.plates.text import similarity
+
+    # short_side far above any frame and no upscaling: the locator reads every frame as it is.
+    locator = PlateLocator(get_engine("rapidocr"), options=LocatorOptions(short_side=100_000, upscale=False))
+    cap = cv2.VideoCapture(str(clip))
+    boxes: list[Box | None] = []
+    try:
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                break
+            found = locator.locate(image)
+            texts = found.data.get("plate_text", [])
+            scores = [similarity(str(t), plate) for t in texts]
+            best = int(np.argmax(scores)) if scores else -1
+            good = best >= 0 and scores[best] >= REFERENCE_MIN_SIMILARITY
+            boxes.append(tuple(float(v) for v in found.xyxy[best]) if good else None)
+    finally:
+        cap.release()
+    if not boxes:
+        raise SystemExit(f"cannot decode frames from {clip}")
+    return boxes
+
+
+def shows_plate(boxes: sv.Detections, reference: Box) -> bool:
+    """Whether the drawn ``boxes`` include the plate's: a plate-class box at least
+    ``MATCH_MIN_OPACITY`` opaque that overlaps ``reference`` with IoU >= ``MATCH_MIN_IOU`` or whose
+    centre lies inside it (small plates: a box a few pixels off still marks the plate)."""
+    if len(boxes) == 0:
+        return False
+    opacity = boxes.data.get(OPACITY_KEY)
+    opacity = np.ones(len(boxes)) if opacity is None else np.asarray(opacity)
+    rx0, ry0, rx1, ry1 = reference
+    for xyxy, class_id, alpha in zip(boxes.xyxy, boxes.class_id, opacity, strict=True):
+        if class_id != PLATE or alpha < MATCH_MIN_OPACITY:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in xyxy)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        if rx0 <= cx <= rx1 and ry0 <= cy <= ry1:
+            return True
+        if box_iou(xyxy, reference) >= MATCH_MIN_IOU:
+            return True
+    return False
+
+
+# --- the clip as a live camera -------------------------------------------------------------
+
+
+@dataclass
+class Playback:
+    """What the clip player did: the clip frame index of every picture read (-1: the grey gap),
+    in the order the engine numbers them (``frame_id``), and the plays finished."""
+
+    positions: list[int] = field(default_factory=list)
+    plays: int = 0
+
+
+class ClipPlayer(FileSource):
+    """``FileSource`` with grey gaps that logs, per picture read, which clip frame it was."""
+
+    def __init__(self, path: str, stop: threading.Event, gap_s: float, playback: Playback) -> None:
+        super().__init__(path, stop, loop=True, gap_s=gap_s)
+        self.playback = playback
+
+    def read(self) -> np.ndarray:
+        plays = self.plays
+        image = super().read()
+        self.playback.plays += self.plays - plays
+        self.playback.positions.append(self.position)
+        return image
+
+
+@contextmanager
+def cpu_load(cores: int) -> Iterator[list[subprocess.Popen]]:
+    """``cores`` busy-looping Python processes, killed on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait(10)
+
+
+@dataclass
+class _Tally:
+    """What the bench's viewer saw in the measured window."""
+
+    seen: int = 0
+    in_view: int = 0
+    shown: int = 0
+    overlay_ms: list[float] = field(default_factory=list)  # capture -> publish of frames with boxes
+
+    def add(self, boxes: sv.Detections, reference: Box | None, publish_ms: float | None) -> None:
+        self.seen += 1
+        if len(boxes) and publish_ms is not None:
+            self.overlay_ms.append(publish_ms)
+        if reference is not None:
+            self.in_view += 1
+            self.shown += shows_plate(boxes, reference)
+
+
+def run(
+    clip: Path,
+    plate: str,
+    gap_s: float = 4.0,
+    seconds: float = 120.0,
+    load: int = 0,
+    dedupe_s: float | None = None,
+    detector: str | None = None,
+    warmup_plays: int = 1,
+    cache_dir: Path = CACHE_DIR,
+) -> dict:
+    """Play ``clip`` through the engine and measure about ``seconds`` of it.
+
+    The first ``warmup_plays`` plays are not measured (first calls load and compile); the window
+    then starts with a play and ends when the play running at ``seconds`` ends. Events count when
+    their pass started inside the window.
+    """
+    reference = reference_boxes(clip, plate, cache_dir)
+    dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
+    overrides = {"detector": detector} if detector else {}
+    settings = load_settings(cameras=f"bench={clip}", plate_dedupe_s=dedupe_s, **overrides)
+    playback = Playback()
+
+    def play(camera: CameraConfig, stop: threading.Event) -> ClipPlayer:
+        return ClipPlayer(camera.source, stop, gap_s, playback)
+
+    engine = build_engine(settings, sink=MemorySink(), source_factory=play)
+    camera = engine.camera("0")
+    tally = _Tally()
+    play_s = len(reference) / 10.0  # a generous bound: clips run at 10 fps or more
+    with cpu_load(load):
+        engine.start()
+        try:
+            give_up = time.monotonic() + (warmup_plays + 1) * (play_s + gap_s + 5.0) + seconds + 30.0
+            last, started, started_wall = -1, None, 0.0
+            analysed0 = plays0 = first_id = 0
+            plays_due: int | None = None  # once the time is up: stop when this many plays ended
+            while time.monotonic() < give_up:
+                if plays_due is not None and playback.plays >= plays_due:
+                    break
+                item = camera.buffer.wait_newer(last, timeout=0.5)
+                if item is None:
+                    continue
+                last = item.frame.frame_id
+                publish_ms = camera.latencies_ms[-1] if camera.latencies_ms else None
+                item.jpeg(settings.jpeg_quality)  # what an MJPEG viewer costs
+                position = playback.positions[last] if last < len(playback.positions) else -1
+                if started is None:
+                    if position < 0 or playback.plays < warmup_plays:
+                        continue
+                    started, started_wall = time.monotonic(), item.frame.captured_at
+                    analysed0, plays0, first_id = camera.analysed, playback.plays, last
+                if plays_due is None and time.monotonic() - started >= seconds:
+                    plays_due = playback.plays + 1
+                tally.add(
+                    item.boxes, reference[position] if 0 <= position < len(reference) else None, publish_ms
+                )
+            if started is None:
+                raise SystemExit("the clip never played: is it a video OpenCV can decode?")
+            wall = time.monotonic() - started
+            analysed = camera.analysed - analysed0
+            analysis_ms = list(camera.analysis_ms)[-analysed:] if analysed else []
+            published = last - first_id + 1
+        finally:
+            engine.stop()
+    texts = [e.text for e in engine.sink.events() if e.first_seen.timestamp() >= started_wall - 1e-3]
+    correct = sum(t == plate for t in texts)
+    return {
+        "clip": clip.name,
+        "plate": plate,
+        "gap_s": gap_s,
+        "dedupe_s": dedupe_s,
+        "load": load,
+        "seconds": round(wall, 1),
+        "passes": playback.plays - plays0,
+        "events": len(texts),
+        "correct": correct,
+        "wrong": len(texts) - correct,
+        "box_frame_share": round(tally.shown / tally.in_view, 3) if tally.in_view else None,
+        "analysed_fps": round(analysed / wall, 2),
+        "analysis_ms_p50": _round(percentile(analysis_ms, 50)),
+        "analysis_ms_p95": _round(percentile(analysis_ms, 95)),
+        "overlay_ms_p50": _round(percentile(tally.overlay_ms, 50), 2),
+        "overlay_ms_p95": _round(percentile(tally.overlay_ms, 95), 2),
+        "frames_published": published,
+        "frames_seen": tally.seen,
+        "frames_in_view": tally.in_view,
+        "texts": dict(Counter(texts).most_common()),
+    }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _resolve_clip(name: str) -> Path:
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    found = clips([name])[0]
+    if not found.is_file():
+        raise SystemExit(f"no clip {name!r}: give a path or a file name in the videos folder")
+    return found
+
+
+def main(args: argparse.Namespace) -> int:
+    clip = _resolve_clip(args.clip)
+    plate = args.plate or plate_from_name(clip)
+    if not plate:
+        raise SystemExit(f"cannot tell the plate from {clip.name!r}: pass --plate")
+    result = run(
+        clip,
+        plate.upper(),
+        gap_s=args.gap_s,
+        seconds=args.seconds,
+        load=args.load,
+        dedupe_s=args.dedupe_s,
+        detector=args.detector,
+        warmup_plays=args.warmup_plays,
+    )
+    print(
+        f"passes: {clip.name}, plate {result['plate']}, {result['gap_s']:g} s gaps, "
+        f"PLATE_DEDUPE_S={result['dedupe_s']:g}, load {result['load']}, {result['seconds']:g} s"
+    )
+    print_table(_HEADERS, [[result[k] for k in _KEYS]])
+    print(f"event texts: {result['texts'] or 'none'}")
+    if args.json:
+        print_json(result)
+    return 0
+
+
+_KEYS: Sequence[str] = (
+    "passes",
+    "events",
+    "correct",
+    "wrong",
+    "box_frame_share",
+    "analysed_fps",
+    "analysis_ms_p50",
+    "analysis_ms_p95",
+    "overlay_ms_p50",
+    "overlay_ms_p95",
+)
+_HEADERS = [
+    "passes",
+    "events",
+    "correct",
+    "wrong",
+    "box frame share",
+    "analysed fps",
+    "analysis p50 ms",
+    "p95 ms",
+    "overlay p50 ms",
+    "p95 ms",
+]

@@ -1,0 +1,138 @@
+"""``python -m issc.bench search``: the cost of one analysed 720p frame, step by step, before and after.
+
+Runs, in one process on the same frames of a clip, the plate search and the whole per-frame
+analysis in two configurations:
+
+* ``baseline``: the search as it was (whole frame scaled to a 540 px short side, every text line
+  read from that scaled copy, RapidOCR's own ONNX sessions: one thread per core, spin-waiting);
+* ``current``: the settings' defaults (``PLATE_DETECT_SHORT_SIDE``, a full-resolution second look
+  at candidates, sessions that share the cores, lines of no plate shape never recognised).
+
+Printed per configuration, median and p95 ms: people detection, text detection alone on the
+scaled frame, the plate search (``locate``: detection, second look, recognition), the whole
+``analyze`` (detect, track, vote, OCR calls), and how many frames had the clip's plate read
+exactly. ``--load N`` keeps N cores busy with other processes meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from issc.bench.common import clips, percentile, print_json, print_table
+from issc.bench.passes import cpu_load, plate_from_name
+from issc.config import load_settings
+from issc.detect import CompositeDetector, make_person_detector
+from issc.plates.locate import LocatorOptions, PlateLocator
+from issc.plates.ocr import RapidOcrEngine
+from issc.plates.pipeline import PlateAnalyzer
+from issc.plates.voting import VotingOptions
+from issc.service import plate_rules
+from issc.types import Frame, Tuning
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clip",
+        default="aiguy_license_plate_uk_LS15EBC.mp4",
+        help="clip (path, or name in the videos folder)",
+    )
+    parser.add_argument("--plate", default=None, help="the clip's plate (default: from the file name)")
+    parser.add_argument("--frames", type=int, default=35, help="frames sampled evenly from the clip")
+    parser.add_argument("--load", type=int, default=0, help="cores kept busy by other processes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+
+
+def _frames(clip: Path, count: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    step = max(1, len(frames) // max(count, 1))
+    return frames[::step][:count]
+
+
+def _timed(fn, *args) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, (time.perf_counter() - start) * 1000.0
+
+
+def measure(name: str, frames: list[np.ndarray], plate: str, polite: bool, options: LocatorOptions) -> dict:
+    """Time each step on every frame for one configuration."""
+    settings = load_settings(cameras="demo")
+    rules = plate_rules(settings)
+    engine = RapidOcrEngine(polite=polite)
+    locator = PlateLocator(engine, rules, options)
+    people = make_person_detector(0.1, settings.iou)
+    detector = CompositeDetector(people, _Locate(locator))
+    analyzer = PlateAnalyzer(detector, "bench", Tuning(), VotingOptions(), frame_rate=1.5, rules=rules)
+    scale = min(options.short_side / min(frames[0].shape[:2]), 1.0)
+    locator.locate(frames[0])  # models load outside the timing
+    people.detect(frames[0])
+    steps: dict[str, list[float]] = {"people": [], "text_detection": [], "plate_search": [], "analyze": []}
+    exact = 0
+    for i, image in enumerate(frames):
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        steps["text_detection"].append(_timed(engine.detect, small)[1])
+        steps["people"].append(_timed(people.detect, image)[1])
+        found, ms = _timed(locator.locate, image)
+        steps["plate_search"].append(ms)
+        exact += plate in list(found.data.get("plate_text", []))  # type: ignore[union-attr]
+        t = 1e9 + i / 1.5
+        steps["analyze"].append(_timed(analyzer.analyze, Frame(image, i, "0", t, t))[1])
+    result: dict = {"config": name, "frames": len(frames), "plate_read_exactly": exact}
+    for step, values in steps.items():
+        result[f"{step}_ms_p50"] = percentile(values, 50)
+        result[f"{step}_ms_p95"] = percentile(values, 95)
+    return result
+
+
+class _Locate:
+    """The locator as a detector (``detect`` verb)."""
+
+    def __init__(self, locator: PlateLocator) -> None:
+        self.locator = locator
+        self.name = "ocr-plates"
+
+    def detect(self, image: np.ndarray):
+        return self.locator.locate(image)
+
+
+def main(args: argparse.Namespace) -> int:
+    clip = Path(args.clip) if Path(args.clip).is_file() else clips([args.clip])[0]
+    plate = args.plate or plate_from_name(clip)
+    frames = _frames(clip, args.frames)
+    settings = load_settings(cameras="demo")
+    configs = [
+        ("baseline", False, LocatorOptions(short_side=540, upscale=False, second_look_below=0.0)),
+        ("current", True, LocatorOptions(short_side=settings.plate_detect_short_side, upscale=False)),
+    ]
+    with cpu_load(args.load):
+        results = [measure(name, frames, plate or "", polite, opts) for name, polite, opts in configs]
+    h, w = frames[0].shape[:2]
+    print(f"search: {clip.name} ({w}x{h}), {len(frames)} frames, load {args.load} core(s), plate {plate}")
+    steps = ["people", "text_detection", "plate_search", "analyze"]
+    rows = [
+        [
+            r["config"],
+            *(f"{r[f'{s}_ms_p50']:.0f} / {r[f'{s}_ms_p95']:.0f}" for s in steps),
+            r["plate_read_exactly"],
+        ]
+        for r in results
+    ]
+    print_table(["config", *(f"{s} ms p50/p95" for s in steps), "frames read exactly"], rows)
+    base, cur = results
+    ratio = base["plate_search_ms_p50"] / cur["plate_search_ms_p50"]
+    print(f"plate search: {ratio:.2f}x faster than the baseline (median)")
+    if args.json:
+        print_json({"clip": clip.name, "load": args.load, "results": results, "plate_search_speedup": ratio})
+    return 0

@@ -1,0 +1,92 @@
+"""The passes bench: plate from the file name, what counts as showing the plate, a short real run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import PLATE_CLIP
+
+from issc.bench.__main__ import main as bench_main
+from issc.bench.passes import ClipPlayer, Playback, default_dedupe_s, plate_from_name, shows_plate
+from issc.detect.base import PERSON, PLATE, make_detections
+
+REFERENCE = (100.0, 100.0, 200.0, 130.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "plate"),
+    [
+        ("aiguy_license_plate_uk_LS15EBC.mp4", "LS15EBC"),
+        ("my_car_ABC1234.avi", "ABC1234"),
+        ("o4n_intersection_cars_pedestrians.mp4", None),
+        ("intel_car-detection.mp4", None),
+        ("clip_12345.mp4", None),  # digits only: not a plate
+    ],
+)
+def test_the_plate_comes_from_the_file_name_when_it_looks_like_one(name: str, plate: str | None) -> None:
+    assert plate_from_name(Path(name)) == plate
+
+
+@pytest.mark.parametrize("gap_s", [1.0, 2.0, 4.0, 10.0])
+def test_the_dedupe_window_stays_below_the_gap(gap_s: float) -> None:
+    assert 0 < default_dedupe_s(gap_s) < gap_s
+
+
+def boxes(xyxy: list[float], class_id: int = PLATE, opacity: float | None = 1.0):
+    found = make_detections(np.array([xyxy]), np.array([0.9]), np.array([class_id]))
+    if opacity is not None:
+        found.data["opacity"] = np.array([opacity], np.float32)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("drawn", "shown"),
+    [
+        (boxes([102, 101, 198, 131]), True),  # on the plate
+        (boxes([100, 115.5, 200, 145.5]), True),  # centre just below it, but IoU 0.32
+        (boxes([50, 80, 170, 150]), True),  # IoU 0.23, but its centre is on the plate
+        (boxes([210, 100, 300, 130]), False),  # next to it
+        (boxes([102, 101, 198, 131], class_id=PERSON), False),  # not a plate box
+        (boxes([102, 101, 198, 131], opacity=0.3), False),  # fading: too faint to count
+        (boxes([102, 101, 198, 131], opacity=None), True),  # no opacity: drawn as is
+        (make_detections(np.empty((0, 4)), np.empty(0), np.empty(0, int)), False),
+    ],
+)
+def test_a_frame_shows_the_plate_when_a_clear_plate_box_overlaps_it(drawn, shown: bool) -> None:
+    assert shows_plate(drawn, REFERENCE) is shown
+
+
+def test_the_clip_player_logs_which_clip_frame_each_picture_is(tmp_path: Path) -> None:
+    path = tmp_path / "five.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (32, 32))
+    for i in range(5):
+        writer.write(np.full((32, 32, 3), 40 * i, np.uint8))
+    writer.release()
+    playback = Playback()
+    player = ClipPlayer(str(path), threading.Event(), gap_s=0.1, playback=playback)
+    player.open()
+    for _ in range(10):
+        player.read()
+    player.close()
+    assert playback.positions == [0, 1, 2, 3, 4, -1, -1, -1, 0, 1]
+    assert playback.plays == 1
+
+
+@pytest.mark.slow
+def test_a_short_run_on_the_plate_clip_reports_every_figure(videos_dir: Path, capsys) -> None:
+    # The reference boxes are cached in ~/.cache/issc: the first run reads every frame (~1-2 min).
+    code = bench_main(
+        ["passes", "--clip", str(videos_dir / PLATE_CLIP), "--seconds", "20", "--gap-s", "2", "--json"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    keys = {"passes", "events", "correct", "wrong", "box_frame_share", "analysed_fps"}
+    assert keys | {"analysis_ms_p50", "analysis_ms_p95"} <= set(result)
+    assert result["passes"] >= 1
+    assert result["correct"] + result["wrong"] == result["events"]
+    assert 0 <= result["box_frame_share"] <= 1 and result["analysed_fps"] > 0
