@@ -25,6 +25,7 @@ LABELS = {
     "motion_threshold": "motion threshold",
     "ocr_engine": "OCR engine",
     "ocr_preprocess": "OCR preprocessing",
+    "recognition_threshold": "recognition threshold",
 }
 WIDGETS = (
     "person_conf",
@@ -34,6 +35,7 @@ WIDGETS = (
     "ocr_engine",
     "ocr_preprocess",
     "ocr_min_conf",
+    "recognition_threshold",
 )
 
 
@@ -188,6 +190,18 @@ with reading, st.container(border=True):
         on_change=_apply,
         args=("ocr_min_conf", scope),
         help="Reads below this confidence do not count in the vote.",
+        format="%.2f",
+    )
+    st.slider(
+        "Recognition threshold",
+        0.0,
+        1.0,
+        step=0.01,
+        key=widget_key("recognition_threshold", scope),
+        on_change=_apply,
+        args=("recognition_threshold", scope),
+        help="One read at least this confident makes a plate event; below it a pass needs two agreeing "
+        "reads, or one read that fits the region's plate layouts.",
         format="%.2f",
     )
     settings = engine.settings

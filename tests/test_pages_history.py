@@ -289,6 +289,10 @@ def test_tuning_slider_applies_to_the_engine_and_persists(page, history_url) -> 
     # the preview now compares the previous settings with the current ones
     assert [image.captions for image in at.image] == [["Previous settings"], ["Current settings"]]
     assert "motion threshold 0.002 → 0.0001" in text_of(at)
+    # the plate recognition threshold is tuned live too
+    at.slider(key="tune_recognition_threshold_all").set_value(0.95).run()
+    assert engine().cameras["0"].analyzer.tuning.recognition_threshold == 0.95
+    assert "recognition threshold 0.9 → 0.95" in text_of(at)
 
 
 def test_tuning_camera_override_and_reset(page, history_url) -> None:

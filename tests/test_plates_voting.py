@@ -214,3 +214,14 @@ def test_two_plates_make_two_events() -> None:
         dets.tracker_id = np.array([1, 2])
         voter.update(frame, dets, T0 + i / 10)
     assert sorted(e.text for e in voter.flush()) == ["OUN4297", "PJY5472"]
+
+
+def test_the_live_tuning_sets_the_recognition_threshold() -> None:
+    from issc.detect.base import NullDetector
+    from issc.plates.pipeline import PlateAnalyzer
+    from issc.types import Frame, Tuning
+
+    analyzer = PlateAnalyzer(NullDetector(), "gate", Tuning())
+    analyzer.tuning = Tuning(recognition_threshold=0.97)
+    analyzer.analyze(Frame(textured_frame(), 0, "0", T0, 0.0))
+    assert analyzer.voter.options.recognition_threshold == 0.97
