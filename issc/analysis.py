@@ -25,14 +25,15 @@ class Analysis:
         detections: People and plates in frame pixels (``tracker_id`` and
             ``data["plate_text"]`` filled where known).
         events: Plate events finished while analysing this frame (one per vehicle pass).
-        people: Number of people in this frame.
+        people: Number of people in this frame; ``None`` when people were not looked for in it
+            (nobody was in view, and the analyzer looks for newcomers less often).
         ocr_calls: OCR calls made for this frame.
     """
 
     frame_id: int
     detections: sv.Detections = field(default_factory=empty_detections)
     events: tuple[PlateEvent, ...] = ()
-    people: int = 0
+    people: int | None = 0
     ocr_calls: int = 0
 
 

@@ -191,7 +191,7 @@ class Settings(BaseSettings):
         "(true for us).",
     )
     plate_detect_short_side: int = Field(
-        320,
+        288,
         ge=240,
         le=2160,
         description="Live frames are scaled down (never up) to this short side before plates are searched "

@@ -337,8 +337,9 @@ class CameraRuntime:
         self.detector_state = "ok"
         for event in result.events:
             self._emit_event(event)
-        for count in self._people.add(frame.captured_at, result.people):
-            self._safe_sink(self.sink.add_people_count, count)
+        if result.people is not None:
+            for count in self._people.add(frame.captured_at, result.people):
+                self._safe_sink(self.sink.add_people_count, count)
 
     def _flush_tracks(self) -> None:
         """Finish the open plate tracks with the reads they have (stream ended, static, stop)."""

@@ -168,6 +168,7 @@ class _Track:
         self.box: np.ndarray | None = None  # flow box at the last followed frame (full pixels)
         self.steps: deque[tuple[float, np.ndarray]] = deque()  # (capture time, flow box) per frame
         self.applied = -math.inf  # capture time of the newest observation the flow box includes
+        self.shown = (-math.inf, 1.0)  # (newest observation's time, opacity) when last drawn
 
     def observe(self, observation: _Observation, look: _Look) -> None:
         if self.observations and self.observations[-1].t >= observation.t:
@@ -259,7 +260,11 @@ class BoxOverlay:
             grey = self._remember(t, image)
             shown: list[tuple[int, _Track, float]] = []
             for tid, track in [*self._tracks.items(), *((-1, f) for f in self._fresh)]:
-                opacity = _opacity(t - track.observations[-1].t, fade_s, remove_s)
+                seen = track.observations[-1].t
+                opacity = _opacity(t - seen, fade_s, remove_s)
+                if track.shown[0] == seen:  # not seen since: a fading box never comes back
+                    opacity = min(opacity, track.shown[1])
+                track.shown = (seen, opacity)
                 if opacity > 0:
                     shown.append((tid, track, opacity))
                 else:

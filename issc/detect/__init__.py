@@ -116,10 +116,16 @@ class CompositeDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """People from ``person`` then plates from ``plate``, in the pixels of ``image``."""
+        return _merge([self.detect_people(image), self.detect_plates(image)])
+
+    def detect_people(self, image: np.ndarray) -> sv.Detections:
+        """The person detector's people only (the analyzer may look for people less often)."""
         people = _canonical(self.person.detect(image), None)
-        people = people[people.class_id == PERSON]
-        plates = _canonical(self.plate.detect(image), PLATE)
-        return _merge([people, plates])
+        return people[people.class_id == PERSON]
+
+    def detect_plates(self, image: np.ndarray) -> sv.Detections:
+        """The plate detector's boxes, as plates."""
+        return _canonical(self.plate.detect(image), PLATE)
 
 
 class _LocateAdapter:

@@ -15,7 +15,7 @@ cascades are not used here.
 
 On live frames the search is what an analysed frame costs most, so it is shaped for a small CPU:
 text is detected on a copy of the frame scaled down to ``short_side`` (``PLATE_DETECT_SHORT_SIDE``,
-320 px: a fifth of a 720p frame's pixels), lines whose box cannot be a
+288 px: a sixth of a 720p frame's pixels), lines whose box cannot be a
 plate's are never recognised, and each remaining candidate is detected again at full resolution
 in a small window around it (``_second_look``) and read from the full-resolution frame.
 ``python -m issc.bench search`` measures each step.

@@ -3,7 +3,9 @@
 Plates are tracked by ``PlateTracker`` (an id from the first sighting, matched by predicted box
 and by text), people by ByteTrack, whose lost-track buffer is set from the measured analysis rate
 rather than the source's frame rate. People detections not yet confirmed by ByteTrack are
-returned too (``tracker_id`` -1), so the live picture shows them at once.
+returned too (``tracker_id`` -1), so the live picture shows them at once. With the offline stack's
+separate person detector, people are looked for in every analysed frame while someone is in view
+and once a second otherwise (``PEOPLE_IDLE_CHECK_S``): at a gate most frames show only cars.
 
 ``PlateAnalyzer`` implements ``issc.analysis.Analyzer``; the engine makes one per camera and calls
 it from that camera's analysis thread only.
@@ -18,6 +20,7 @@ import numpy as np
 import supervision as sv
 
 from issc.analysis import Analysis
+from issc.detect import CompositeDetector
 from issc.detect.base import PERSON, PLATE, Detector, box_iou
 from issc.plates.ocr import PlateReader, make_reader
 from issc.plates.text import DEFAULT_RULES, PlateRules
@@ -26,6 +29,10 @@ from issc.plates.voting import PlateVoter, VotingOptions
 from issc.types import Frame, PlateEvent, Tuning
 
 PEOPLE_LOST_S = 2.0  # seconds a person track survives unseen
+#: With nobody in view, people are looked for at most this often (seconds); every analysed frame
+#: while someone is. The person detector costs a third of an analysed frame on two cores, time
+#: that goes to the plate search instead, and a newcomer is still counted within the second.
+PEOPLE_IDLE_CHECK_S = 1.0
 
 
 class PlateAnalyzer:
@@ -69,6 +76,8 @@ class PlateAnalyzer:
         self.voter = PlateVoter(camera, self._reader(self.tuning), voting)
         self.analysis_rate = frame_rate  # analysed frames per second, measured (moving average)
         self._last_captured: float | None = None
+        self._people_in_view = False
+        self._people_checked = -float("inf")  # capture time of the last frame searched for people
 
     def _reader(self, tuning: Tuning) -> PlateReader:
         key = (tuning.ocr_engine, tuning.ocr_preprocess, tuning.ocr_min_conf)
@@ -92,12 +101,14 @@ class PlateAnalyzer:
                 self.voter.options, recognition_threshold=tuning.recognition_threshold
             )
         self._measure_rate(frame.captured_at)
-        dets = self.detector.detect(frame.image)
+        dets, people_checked = self._detect(frame)
         if len(dets):
             dets = dets.with_nms(threshold=tuning.iou, class_agnostic=False)
         people = dets[(dets.class_id == PERSON) & (dets.confidence >= tuning.person_conf)]
         plates = dets[(dets.class_id == PLATE) & (dets.confidence >= tuning.plate_conf)]
-        people = self._track_people(people)
+        if people_checked:
+            people = self._track_people(people)
+            self._people_in_view = len(people) > 0
         plates = self._plate_tracker.update(plates, frame.captured_at)
         events, calls = self.voter.update(
             frame.image, plates, frame.captured_at, alive=self._plate_tracker.active_ids
@@ -112,14 +123,29 @@ class PlateAnalyzer:
             frame_id=frame.frame_id,
             detections=_merge(people, plates),
             events=tuple(events),
-            people=len(people),
+            people=len(people) if people_checked else None,
             ocr_calls=calls,
         )
+
+    def _detect(self, frame: Frame) -> tuple[sv.Detections, bool]:
+        """The frame's detections, and whether people were looked for.
+
+        With a separate person detector (the offline stack), people are looked for in every
+        analysed frame while someone is in view, and at most every ``PEOPLE_IDLE_CHECK_S``
+        otherwise; plates in every frame.
+        """
+        detector = self.detector
+        due = self._people_in_view or frame.captured_at - self._people_checked >= PEOPLE_IDLE_CHECK_S
+        if isinstance(detector, CompositeDetector) and not due:
+            return detector.detect_plates(frame.image), False
+        self._people_checked = frame.captured_at
+        return detector.detect(frame.image), True
 
     def flush(self) -> list[PlateEvent]:
         """Finish every open plate track (one event per track whose reads are enough)."""
         self._plate_tracker = PlateTracker(self._plate_tracker.options)
         self._last_captured = None
+        self._people_checked = -float("inf")
         return self.voter.flush()
 
     def _measure_rate(self, captured_at: float) -> None:
