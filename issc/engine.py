@@ -198,6 +198,7 @@ class CameraRuntime:
             try:
                 source.open()
                 self.source_fps = source.fps
+                self._overlay.clear(time.monotonic())  # boxes of an earlier connection are stale
                 plays = getattr(source, "plays", 0)
                 while not self._stop.is_set():
                     image = source.read()
@@ -206,6 +207,7 @@ class CameraRuntime:
                     if getattr(source, "plays", 0) != plays:  # a clip ended and plays again
                         plays = getattr(source, "plays", 0)
                         self._flush_requested.set()
+                        self._overlay.clear(time.monotonic())
                     self._publish(image)
                     backoff = 0.5
             except SourceError as exc:

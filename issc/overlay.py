@@ -201,6 +201,7 @@ class BoxOverlay:
         self._interval: float | None = None  # smoothed time between analysed frames
         self._ring: deque[tuple[float, np.ndarray]] = deque()  # (capture time, grey copy)
         self._scale = 1.0  # grey copy pixels per frame pixel
+        self._cleared_at = -math.inf  # capture time of the first frame after the last jump
 
     def update(self, detections: sv.Detections, captured_mono: float) -> None:
         """Take one analysis result.
@@ -214,6 +215,8 @@ class BoxOverlay:
         ids = detections.tracker_id if detections.tracker_id is not None else np.full(n, -1)
         looks = _looks(detections)
         with self._lock:
+            if captured_mono < self._cleared_at:
+                return  # analysed before the picture jumped: its boxes are nowhere now
             if self._last_update is not None and captured_mono > self._last_update:
                 gap = min(captured_mono - self._last_update, self.options.max_hold_s)
                 self._interval = gap if self._interval is None else 0.5 * self._interval + 0.5 * gap
@@ -284,12 +287,14 @@ class BoxOverlay:
             rows = [r for r in rows if r[0][0] < w and r[0][1] < h and r[0][2] > 0 and r[0][3] > 0]
         return _detections(rows)
 
-    def clear(self) -> None:
-        """Forget every box (the picture jumped: a new source, a looped clip)."""
+    def clear(self, captured_mono: float) -> None:
+        """Forget every box: the picture jumped (a looped clip, a reconnected camera) at the frame
+        captured at ``captured_mono``; results of frames captured before it are ignored too."""
         with self._lock:
             self._tracks.clear()
             self._fresh = []
             self._ring.clear()
+            self._cleared_at = captured_mono
 
     # --- flow ----------------------------------------------------------------------------
 

@@ -51,6 +51,20 @@ def test_a_tracked_box_moves_on_between_analyses() -> None:
         assert opacity == 1.0
 
 
+def test_a_jump_in_the_picture_clears_the_boxes_and_late_results_from_before_it() -> None:
+    # Given a box on a looping clip's last frames
+    overlay = BoxOverlay()
+    overlay.update(dets([box_at_x(500)], [7]), captured_mono=10.0)
+    # When the clip starts again at t=10.2 (the car jumps back to where it came from)
+    overlay.clear(10.2)
+    # Then no box is drawn, not even from an analysis of a frame before the jump that ends later
+    overlay.update(dets([box_at_x(520)], [7]), captured_mono=10.1)
+    assert len(overlay.boxes_at(10.3)) == 0
+    # while the first analysis after the jump is drawn as usual
+    overlay.update(dets([box_at_x(100)], [8]), captured_mono=10.4)
+    assert one_box(overlay, 10.5)[0][0] == pytest.approx(100, abs=0.5)
+
+
 def test_frames_between_two_analysed_ones_are_interpolated() -> None:
     overlay = BoxOverlay()
     overlay.update(dets([box_at_x(100)], [7]), captured_mono=10.0)

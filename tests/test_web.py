@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import requests
 from conftest import PLATE_CLIP
@@ -111,3 +113,27 @@ def test_plate_clip_makes_one_event_in_the_history_api(streamlit_server, videos_
     assert lines[0].startswith("id,") and len(lines) == 2 and "LS15EBC" in lines[1]
     crop = requests.get(server.url + event["crop_url"], timeout=10)
     assert crop.headers["Content-Type"] == "image/jpeg" and crop.content[:2] == b"\xff\xd8"
+
+
+AMBER_BGR = np.array([0, 176, 255])  # plate boxes, #ffb000
+
+
+def shows_plate_box(jpeg: bytes) -> bool:
+    """Whether a streamed picture carries an amber plate box (a few hundred amber pixels)."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return int((np.abs(image.astype(int) - AMBER_BGR).sum(axis=2) < 60).sum()) > 200
+
+
+def test_the_live_stream_shows_the_plate_box_while_the_car_is_in_view(
+    streamlit_server, videos_dir: Path
+) -> None:
+    # Given the plate clip (the car is in view in every frame; the clip loops) on a 2-core box
+    server = streamlit_server({"CAMERAS": str(videos_dir / PLATE_CLIP)})
+    requests.get(server.url + "/api/cameras", timeout=30)
+    time.sleep(4)  # models load and the first analyses run
+    # When a viewer watches the stream for a few seconds
+    _, parts = read_parts(server.url + "/video_feed/0/", seconds=6.0)
+    # Then most pictures carry the plate's box, also between the one or two analyses a second
+    boxed = [shows_plate_box(p) for p in parts]
+    assert len(parts) > 60
+    assert sum(boxed) >= 0.6 * len(parts), "".join("#" if b else "." for b in boxed)
