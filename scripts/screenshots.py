@@ -73,6 +73,27 @@ def seed(url: str) -> None:
     store.close()
 
 
+def wait_for_plate_box(stream_url: str, seconds: float = 30.0) -> None:
+    """Return once the stream shows an amber plate box in the middle third of the picture."""
+    import numpy as np
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with requests.get(stream_url, stream=True, timeout=10) as response:
+            data = b""
+            for chunk in response.iter_content(65536):
+                data += chunk
+                start, end = data.find(b"\xff\xd8"), data.find(b"\xff\xd9")
+                if 0 <= start < end:
+                    break
+        image = cv2.imdecode(np.frombuffer(data[start : end + 2], np.uint8), cv2.IMREAD_COLOR)
+        amber = np.abs(image.astype(int) - (0, 176, 255)).sum(axis=2) < 60
+        xs = np.nonzero(amber)[1]
+        if len(xs) > 300 and image.shape[1] * 0.3 < xs.mean() < image.shape[1] * 0.6:
+            return
+        time.sleep(0.1)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -121,7 +142,8 @@ def main() -> int:
                 )
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 page.goto("http://127.0.0.1:8597/")
-                page.wait_for_timeout(12_000)
+                page.wait_for_timeout(8_000)
+                wait_for_plate_box("http://127.0.0.1:8597/video_feed/0/")
                 page.screenshot(path=str(ROOT / "docs/live.png"), full_page=True)
                 page.goto("http://127.0.0.1:8597/plates?range=7d")
                 grid = page.locator('[data-testid="stDataFrame"]')
