@@ -26,6 +26,7 @@ from pathlib import Path
 
 import cv2
 
+from issc.detect.base import box_iou
 from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, get_engine
 from issc.plates.read import read_plates
@@ -100,15 +101,6 @@ def load_manifest(path: Path, root: Path) -> list[Sample]:
     return samples
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two xyxy boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def char_accuracy(truth: str, read: str) -> float:
     """``1 - edit distance / len(truth)``, floored at 0."""
     return max(0.0, 1.0 - levenshtein(truth, read) / max(len(truth), 1))
@@ -146,7 +138,7 @@ def evaluate_sample(sample: Sample, locator: PlateLocator, reader: PlateReader, 
     plates = read_plates(image, locator, reader)
     ms = (time.perf_counter() - start) * 1000
     gt = _clamped_xyxy(sample.box, image.shape)
-    overlaps = [iou(box, gt) for box in plates.xyxy]
+    overlaps = [box_iou(box, gt) for box in plates.xyxy]
     on_plate = [i for i, overlap in enumerate(overlaps) if overlap >= 0.5]  # best-ranked first
     found = bool(on_plate)
     best = on_plate[0] if found else 0

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Protocol
 
 import cv2
@@ -36,6 +38,26 @@ class Source(Protocol):
     def read(self) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def video_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Every frame of a video file, decoded in order, as fast as possible (evaluation, benches).
+
+    Raises:
+        SourceError: the file cannot be opened as a video.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(f"cannot open video file {str(path)!r}: is it a video OpenCV can decode?")
+    try:
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                return
+            yield image
+    finally:
+        cap.release()
 
 
 def make_source(camera: CameraConfig, stop: threading.Event) -> Source:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from issc.detect.base import box_iou
 from issc.eval import (
     MISREAD,
     NOT_FOUND,
@@ -21,7 +22,6 @@ from issc.eval import (
     build_parser,
     by_height,
     char_accuracy,
-    iou,
     load_manifest,
     miss_counts,
     miss_reason,
@@ -138,10 +138,10 @@ def test_char_accuracy(truth: str, read: str, expected: float) -> None:
     assert char_accuracy(truth, read) == pytest.approx(expected)
 
 
-def test_iou() -> None:
-    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
-    assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+def test_box_iou() -> None:
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
 
 
 def result(height: int, read: str = "AB123", truth: str = "AB123", reason: str | None = None) -> SampleResult:

@@ -17,6 +17,7 @@ from issc.config import load_settings
 from issc.engine import tuning_from_settings
 from issc.service import analyzer_factory, build_detector, build_engine
 from issc.sink import MemorySink
+from issc.sources import video_frames
 from issc.types import Frame
 
 pytestmark = pytest.mark.slow
@@ -24,15 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def clip_frames(videos_dir: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(videos_dir / PLATE_CLIP))
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames
+    return list(video_frames(videos_dir / PLATE_CLIP))
 
 
 @pytest.fixture(scope="module")

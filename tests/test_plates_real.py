@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from issc.detect.base import PLATE, Detector
+from issc.detect.base import PLATE, Detector, box_iou
 from issc.detect.local_plates import LocalPlateDetector
-from issc.eval import iou
 from issc.plates.locate import PlateLocator
 from issc.plates.ocr import PlateReader, make_reader
 from issc.plates.pipeline import PlateAnalyzer
 from issc.plates.read import read_plates
+from issc.sources import video_frames
 from issc.types import Frame, Tuning
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_whole_image_plate_is_found_and_read(
     plates = read_plates(frame, locator, reader)
     # then one of them overlaps the label and reads its text
     assert set(plates.class_id) == {PLATE}
-    overlaps = [iou(box, truth) for box in plates.xyxy]
+    overlaps = [box_iou(box, truth) for box in plates.xyxy]
     assert max(overlaps) >= 0.5
     assert plates.data["plate_text"][int(np.argmax(overlaps))] == row["plate_text"]
 
@@ -122,19 +122,14 @@ def test_plate_clip_gives_exactly_one_event(data_dir: Path, reader: PlateReader)
         pytest.skip(f"{path.name} not in {data_dir}")
     detector: Detector = LocalPlateDetector("rapidocr")
     analyzer = PlateAnalyzer(detector, camera="uk", tuning=Tuning(), frame_rate=30)
-    cap = cv2.VideoCapture(str(path))
     events, frames, labelled = [], 0, 0
     # when every frame goes through the live analyzer
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
+    for image in video_frames(path):
         result = analyzer.analyze(Frame(image, frames, "0", 1000.0 + frames / 30, 0.0))
         events += result.events
         plates = result.detections[result.detections.class_id == PLATE]
         labelled += int(any(t == "LS15EBC" for t in plates.data["plate_text"]))
         frames += 1
-    cap.release()
     events += analyzer.flush()
     # then one pass, one event, read LS15EBC with at most 3 OCR calls (the locator's own reads
     # vote for free); labels show the text

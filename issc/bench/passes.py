@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import supervision as sv
 
@@ -50,7 +49,7 @@ from issc.detect.base import PLATE, box_iou
 from issc.overlay import OPACITY_KEY
 from issc.service import build_engine
 from issc.sink import MemorySink
-from issc.sources import FileSource
+from issc.sources import FileSource, video_frames
 
 REFERENCE_MIN_SIMILARITY = 0.5  # a located text this like the plate is the plate
 MATCH_MIN_IOU = 0.3  # a drawn box this overlapping the reference box shows the plate...
@@ -113,21 +112,14 @@ def _locate_plate_in_every_frame(clip: Path, plate: str) -> list[Box | None]:
 
     # short_side far above any frame and no upscaling: the locator reads every frame as it is.
     locator = PlateLocator(get_engine("rapidocr"), options=LocatorOptions(short_side=100_000, upscale=False))
-    cap = cv2.VideoCapture(str(clip))
     boxes: list[Box | None] = []
-    try:
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            found = locator.locate(image)
-            texts = found.data.get("plate_text", [])
-            scores = [similarity(str(t), plate) for t in texts]
-            best = int(np.argmax(scores)) if scores else -1
-            good = best >= 0 and scores[best] >= REFERENCE_MIN_SIMILARITY
-            boxes.append(tuple(float(v) for v in found.xyxy[best]) if good else None)
-    finally:
-        cap.release()
+    for image in video_frames(clip):
+        found = locator.locate(image)
+        texts = found.data.get("plate_text", [])
+        scores = [similarity(str(t), plate) for t in texts]
+        best = int(np.argmax(scores)) if scores else -1
+        good = best >= 0 and scores[best] >= REFERENCE_MIN_SIMILARITY
+        boxes.append(tuple(float(v) for v in found.xyxy[best]) if good else None)
     if not boxes:
         raise SystemExit(f"cannot decode frames from {clip}")
     return boxes

@@ -34,6 +34,7 @@ from issc.plates.ocr import RapidOcrEngine
 from issc.plates.pipeline import PlateAnalyzer
 from issc.plates.voting import VotingOptions
 from issc.service import plate_rules
+from issc.sources import video_frames
 from issc.types import Frame, Tuning
 
 STEPS = ("people", "text_detection", "plate_search", "analyze")
@@ -52,14 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _frames(clip: Path, count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(clip))
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
+    frames = list(video_frames(clip))
     step = max(1, len(frames) // max(count, 1))
     return frames[::step][:count]
 

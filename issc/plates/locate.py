@@ -17,7 +17,9 @@ On live frames the search is what an analysed frame costs most, so it is shaped 
 text is detected on a copy of the frame scaled down to ``short_side`` (``PLATE_DETECT_SHORT_SIDE``,
 288 px: a sixth of a 720p frame's pixels), lines whose box cannot be a
 plate's are never recognised, and each remaining candidate is detected again at full resolution
-in a small window around it (``_second_look``) and read from the full-resolution frame.
+in a small window around it (``_second_look``) and read from the full-resolution frame. The
+coarse pass is run with low text-map thresholds (``sensitive``): it only proposes windows, and
+plates a few pixels tall on the small copy are faint there.
 ``python -m issc.bench search`` measures each step.
 """
 
@@ -132,14 +134,15 @@ class PlateLocator:
             work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
         else:
             scale = 1.0
-        polygons = [p for p in self.engine.detect(work) if self._plate_shaped(p)]
+        coarse = scale < opts.second_look_below  # candidates get a second look at full size
+        polygons = [p for p in self.engine.detect(work, sensitive=coarse) if self._plate_shaped(p)]
         if scale > 1.0:  # upscaled: read the (interpolated) larger copy, as it was detected
             return [
                 TextLine(ln.polygon / scale, ln.text, ln.confidence, ln.chars)
                 for ln in self.engine.read_lines(work, polygons)
             ]
         polygons = [p / scale for p in polygons]
-        if scale < opts.second_look_below:
+        if coarse:
             polygons = [p for p in self._second_look(image, polygons) if self._plate_shaped(p)]
         return self.engine.read_lines(image, polygons)
 

@@ -44,6 +44,8 @@ from issc.types import PlateRead
 logger = logging.getLogger(__name__)
 
 ENGINES = ("rapidocr", "easyocr")
+#: DB text-map thresholds (pixel, box score) of a ``sensitive`` detection; RapidOCR's are 0.3, 0.5.
+SENSITIVE_THRESHOLDS = (0.1, 0.1)
 #: Threads of each ONNX Runtime session (text detection, recognition): the cores of a small box.
 SESSION_THREADS = max(1, min(2, os.cpu_count() or 1))
 PREPROCESS = ("none", "prototype")
@@ -108,8 +110,12 @@ class OcrEngine(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        """Find the text lines of ``image`` (BGR uint8): their polygons, shape (4, 2), in its pixels."""
+    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
+        """Find the text lines of ``image`` (BGR uint8): their polygons, shape (4, 2), in its pixels.
+
+        ``sensitive``: also weak, small text (more candidates, for a search on a scaled-down copy
+        whose candidates are checked again at full resolution).
+        """
         ...
 
     def read_lines(self, image: np.ndarray, polygons: list[np.ndarray]) -> list[TextLine]:
@@ -164,9 +170,17 @@ class RapidOcrEngine:
             self._ocr = ocr
         return self._ocr
 
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
         with self._lock:
-            det = self._model()._load_det_model()(image)
+            detector = self._model()._load_det_model()
+            post = detector.postprocess_op
+            defaults = post.thresh, post.box_thresh
+            if sensitive:
+                post.thresh, post.box_thresh = SENSITIVE_THRESHOLDS
+            try:
+                det = detector(image)
+            finally:
+                post.thresh, post.box_thresh = defaults
         boxes = getattr(det, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return []
@@ -359,7 +373,7 @@ class EasyOcrEngine:
             for box, text, conf in results
         ]
 
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
         with self._lock:
             horizontal, free = self._model().detect(image)
         polygons = [

@@ -1,16 +1,19 @@
 """Per-track plate voting: a few good OCR reads per vehicle pass, one ``PlateEvent`` per pass.
 
-For every tracked plate (``tracker_id`` from ByteTrack) the voter
+For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker``) the voter
 
-1. OCRs only crops worth reading: big enough, sharp enough (variance of the Laplacian), and
+1. counts the detector's own read of the plate (``data["plate_text"]``: the offline locator reads
+   every line it finds) as a vote that costs nothing, and skips OCR when it is confident;
+2. OCRs only crops worth reading: big enough, sharp enough (variance of the Laplacian), and
    clearly better than the last crop read (novelty), within a budget of OCR calls per track; it
    stops early once two reads agree;
-2. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
+3. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
    within it, reads of the usual length vote character by character, weighted by confidence;
-3. when the track has not been seen for a while (or on ``flush``), emits exactly one event with
-   the voted text, the sharpest crop and the full frame it came from (JPEG), and drops the track.
+4. when the tracker drops the track (or on ``flush``: the stream ended, the scene is static, the
+   engine stops), emits exactly one event with the voted text, the sharpest crop and the full
+   frame it came from (JPEG), if its reads are enough (``_enough``), and drops the track.
 
-A track that ByteTrack loses and restarts under a new id would read the same plate again: a
+A track that the tracker loses and restarts under a new id would read the same plate again: a
 second event with a similar text within ``dedupe_s`` of the first is suppressed.
 """
 
@@ -105,7 +108,6 @@ class _Track:
     last_update: int
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     reads: list[PlateRead] = field(default_factory=list)
-    free_reads: int = 0
     ocr_calls: int = 0
     last_ocr_update: int = -(10**9)
     last_ocr_quality: float = 0.0
@@ -271,7 +273,6 @@ class PlateVoter:
         at_edge = xyxy[0] < m or xyxy[1] < m or xyxy[2] > w - m or xyxy[3] > h - m
         if free is not None and not at_edge and height >= opts.min_free_height:
             self._add_read(track, free)
-            track.free_reads += 1
             if free.confidence >= opts.recognition_threshold:
                 return 0  # read well enough already: no OCR call
         if at_edge or not self._worth_reading(track, height, sharp, quality):
