@@ -91,10 +91,6 @@ class LatestFrame:
             item = self._item
         return item if item is not None and item.frame.frame_id > after_id else None
 
-    def reset_ids(self) -> None:
-        with self._cond:
-            self._item = None
-
 
 class _Rate:
     """Events per second over a sliding window."""

@@ -31,6 +31,3 @@ class MotionGate:
         changed = cv2.absdiff(grey, previous) > _PIXEL_DELTA
         self.last_fraction = float(np.count_nonzero(changed)) / changed.size
         return self.last_fraction > self.threshold
-
-    def reset(self) -> None:
-        self._previous = None

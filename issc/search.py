@@ -40,11 +40,6 @@ def allowed_distance(length: int) -> int:
     return 0 if length < 4 else (length + 2) // 6
 
 
-def fold_distance(a: str, b: str) -> int:
-    """Edit distance between the fold keys of two plate texts (look-alike swaps are free)."""
-    return levenshtein(fold(a), fold(b))
-
-
 def is_near(key: str, query_key: str, max_distance: int) -> bool:
     """Whether two fold keys are within ``max_distance`` edits (cheap length check first)."""
     if abs(len(key) - len(query_key)) > max_distance:

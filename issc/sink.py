@@ -38,18 +38,3 @@ class MemorySink:
     def counts(self) -> list[PeopleCount]:
         with self._lock:
             return list(self.people_counts)
-
-
-class FanOutSink:
-    """Sends every record to several sinks; one failing sink does not stop the others."""
-
-    def __init__(self, *sinks: EventSink) -> None:
-        self.sinks = list(sinks)
-
-    def add_plate_event(self, event: PlateEvent) -> None:
-        for sink in self.sinks:
-            sink.add_plate_event(event)
-
-    def add_people_count(self, count: PeopleCount) -> None:
-        for sink in self.sinks:
-            sink.add_people_count(count)
