@@ -155,7 +155,6 @@ class CameraRuntime:
         self.analysis_skipped = 0
         self.motion_skipped = 0
         self.ocr_calls = 0
-        self._detections: tuple[int, float, sv.Detections] | None = None  # (frame id, mono, dets)
         self._no_signal_cache: tuple[int, bytes] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -200,8 +199,8 @@ class CameraRuntime:
                     image = source.read()
                     if self._stop.is_set():
                         break
-                    if getattr(source, "plays", 0) != plays:  # a clip ended and plays again
-                        plays = getattr(source, "plays", 0)
+                    if (played := getattr(source, "plays", 0)) != plays:  # a clip ended, plays again
+                        plays = played
                         self._flush_requested.set()
                         self._overlay.clear(time.monotonic())
                     self._publish(image)
@@ -327,7 +326,6 @@ class CameraRuntime:
 
     def _take(self, result: Analysis, frame: Frame) -> None:
         now = time.monotonic()
-        self._detections = (frame.frame_id, now, result.detections)
         self._overlay.update(result.detections, frame.captured_mono)
         self._detect_rate.tick(now)
         self.analysed += 1

@@ -159,8 +159,8 @@ class PlateLocator:
         for poly in polygons:
             x0, y0 = poly.min(axis=0)
             x1, y1 = poly.max(axis=0)
-            gx, gy = pad * (y1 - y0) + 4, pad * (y1 - y0) + 4
-            box = [int(max(0, x0 - gx)), int(max(0, y0 - gy)), int(min(w, x1 + gx)), int(min(h, y1 + gy))]
+            g = pad * (y1 - y0) + 4
+            box = [int(max(0, x0 - g)), int(max(0, y0 - g)), int(min(w, x1 + g)), int(min(h, y1 + g))]
             for other in windows:
                 if box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]:
                     other[:] = [
@@ -194,11 +194,9 @@ class PlateLocator:
         boxes, scores, texts = [], [], []
         lines = self.text_lines(image)
         line_boxes, raws = [], []
-        for line in lines:
+        for line in lines:  # plate-shaped already (text_lines)
             x0, y0, x1, y1 = line.xyxy
             bw, bh = x1 - x0, y1 - y0
-            if bh <= 0 or not opts.min_aspect <= bw / bh <= opts.max_aspect:
-                continue
             beliefs = joined_beliefs([line])
             likeness = plate_likeness(line.text, self.rules, beliefs)
             if likeness <= 0:

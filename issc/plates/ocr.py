@@ -164,8 +164,8 @@ class RapidOcrEngine:
                     "Det.limit_side_len": 4096,
                 }
             )
-            for model in (ocr._load_det_model(), ocr._load_rec_model()):
-                if self._polite:
+            if self._polite:
+                for model in (ocr._load_det_model(), ocr._load_rec_model()):
                     _share_cores_politely(model.session)
             self._ocr = ocr
         return self._ocr
@@ -280,8 +280,8 @@ def _ctc_greedy(
     chars = []
     for t in np.flatnonzero(keep):
         row = probs[t]
-        k = min(top_k, len(row))
-        part = np.argpartition(row, -k)[-k:]  # the top k of thousands of classes, unsorted
+        n = min(top_k, len(row))
+        part = np.argpartition(row, -n)[-n:]  # the top n of thousands of classes, unsorted
         top = part[np.argsort(row[part])[::-1]]
         alts = {("" if k == 0 else alphabet[k]): float(probs[t, k]) for k in top}
         span = None
