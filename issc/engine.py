@@ -155,6 +155,7 @@ class CameraRuntime:
         self.analysis_skipped = 0
         self.motion_skipped = 0
         self.ocr_calls = 0
+        self._detections: tuple[int, float, sv.Detections] | None = None  # (frame id, mono, dets)
         self._no_signal_cache: tuple[int, bytes] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -326,6 +327,7 @@ class CameraRuntime:
 
     def _take(self, result: Analysis, frame: Frame) -> None:
         now = time.monotonic()
+        self._detections = (frame.frame_id, now, result.detections)  # the latest analysis, as found
         self._overlay.update(result.detections, frame.captured_mono)
         self._detect_rate.tick(now)
         self.analysed += 1
