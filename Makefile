@@ -35,10 +35,12 @@ system-deps:
 test: setup system-deps
 	$(BIN)/ruff check issc tests pages scripts app.py
 	$(BIN)/ruff format --check issc tests pages scripts app.py
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check issc tests pages scripts app.py
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format issc tests pages scripts app.py

@@ -7,7 +7,7 @@ JSON) and the engine's lifespan; executed by Streamlit as the main script, it dr
 import streamlit as st
 
 if __name__ == "__main__":
-    from issc.ui import run_dashboard
+    from issc.ui.navigation import run_dashboard
 
     run_dashboard()
 else:

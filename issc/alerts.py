@@ -33,6 +33,12 @@ class Alert:
     event: PlateEvent
 
 
+class AlertFeed(Protocol):
+    """Where the pages find recent watchlist hits."""
+
+    def alerts_after(self, seq: int) -> list[Alert]: ...
+
+
 def alert_payload(event: PlateEvent) -> dict[str, Any]:
     """The JSON body posted to ``WEBHOOK_URL``."""
     return {
@@ -148,8 +154,6 @@ class AlertingSink:
             return [a for a in self._alerts if a.seq > seq]
 
     def close(self) -> None:
+        """Stop the webhook sender (the inner sink belongs to whoever made it)."""
         if self.webhook is not None:
             self.webhook.close()
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()

@@ -1,4 +1,5 @@
-"""Drawing: detections on live frames (supervision annotators), and the NO SIGNAL frame."""
+"""Pictures for people: detections drawn on live frames (supervision annotators), the NO SIGNAL
+frame, and the one JPEG encoder (live stream, plate crops and snapshots)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PLATE
-from issc.overlay import OPACITY_KEY
+from issc.detections import OPACITY_KEY, PLATE
 
 _PALETTE = sv.ColorPalette.from_hex(["#2ecc71", "#ffb000"])  # person: green, plate: amber
 _TEXT_SCALE = 0.5
@@ -164,10 +164,3 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"cannot encode an image of shape {image.shape} as JPEG")
-    return buf.tobytes()

@@ -147,10 +147,6 @@ def _unavailable(exc: Exception) -> JSONResponse:
     )
 
 
-def _filter_kwargs(flt: PlateFilter) -> dict[str, Any]:
-    return {name: getattr(flt, name) for name in FILTER_PARAMS}
-
-
 def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
     """Routes for the plate history.
 
@@ -171,8 +167,7 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
 
         def query() -> tuple[list[PlateRow], int]:
             store = get_store()
-            kwargs = _filter_kwargs(flt)
-            return store.search_plates(**kwargs, limit=limit, offset=offset), store.count_plates(**kwargs)
+            return store.search_plates(flt, limit=limit, offset=offset), store.count_plates(flt)
 
         try:
             rows, total = await run_in_threadpool(query)
@@ -189,7 +184,7 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
             return _error(400, str(exc), exc.name)
         store = await run_in_threadpool(get_store)
         # StreamingResponse iterates a plain iterator in the thread pool, chunk by chunk.
-        chunks = store.iter_plates_csv(**_filter_kwargs(flt))
+        chunks = store.iter_plates_csv(flt)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
             chunks,

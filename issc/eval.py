@@ -26,9 +26,10 @@ from pathlib import Path
 
 import cv2
 
-from issc.detect.base import box_iou
+from issc.detections import box_iou
 from issc.plates.locate import LocatorOptions, PlateLocator
-from issc.plates.ocr import ENGINES, PREPROCESS, PlateReader, get_engine
+from issc.plates.ocr import ENGINES, get_engine
+from issc.plates.ocr.reader import PREPROCESS, PlateReader
 from issc.plates.read import read_plates
 from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
 from issc.plates.text import levenshtein, normalize
@@ -270,9 +271,9 @@ def cmd_plates(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    from issc.analysis import PlateAnalyzer
     from issc.detect.local_plates import LocalPlateDetector
-    from issc.plates.pipeline import PlateAnalyzer
-    from issc.types import Tuning
+    from issc.tuning import Tuning
 
     cap = cv2.VideoCapture(str(args.path))
     if not cap.isOpened():

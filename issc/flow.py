@@ -1,7 +1,15 @@
-"""Short optical flow: moves a box from one grey picture to the next (pyramidal Lucas-Kanade).
+"""Box motion between two analyses: by the picture (short optical flow) or by extrapolation.
 
 Used by ``issc.overlay`` on the capture thread to keep boxes on their objects between two
-analyses. One verb: ``BoxFlow.move(prev, cur, xyxy) -> xyxy | None``.
+analyses. Two ways to move a box:
+
+* ``BoxFlow.move(prev, cur, xyxy) -> xyxy | None``: pyramidal Lucas-Kanade from one grey picture
+  to the next (below);
+* ``predict_box(observations, t, ...)``: the motion model, for when there is no picture or flow
+  fails: constant velocity of the centre and constant growth rate of the size from the last two
+  observations (``BoxObservation``), within limits.
+
+Flow:
 
 Corners inside the box (``cv2.goodFeaturesToTrack``) are followed from ``prev`` to ``cur`` and
 back; those that come back to where they started (forward-backward error below a pixel) vote: the
@@ -13,6 +21,10 @@ are halved first, so a big box costs about as much as a small one: ~0.4 ms a box
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -90,3 +102,71 @@ class BoxFlow:
         ncx, ncy = (x0 + x1) / 2 + dx, (y0 + y1) / 2 + dy
         nw, nh = w * scale, h * scale
         return np.array([ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class BoxObservation:
+    """Where one box was in one analysed frame (centre and size, pixels)."""
+
+    t: float  # capture time (monotonic) of the analysed frame
+    cx: float
+    cy: float
+    w: float
+    h: float
+
+    @staticmethod
+    def of(t: float, xyxy: np.ndarray) -> BoxObservation:
+        x0, y0, x1, y1 = (float(v) for v in xyxy)
+        return BoxObservation(t, (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, 1.0), max(y1 - y0, 1.0))
+
+    def xyxy(self) -> np.ndarray:
+        return centre_box(self.cx, self.cy, self.w, self.h)
+
+
+def centre_box(cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    """The float32 xyxy box of centre (``cx``, ``cy``) and size ``w`` x ``h``."""
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float32)
+
+
+def predict_box(
+    observations: Sequence[BoxObservation],
+    t: float,
+    *,
+    max_extrapolate_s: float,
+    max_velocity_span_s: float,
+    max_shift: float,
+    max_scale: float,
+) -> np.ndarray:
+    """Where a box observed at ``observations`` (oldest first, at least one) is at time ``t``.
+
+    Between two observations: interpolated. After the last: moved on at the velocity and growth
+    rate of the last two, for at most ``max_extrapolate_s``, by at most ``max_shift`` box sizes and
+    scaled by at most ``max_scale``; two observations further apart than ``max_velocity_span_s``
+    give no velocity.
+    """
+    last = observations[-1]
+    if t < last.t:
+        earlier = [o for o in observations if o.t <= t]
+        if not earlier:
+            return observations[0].xyxy()
+        a = earlier[-1]
+        b = next(o for o in observations if o.t > t)
+        f = (t - a.t) / (b.t - a.t)
+        return centre_box(*(pa + f * (pb - pa) for pa, pb in zip(_vec(a), _vec(b), strict=True)))
+    if len(observations) < 2:
+        return last.xyxy()
+    prev = observations[-2]
+    span = last.t - prev.t
+    if not 0 < span <= max_velocity_span_s:
+        return last.xyxy()
+    dt = min(t - last.t, max_extrapolate_s)
+    shift_x = np.clip((last.cx - prev.cx) / span * dt, -max_shift * last.w, max_shift * last.w)
+    shift_y = np.clip((last.cy - prev.cy) / span * dt, -max_shift * last.h, max_shift * last.h)
+    lo, hi = 1.0 / max_scale, max_scale
+    grow_w = np.clip(math.exp(math.log(last.w / prev.w) / span * dt), lo, hi)
+    grow_h = np.clip(math.exp(math.log(last.h / prev.h) / span * dt), lo, hi)
+    return centre_box(last.cx + shift_x, last.cy + shift_y, last.w * grow_w, last.h * grow_h)
+
+
+def _vec(o: BoxObservation) -> tuple[float, float, float, float]:
+    return o.cx, o.cy, o.w, o.h

@@ -20,9 +20,10 @@ How boxes move, given the published picture (the engine's way):
 * When flow cannot follow (too few corners, more than ``flow_max_boxes`` boxes) the box falls
   back to the motion model below; without pictures (``boxes_at(t)``) the model is all there is.
 
-The motion model: constant velocity of the centre and constant growth rate of the size, from the
-last two observations, extrapolated at most ``max_extrapolate_s`` past the last observation,
-moving at most ``max_shift`` box sizes and scaling at most by ``max_scale``.
+The motion model (``issc.flow.predict_box``): constant velocity of the centre and constant
+growth rate of the size, from the last two observations, extrapolated at most
+``max_extrapolate_s`` past the last observation, moving at most ``max_shift`` box sizes and
+scaling at most by ``max_scale``.
 
 Fading: a box not reported for ``fade_after`` analysis intervals starts fading and is gone after
 ``remove_after`` intervals (the interval is measured; the hold is kept between ``min_hold_s`` and
@@ -53,10 +54,8 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import CLASS_NAMES, PLATE, box_iou
-from issc.flow import BoxFlow
-
-OPACITY_KEY = "opacity"  # ``data`` key of the boxes ``boxes_at`` returns: 1 opaque, 0 gone
+from issc.detections import CLASS_NAMES, OPACITY_KEY, PLATE, box_iou
+from issc.flow import BoxFlow, BoxObservation, centre_box, predict_box
 
 
 @dataclass(frozen=True)
@@ -131,25 +130,6 @@ class OverlayOptions:
 
 
 @dataclass(frozen=True)
-class _Observation:
-    """Where one box was in one analysed frame (centre and size, pixels)."""
-
-    t: float  # capture time (monotonic) of the analysed frame
-    cx: float
-    cy: float
-    w: float
-    h: float
-
-    @staticmethod
-    def of(t: float, xyxy: np.ndarray) -> _Observation:
-        x0, y0, x1, y1 = (float(v) for v in xyxy)
-        return _Observation(t, (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, 1.0), max(y1 - y0, 1.0))
-
-    def xyxy(self) -> np.ndarray:
-        return _xyxy(self.cx, self.cy, self.w, self.h)
-
-
-@dataclass(frozen=True)
 class _Look:
     """What a box is labelled with: taken from its newest observation."""
 
@@ -163,14 +143,14 @@ class _Track:
     """One box's observations and flow state. Owned by ``BoxOverlay``, used under its lock."""
 
     def __init__(self, history: int) -> None:
-        self.observations: deque[_Observation] = deque(maxlen=history)
+        self.observations: deque[BoxObservation] = deque(maxlen=history)
         self.look: _Look | None = None
         self.box: np.ndarray | None = None  # flow box at the last followed frame (full pixels)
         self.steps: deque[tuple[float, np.ndarray]] = deque()  # (capture time, flow box) per frame
         self.applied = -math.inf  # capture time of the newest observation the flow box includes
         self.shown = (-math.inf, 1.0)  # (newest observation's time, opacity) when last drawn
 
-    def observe(self, observation: _Observation, look: _Look) -> None:
+    def observe(self, observation: BoxObservation, look: _Look) -> None:
         if self.observations and self.observations[-1].t >= observation.t:
             self.observations.pop()  # the same frame again: the newer report wins
         self.observations.append(observation)
@@ -224,7 +204,7 @@ class BoxOverlay:
             unclaimed = list(self._fresh)
             self._fresh = []
             for i in range(n):
-                observation = _Observation.of(captured_mono, detections.xyxy[i])
+                observation = BoxObservation.of(captured_mono, detections.xyxy[i])
                 tid = int(ids[i])
                 track = self._tracks.get(tid) if tid >= 0 else None
                 if track is None:
@@ -347,7 +327,7 @@ class BoxOverlay:
         assert track.box is not None
         return track.box
 
-    def _catch_up(self, track: _Track, observation: _Observation, t: float) -> None:
+    def _catch_up(self, track: _Track, observation: BoxObservation, t: float) -> None:
         """Bring a box observed at ``observation.t`` forward to ``t`` through the ring."""
         frames = [f for f in self._ring if f[0] >= observation.t]
         stride = max(math.ceil((len(frames) - 1) / self.options.max_catch_up_steps), 1)
@@ -372,30 +352,16 @@ class BoxOverlay:
         remove_s = min(max(opts.remove_after * interval, opts.min_hold_s), opts.max_hold_s)
         return min(opts.fade_after * interval, remove_s - opts.min_fade_s), remove_s
 
-    def _predict(self, observations: deque[_Observation], t: float) -> np.ndarray:
+    def _predict(self, observations: deque[BoxObservation], t: float) -> np.ndarray:
         opts = self.options
-        last = observations[-1]
-        if t < last.t:
-            earlier = [o for o in observations if o.t <= t]
-            if not earlier:
-                return observations[0].xyxy()
-            a = earlier[-1]
-            b = next(o for o in observations if o.t > t)
-            f = (t - a.t) / (b.t - a.t)
-            return _xyxy(*(pa + f * (pb - pa) for pa, pb in zip(_vec(a), _vec(b), strict=True)))
-        if len(observations) < 2:
-            return last.xyxy()
-        prev = observations[-2]
-        span = last.t - prev.t
-        if not 0 < span <= opts.max_velocity_span_s:
-            return last.xyxy()
-        dt = min(t - last.t, opts.max_extrapolate_s)
-        shift_x = np.clip((last.cx - prev.cx) / span * dt, -opts.max_shift * last.w, opts.max_shift * last.w)
-        shift_y = np.clip((last.cy - prev.cy) / span * dt, -opts.max_shift * last.h, opts.max_shift * last.h)
-        lo, hi = 1.0 / opts.max_scale, opts.max_scale
-        grow_w = np.clip(math.exp(math.log(last.w / prev.w) / span * dt), lo, hi)
-        grow_h = np.clip(math.exp(math.log(last.h / prev.h) / span * dt), lo, hi)
-        return _xyxy(last.cx + shift_x, last.cy + shift_y, last.w * grow_w, last.h * grow_h)
+        return predict_box(
+            observations,
+            t,
+            max_extrapolate_s=opts.max_extrapolate_s,
+            max_velocity_span_s=opts.max_velocity_span_s,
+            max_shift=opts.max_shift,
+            max_scale=opts.max_scale,
+        )
 
 
 def _recorded(steps: deque[tuple[float, np.ndarray]], t: float) -> np.ndarray | None:
@@ -408,15 +374,15 @@ def _recorded(steps: deque[tuple[float, np.ndarray]], t: float) -> np.ndarray | 
     return None
 
 
-def _correct(track: _Track, observation: _Observation, recorded: np.ndarray) -> None:
+def _correct(track: _Track, observation: BoxObservation, recorded: np.ndarray) -> None:
     """Apply the observed-minus-recorded shift and size ratio to the flow boxes since then."""
-    seen = _Observation.of(observation.t, recorded)
+    seen = BoxObservation.of(observation.t, recorded)
     dx, dy = observation.cx - seen.cx, observation.cy - seen.cy
     rw, rh = observation.w / seen.w, observation.h / seen.h
 
     def fix(box: np.ndarray) -> np.ndarray:
-        o = _Observation.of(0.0, box)
-        return _xyxy(o.cx + dx, o.cy + dy, o.w * rw, o.h * rh)
+        o = BoxObservation.of(0.0, box)
+        return centre_box(o.cx + dx, o.cy + dy, o.w * rw, o.h * rh)
 
     track.steps = deque((ts, fix(box) if ts >= observation.t else box) for ts, box in track.steps)
     assert track.box is not None
@@ -443,14 +409,6 @@ def _opacity(age: float, fade_s: float, remove_s: float) -> float:
     if age >= remove_s:
         return 0.0
     return (remove_s - age) / (remove_s - fade_s)
-
-
-def _vec(o: _Observation) -> tuple[float, float, float, float]:
-    return o.cx, o.cy, o.w, o.h
-
-
-def _xyxy(cx: float, cy: float, w: float, h: float) -> np.ndarray:
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float32)
 
 
 def _looks(detections: sv.Detections) -> list[_Look]:

@@ -3,7 +3,7 @@
 A *fold key* maps every group of characters that OCR confuses to one representative
 (``8``/``B`` → ``B``, ``0``/``O``/``D``/``Q`` → ``O``, ``1``/``I``/``L`` → ``I`` ...), so ``LS15E8C`` and
 ``LS15EBC`` share the key ``ISISEBC``. Distances are counted between fold keys: swapping look-alikes
-is free, any other edit costs one.
+is free, any other edit costs one (Levenshtein distance, computed by rapidfuzz).
 
 The history store indexes fold keys (and their reverse), which lets a fuzzy query with a budget of one
 edit fetch its candidates by two index range scans: if ``d(q, t) <= 1``, ``t`` keeps either the first
@@ -12,7 +12,9 @@ half of ``q`` as a prefix or the second half as a suffix (the single edit sits i
 
 from __future__ import annotations
 
-from issc.plates.text import levenshtein, normalize
+from rapidfuzz.distance import Levenshtein
+
+from issc.plates.text import normalize
 
 #: Groups of characters OCR confuses; each maps to its first member.
 LOOKALIKE_GROUPS: tuple[str, ...] = ("OQD0", "IL1", "S5", "Z2", "B8", "G6", "A4", "T7")
@@ -41,10 +43,8 @@ def allowed_distance(length: int) -> int:
 
 
 def is_near(key: str, query_key: str, max_distance: int) -> bool:
-    """Whether two fold keys are within ``max_distance`` edits (cheap length check first)."""
-    if abs(len(key) - len(query_key)) > max_distance:
-        return False
-    return levenshtein(key, query_key) <= max_distance
+    """Whether two fold keys are within ``max_distance`` edits (stops counting past the budget)."""
+    return Levenshtein.distance(key, query_key, score_cutoff=max_distance) <= max_distance
 
 
 def split_pieces(query_key: str, max_distance: int) -> list[str]:

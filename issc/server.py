@@ -1,8 +1,12 @@
-"""The ASGI side of the dashboard: extra routes and the engine's lifespan in Streamlit's server."""
+"""The ASGI side of the dashboard: our routes in Streamlit's server, and the service's lifespan.
+
+The lifespan starts the process's service (``issc.service``) with the server, so cameras run
+before any page is opened, and stops it after. Routes find the service at request time; with a
+wrong configuration they answer 503 with the configuration's one sentence.
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,74 +14,58 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from issc import web
+from issc import service, web
 from issc.api import plate_routes
-from issc.config import load_settings
-from issc.engine import Engine, shared_engine, stop_shared_engine
+from issc.engine import Engine
 from issc.errors import ConfigError
-from issc.service import build_engine
-
-logger = logging.getLogger("issc")
+from issc.store import Store
 
 
-def configure_logging(level: str = "INFO") -> None:
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(level)
+class _Unavailable(Exception):
+    """The route cannot serve: the configuration is wrong, or the history is off."""
 
 
-def engine_or_error() -> Engine:
-    """The process's engine; raises ConfigError (one sentence) when the settings are wrong."""
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return shared_engine(lambda: build_engine(settings))
-
-
-class _ConfigFailed(Exception):
-    pass
-
-
-def _get_engine() -> Engine:
+def _engine() -> Engine:
     try:
-        return engine_or_error()
+        return service.current().engine
     except ConfigError as exc:
-        raise _ConfigFailed(str(exc)) from None
+        raise _Unavailable(f"configuration error: {exc}") from None
 
 
-async def _config_failed(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": f"configuration error: {exc}"}, status_code=503)
-
-
-def _get_store():
-    store = _get_engine().history
+def _store() -> Store:
+    try:
+        store = service.current().store
+    except ConfigError as exc:
+        raise _Unavailable(f"configuration error: {exc}") from None
     if store is None:
-        raise _ConfigFailed("the plate history is off in this process")
+        raise _Unavailable("the plate history is off in this process")
     return store
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=503)
+
+
 def routes() -> list[BaseRoute]:
-    return [*web.routes(_get_engine), *plate_routes(_get_store)]
+    return [*web.routes(_engine), *plate_routes(_store)]
 
 
-exception_handlers: dict[Any, Any] = {_ConfigFailed: _config_failed}
+exception_handlers: dict[Any, Any] = {_Unavailable: _unavailable}
 
 
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-    """Start the cameras with the server (so they run before any page is opened); stop them after."""
-    configure_logging()
+    """Start the service with the server (cameras run before any page is opened); stop it after."""
+    service.configure_logging()
     try:
-        engine_or_error()
+        service.start()
     except ConfigError as exc:
-        # One sentence, no traceback: the dashboard shows the same message.
+        # One sentence, no traceback: the pages and routes show the same message.
         print(f"ISSC configuration error: {exc}", file=sys.stderr, flush=True)
     yield {}
-    stop_shared_engine()
+    service.stop()
 
 
-__all__ = ["Route", "exception_handlers", "lifespan", "routes"]
+__all__ = ["exception_handlers", "lifespan", "routes"]

@@ -1,24 +1,28 @@
-"""Wiring: builds the engine, its detector, analyzers and sinks from the settings.
+"""The service: builds settings → detector → store → engine once per process, and owns them.
 
-Kept apart from ``issc.engine`` so that the engine knows only interfaces, and apart from
-``issc.ui`` so that the engine can run headless (``python -m issc.bench``, tests, servers).
+The server's lifespan starts the process's service (:func:`start`) and stops it; pages and routes
+find it with :func:`current`. A wrong configuration is found once, at the start, and kept as its
+one sentence (:class:`~issc.errors.ConfigError`), which every page and route then shows; nothing
+re-reads the settings on a request. Kept apart from ``issc.engine`` so that the engine knows only
+interfaces, and apart from ``issc.ui`` so that it runs headless (benchmarks, tests, servers).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from issc.alerts import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
-from issc.config import CameraConfig, Settings, redact_url
+from issc.config import CameraConfig, Settings, load_settings, redact_url
 from issc.detect import Detector, make_detector
-from issc.engine import AnalyzerFactory, Engine, SourceFactory, tuning_from_settings
+from issc.engine import AnalyzerFactory, Engine, SourceFactory
 from issc.errors import ConfigError
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
-from issc.tuning import camera_tuning_key, tuning_from_dict
-from issc.types import Tuning
+from issc.tuning import Tuning, TuningBook
 
 logger = logging.getLogger(__name__)
 
@@ -27,67 +31,33 @@ logger = logging.getLogger(__name__)
 DETECTOR_FLOOR_CONF = 0.1
 
 
-def plate_rules(settings: Settings) -> Any:
-    """``PlateRules`` of ``PLATE_REGION``, with the parts that ``PLATE_FORMATS``, the look-alike
-    pairs and ``PLATE_O_IS_ZERO`` set replaced."""
-    from issc.plates.regions import region_preset
-    from issc.plates.text import PlateFormat
-
-    masks = [m.strip().upper() for m in settings.plate_formats.split(",") if m.strip()]
-
-    def pairs(value: str | None) -> dict[str, str] | None:
-        if value is None:
-            return None
-        return {p[0]: p[1] for p in (q.strip().upper() for q in value.split(",")) if len(p) == 2}
-
-    return region_preset(settings.plate_region).rules(
-        formats=tuple(PlateFormat(m, m) for m in masks) if masks else None,
-        letter_to_digit=pairs(settings.plate_letter_to_digit),
-        digit_to_letter=pairs(settings.plate_digit_to_letter),
-        o_is_zero=settings.plate_o_is_zero,
-    )
-
-
 def build_detector(settings: Settings) -> Detector:
-    """The detector chosen by ``DETECTOR``, shared by every camera (models load once)."""
-    from issc.plates.regions import region_preset
+    """The detector chosen by ``DETECTOR``, shared by every camera (models load once).
 
-    kind = settings.detector_kind
-    values = {
-        "api_url": settings.api_url,
-        "api_key": settings.api_key,
-        "human_model": settings.human_model,
-        "plate_model": settings.plate_model,
-        "detector_timeout_s": settings.detector_timeout_s,
-        "onnx_model": settings.onnx_model,
-        "onnx_classes": settings.onnx_classes,
-        "person_conf": min(settings.person_conf, DETECTOR_FLOOR_CONF),
-        "plate_conf": min(settings.plate_conf, DETECTOR_FLOOR_CONF),
-        "iou": settings.iou,
-        "ocr_engine": settings.ocr_engine,
-    }
-    if kind == "local":
-        values["plate_rules"] = plate_rules(settings)
-        values["plate_detect_short_side"] = settings.plate_detect_short_side
-        values["plate_grow_y"] = region_preset(settings.plate_region).plate_grow_y
-    return make_detector(kind, **values)
+    It returns boxes down to :data:`DETECTOR_FLOOR_CONF`: the analyzers filter by the live tuning.
+    """
+    tuning = settings.tuning
+    floor = tuning.changed(
+        person_conf=min(tuning.person_conf, DETECTOR_FLOOR_CONF),
+        plate_conf=min(tuning.plate_conf, DETECTOR_FLOOR_CONF),
+    )
+    return make_detector(settings.detection, floor, settings.plates)
 
 
-def analyzer_factory(settings: Settings, detector: Detector | None = None) -> AnalyzerFactory:
-    """Makes one analyzer per camera around the shared detector."""
-    if settings.detector_kind == "none" and detector is None:
+def analyzer_factory(settings: Settings, detector: Detector | None) -> AnalyzerFactory:
+    """Makes one analyzer per camera around the shared detector (none: nothing is detected)."""
+    if detector is None:
         return lambda camera, tuning: NullAnalyzer(tuning)
-    from issc.plates.pipeline import PlateAnalyzer
+    from issc.analysis import PlateAnalyzer
+    from issc.plates.regions import plate_rules
     from issc.plates.voting import VotingOptions
 
-    shared = detector or build_detector(settings)
-    voting = VotingOptions(dedupe_s=settings.plate_dedupe_s)  # recognition threshold: from the tuning
-    rules = plate_rules(settings)
+    voting = VotingOptions(dedupe_s=settings.plates.plate_dedupe_s)  # recognition threshold: the tuning's
+    rules = plate_rules(settings.plates)
+    rate = settings.detection.detect_fps
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
-        return PlateAnalyzer(
-            shared, camera.name, tuning, voting=voting, frame_rate=settings.detect_fps, rules=rules
-        )
+        return PlateAnalyzer(detector, camera.name, tuning, voting=voting, frame_rate=rate, rules=rules)
 
     return make
 
@@ -102,9 +72,10 @@ def open_history(settings: Settings) -> Any:
 
     from issc.store import Store
 
-    shown = redact_url(settings.database_url)
+    url = settings.store.database_url
+    shown = redact_url(url)
     try:
-        return Store(settings.database_url).start()
+        return Store(url).start()
     except sqlalchemy.exc.ArgumentError:
         raise ConfigError(
             f"DATABASE_URL={shown!r} is invalid: expected an SQLAlchemy URL such as "
@@ -118,36 +89,135 @@ def open_history(settings: Settings) -> Any:
         ) from None
 
 
-def build_engine(
-    settings: Settings,
-    sink: EventSink | None = None,
-    detector: Detector | None = None,
-    history: bool = True,
-    source_factory: SourceFactory = make_source,
-) -> Engine:
-    """An engine for ``settings`` (not started).
+@dataclass
+class Service:
+    """What one process runs: its settings, the shared detector, the history store and the engine."""
 
-    With ``history`` and no explicit ``sink``, plate events and people counts go to the store of
-    ``DATABASE_URL`` through the watchlist alerting sink, and saved tuning is restored.
-    ``source_factory`` builds each camera's source (benchmarks play clips their own way).
+    settings: Settings
+    engine: Engine
+    sink: EventSink
+    detector: Detector | None = None
+    store: Any = None  # issc.store.Store, or None when the history is off
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        history: bool = True,
+        sink: EventSink | None = None,
+        detector: Detector | None = None,
+        source_factory: SourceFactory = make_source,
+    ) -> Service:
+        """Everything for ``settings``, not started.
+
+        With ``history`` and no explicit ``sink``, plate events and people counts go to the store of
+        ``DATABASE_URL`` through the watchlist alerting sink, and saved tuning is restored.
+        ``source_factory`` builds each camera's source (benchmarks play clips their own way).
+        """
+        if detector is None and settings.detection.kind != "none":
+            detector = build_detector(settings)
+        store = open_history(settings) if sink is None and history else None
+        alerts = None
+        if store is not None:
+            alerts = sink = AlertingSink(store, store, settings.store.webhook_url)
+        sink = sink or MemorySink()
+        try:
+            tuning = TuningBook(settings.tuning, store)
+            tuning.load(c.name for c in settings.cameras.cameras)
+            engine = Engine(
+                settings.cameras,
+                settings.detection,
+                settings.web,
+                analyzer_factory=analyzer_factory(settings, detector),
+                sink=sink,
+                source_factory=source_factory,
+                tuning=tuning,
+                alerts=alerts,
+            )
+        except BaseException:
+            if store is not None:
+                store.close()  # no writer thread left behind by a failed build
+            raise
+        return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store)
+
+    def start(self) -> Service:
+        self.engine.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the cameras (their last events reach the sink), then write and close the store."""
+        self.engine.stop()
+        if self.store is not None:
+            self.store.close()
+
+
+def build_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """The engine of :meth:`Service.build` without a history store (benchmarks and tests that need
+    only the engine; pass a ``sink`` to collect its events)."""
+    return Service.build(settings, history=False, **kwargs).engine
+
+
+# --- one service per process ---------------------------------------------------------------
+
+_lock = threading.Lock()
+_current: Service | None = None
+_failed: ConfigError | None = None
+
+
+def start(build: Any = None) -> Service:
+    """Build and start the process's service once (``build``: a no-argument factory, for tests).
+
+    Raises:
+        ConfigError: the configuration is wrong (kept: later calls raise the same sentence).
     """
-    store = None
-    tuning = tuning_from_settings(settings)
-    if sink is None and history:
-        store = open_history(settings)
-        sink = AlertingSink(store, store, settings.webhook_url)
-        tuning = store.load_tuning(default=tuning)
-    engine = Engine(
-        settings,
-        analyzer_factory=analyzer_factory(settings, detector),
-        sink=sink or MemorySink(),
-        tuning=tuning,
-        history=store,
-        source_factory=source_factory,
-    )
-    if store is not None:
-        for camera in engine.cameras.values():
-            saved = store.get_setting(camera_tuning_key(camera.config.name))
-            if saved:
-                engine.set_tuning(tuning_from_dict(saved, tuning), camera.config.id)
-    return engine
+    global _current, _failed
+    with _lock:
+        if _current is not None:
+            return _current
+        if _failed is not None:
+            raise _failed
+        try:
+            if build is None:
+                settings = load_settings()
+                configure_logging(settings.web.log_level)
+                service = Service.build(settings)
+            else:
+                service = build()
+            _current = service.start()
+        except ConfigError as exc:
+            _failed = exc
+            raise
+        return _current
+
+
+def current() -> Service:
+    """The process's service, started on first use (pages run without the server in tests).
+
+    Raises:
+        ConfigError: the configuration is wrong (one sentence, found once at the start).
+    """
+    service = _current
+    return service if service is not None else start()
+
+
+def stop() -> None:
+    """Stop the process's service; the next :func:`current` builds a new one."""
+    global _current, _failed
+    with _lock:
+        service, _current, _failed = _current, None, None
+    if service is not None:
+        service.stop()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """ISSC's log lines on stderr, once per process."""
+    root = logging.getLogger("issc")
+    if not root.handlers:
+        import sys
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+    root.setLevel(level)

@@ -10,9 +10,13 @@ from issc.types import PeopleCount, PlateEvent
 
 
 class EventSink(Protocol):
+    """Takes plate events and people counts without blocking; ``close`` after the last one."""
+
     def add_plate_event(self, event: PlateEvent) -> None: ...
 
     def add_people_count(self, count: PeopleCount) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MemorySink:
@@ -30,6 +34,9 @@ class MemorySink:
     def add_people_count(self, count: PeopleCount) -> None:
         with self._lock:
             self.people_counts.append(count)
+
+    def close(self) -> None:
+        """Nothing to flush: everything is in memory."""
 
     def events(self) -> list[PlateEvent]:
         with self._lock:

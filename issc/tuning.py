@@ -1,30 +1,177 @@
-"""Live tuning: which thresholds a camera runs with, applying new ones and keeping them.
+"""Live tuning: the thresholds analysts change while watching, which camera runs with which, and
+keeping them across restarts.
 
-The engine swaps tunings on its analyzers; this module adds persistence in the history store
-(global tuning and per-camera overrides), restored by ``issc.service.build_engine`` at start.
+:class:`Tuning` is the one declaration of each threshold (default, bounds, description); the
+settings use it as their ``tuning`` section, so ``PLATE_CONF`` and the Tuning page's slider share
+one default and one range. :class:`TuningBook` holds the tuning in force: one for every camera,
+and per-camera overrides keyed by camera name, saved in a key-value store when there is one.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import asdict, fields, replace
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol
 
-from issc.types import Tuning
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-if TYPE_CHECKING:
-    from issc.engine import Engine
+logger = logging.getLogger(__name__)
 
-
-def camera_tuning_key(camera_name: str) -> str:
-    """Settings key of one camera's own tuning."""
-    return f"tuning.camera.{camera_name}"
+GLOBAL_KEY = "tuning"
 
 
-def tuning_from_dict(values: dict, base: Tuning) -> Tuning:
-    """A ``Tuning`` from saved values; keys unknown to this version are ignored."""
-    known = {f.name for f in fields(Tuning)}
-    return replace(base, **{k: v for k, v in values.items() if k in known})
+class Tuning(BaseModel):
+    """Thresholds that analysts change while watching. Frozen: swapped whole, never mutated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    person_conf: float = Field(0.5, ge=0, le=1, description="Minimum person confidence.")
+    plate_conf: float = Field(0.3, ge=0, le=1, description="Minimum plate confidence.")
+    ocr_min_conf: float = Field(0.1, ge=0, le=1, description="Reads below this confidence are ignored.")
+    iou: float = Field(0.5, ge=0, le=1, description="IoU for non-maximum suppression and tracking.")
+    motion_threshold: float = Field(0.002, ge=0, le=1, description="Changed-pixel fraction that is motion.")
+    ocr_engine: Literal["rapidocr", "easyocr"] = Field("rapidocr", description="Plate OCR engine.")
+    ocr_preprocess: Literal["none", "prototype"] = Field(
+        "none", description="prototype: grey + fastNlMeansDenoising, as the old prototype."
+    )
+    recognition_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        alias="plate_recognition_threshold",
+        description="One plate read at least this confident makes an event (else two agreeing reads).",
+    )
+
+    @classmethod
+    def bounds(cls, name: str) -> tuple[float, float]:
+        """``(lowest, highest)`` allowed for a numeric threshold, from its declaration."""
+        low, high = float("-inf"), float("inf")
+        for rule in cls.model_fields[name].metadata:
+            low = float(getattr(rule, "ge", low) if getattr(rule, "ge", None) is not None else low)
+            high = float(getattr(rule, "le", high) if getattr(rule, "le", None) is not None else high)
+        return low, high
+
+    def changed(self, **values: Any) -> Tuning:
+        """A copy with ``values`` replaced, checked against the bounds.
+
+        Raises:
+            pydantic.ValidationError: a value is out of range or of the wrong kind.
+        """
+        return Tuning.model_validate({**self.model_dump(), **values})
+
+
+def restore(saved: Mapping[str, Any], base: Tuning) -> Tuning:
+    """``base`` with the saved values that are known to this version and within bounds.
+
+    Saved rows outlive code changes: unknown keys are ignored, invalid values are dropped with a
+    warning (never a failed start), the rest is validated like any new tuning.
+    """
+    known = {k: v for k, v in saved.items() if k in Tuning.model_fields}
+    try:
+        return base.changed(**known)
+    except ValidationError as exc:
+        bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        logger.warning("ignoring saved tuning values out of range: %s", ", ".join(sorted(bad)))
+        return base.changed(**{k: v for k, v in known.items() if k not in bad})
+
+
+def camera_key(camera_name: str) -> str:
+    """Key of one camera's own tuning in the key-value store."""
+    return f"{GLOBAL_KEY}.camera.{camera_name}"
+
+
+class KeyValueStore(Protocol):
+    """Where tunings are kept (``issc.store.Store`` is one)."""
+
+    def get_setting(self, key: str, default: Any = None) -> Any: ...
+
+    def set_setting(self, key: str, value: Any) -> None: ...
+
+
+class TuningBook:
+    """The tuning in force: one for every camera, and overrides keyed by camera name.
+
+    Listeners are called with the camera name whose tuning changed (``None``: possibly all). With a
+    ``store``, every change is saved and :meth:`load` restores what was saved.
+    """
+
+    def __init__(self, default: Tuning, store: KeyValueStore | None = None) -> None:
+        self._default = default
+        self._store = store
+        self._global = default
+        self._own: dict[str, Tuning] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str | None], None]] = []
+
+    @property
+    def persistent(self) -> bool:
+        """Whether changes are saved."""
+        return self._store is not None
+
+    def load(self, camera_names: Iterable[str]) -> TuningBook:
+        """Restore the saved global tuning and the saved overrides of ``camera_names``."""
+        if self._store is None:
+            return self
+        saved = self._store.get_setting(GLOBAL_KEY)
+        with self._lock:
+            if isinstance(saved, dict):
+                self._global = restore(saved, self._default)
+            for name in camera_names:
+                own = self._store.get_setting(camera_key(name))
+                if isinstance(own, dict):
+                    self._own[name] = restore(own, self._global)
+        self._notify(None)
+        return self
+
+    def subscribe(self, listener: Callable[[str | None], None]) -> None:
+        """Call ``listener(camera_name or None)`` after every change."""
+        self._listeners.append(listener)
+
+    @property
+    def global_tuning(self) -> Tuning:
+        return self._global
+
+    def for_camera(self, name: str | None) -> Tuning:
+        """The tuning a camera runs with (its override, else the global one); ``None``: the global one."""
+        if name is None:
+            return self._global
+        return self._own.get(name, self._global)
+
+    def overrides(self) -> dict[str, Tuning]:
+        """Cameras with their own tuning, by name."""
+        return dict(self._own)
+
+    def set(self, tuning: Tuning, camera: str | None = None) -> bool:
+        """Apply ``tuning`` to every camera without an override, or to one camera as its override.
+
+        Returns:
+            Whether it was saved (False without a store).
+        """
+        with self._lock:
+            if camera is None:
+                self._global = tuning
+            else:
+                self._own[camera] = tuning
+        if self._store is not None:
+            key = GLOBAL_KEY if camera is None else camera_key(camera)
+            self._store.set_setting(key, tuning.model_dump())
+        self._notify(camera)
+        return self._store is not None
+
+    def clear(self, camera: str) -> bool:
+        """Drop a camera's override: it follows the global tuning again (also in the store)."""
+        with self._lock:
+            self._own.pop(camera, None)
+        if self._store is not None:
+            self._store.set_setting(camera_key(camera), None)
+        self._notify(camera)
+        return self._store is not None
+
+    def _notify(self, camera: str | None) -> None:
+        for listener in self._listeners:
+            listener(camera)
 
 
 #: Motion sensitivity 0..100 maps log-linearly onto a changed-pixel threshold of 10 % .. 0.01 %.
@@ -43,37 +190,3 @@ def threshold_from_sensitivity(sensitivity: int) -> float:
     """Changed-pixel fraction of a motion sensitivity (inverse of :func:`sensitivity_from_threshold`)."""
     exponent = _MOTION_LOG10_AT_0 + (_MOTION_LOG10_AT_100 - _MOTION_LOG10_AT_0) * sensitivity / 100
     return float(f"{10**exponent:.3g}")
-
-
-def effective_tuning(engine: Engine, camera_id: str | None) -> Tuning:
-    """The tuning in force for one camera (its override, else the global one), or the global one."""
-    if camera_id is None:
-        return engine.tuning
-    return engine.camera_tuning.get(camera_id, engine.tuning)
-
-
-def apply_tuning(engine: Engine, tuning: Tuning, camera_id: str | None) -> bool:
-    """Apply ``tuning`` to the running engine (all cameras, or one as an override) and persist it.
-
-    Returns:
-        Whether it was persisted (False when the engine has no history store).
-    """
-    engine.set_tuning(tuning, camera_id)
-    store = engine.history
-    if store is None:
-        return False
-    if camera_id is None:
-        store.save_tuning(tuning)
-    else:
-        store.set_setting(camera_tuning_key(engine.camera(camera_id).config.name), asdict(tuning))
-    return True
-
-
-def reset_camera_tuning(engine: Engine, camera_id: str) -> bool:
-    """Drop a camera's override (it follows the global tuning again), also in the store."""
-    engine.clear_camera_tuning(camera_id)
-    store = engine.history
-    if store is None:
-        return False
-    store.set_setting(camera_tuning_key(engine.camera(camera_id).config.name), None)
-    return True

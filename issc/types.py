@@ -102,17 +102,3 @@ class PeopleCount:
     max_count: int
     mean_count: float
     samples: int
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """Thresholds that analysts change while watching. Swapped whole, never mutated in place."""
-
-    person_conf: float = 0.5
-    plate_conf: float = 0.3
-    ocr_min_conf: float = 0.1
-    iou: float = 0.5
-    motion_threshold: float = 0.002  # fraction of pixels that must change to count as motion
-    ocr_engine: str = "rapidocr"
-    ocr_preprocess: str = "none"  # "none" | "prototype" (grey + fastNlMeansDenoising)
-    recognition_threshold: float = 0.9  # one read this confident makes a plate event

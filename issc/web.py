@@ -37,20 +37,17 @@ def _part(jpeg: bytes) -> bytes:
 
 async def mjpeg_parts(engine: Engine, camera_id: str, max_parts: int | None = None) -> AsyncIterator[bytes]:
     """Yield one multipart part per new frame; NO SIGNAL once a second while the camera is down."""
-    camera = engine.camera(camera_id)
     last_id = -2
     sent = 0
     loop = asyncio.get_running_loop()
     last_sent = 0.0
     while max_parts is None or sent < max_parts:
-        item = camera.latest()
+        frame_id, jpeg = engine.current_jpeg(camera_id)  # both cached: polling encodes nothing twice
         now = loop.time()
-        if item is not None and item.frame.frame_id != last_id:
-            last_id = item.frame.frame_id
-            jpeg = item.jpeg(engine.settings.jpeg_quality)
-        elif item is None and (last_id != -1 or now - last_sent >= NO_SIGNAL_EVERY_S):
+        if frame_id >= 0 and frame_id != last_id:
+            last_id = frame_id
+        elif frame_id < 0 and (last_id != -1 or now - last_sent >= NO_SIGNAL_EVERY_S):
             last_id = -1
-            jpeg = camera.no_signal_jpeg()
         else:
             await asyncio.sleep(POLL_S)
             continue
@@ -68,7 +65,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
         try:
             engine.camera(camera_id)
         except KeyError:
-            known = ", ".join(engine.cameras) or "none"
+            known = ", ".join(c.id for c in engine.configs()) or "none"
             return JSONResponse(
                 {"error": f"no camera with id {camera_id!r}; known ids: {known} (see /api/cameras)"},
                 status_code=404,
@@ -86,7 +83,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
 
     async def check_cams(request: Request) -> Response:
         # The prototype answered with the bare number; "3" is also valid JSON.
-        return Response(str(len(get_engine().cameras)), media_type="application/json")
+        return Response(str(len(get_engine().cameras)), media_type="application/json")  # configured only
 
     async def cameras(request: Request) -> Response:
         return JSONResponse([status.as_json() for status in get_engine().status()])

@@ -6,7 +6,8 @@ import time
 import streamlit as st
 
 from issc.annotate import format_duration
-from issc.ui import ALERT_BANNER_S, get_engine, link_to_page, mjpeg_img, status_line, take_new_alerts
+from issc.ui.access import get_engine
+from issc.ui.widgets import ALERT_BANNER_S, link_to_page, mjpeg_img, status_line, take_new_alerts
 
 engine = get_engine()
 st.title("Live")
@@ -33,7 +34,7 @@ def _watchlist_alerts() -> None:
 
 _watchlist_alerts()
 
-cameras = list(engine.cameras.values())
+cameras = engine.configs()
 per_row = st.sidebar.slider("Tiles per row", 1, 4, min(len(cameras), 3) or 1, key="live_per_row")
 mode = st.sidebar.radio(
     "Picture",
@@ -47,20 +48,20 @@ for row in range(math.ceil(len(cameras) / per_row)):
     columns = st.columns(per_row)
     for column, camera in zip(columns, cameras[row * per_row : (row + 1) * per_row], strict=False):
         with column, st.container(border=True):
-            st.markdown(f"**{camera.config.name}** · `{camera.config.kind}` · id {camera.config.id}")
+            st.markdown(f"**{camera.name}** · `{camera.kind}` · id {camera.id}")
             if mode.startswith("Stream"):
-                st.markdown(mjpeg_img(camera.config.id, camera.config.name), unsafe_allow_html=True)
+                st.markdown(mjpeg_img(camera.id, camera.name), unsafe_allow_html=True)
             else:
 
                 @st.fragment(run_every=1.0)
                 def _snapshot(camera=camera):
-                    _, jpeg = camera.current_jpeg()
+                    _, jpeg = engine.current_jpeg(camera.id)
                     st.image(jpeg, use_container_width=True)
 
                 _snapshot()
 
             @st.fragment(run_every=1.0)
             def _status(camera=camera):
-                st.markdown(status_line(camera.status()))
+                st.markdown(status_line(engine.status_of(camera.id)))
 
             _status()

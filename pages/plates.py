@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from issc import ui
 from issc.store import PlateFilter
+from issc.ui import access, history, widgets
 
-engine = ui.get_engine()
+service = access.get_service()
 st.title("Plates")
-store = ui.history_store(engine)
-tz = ui.browser_timezone()
+store = access.history_store(service)
+tz = widgets.browser_timezone()
 
 # --- filters (bound to the URL) -----------------------------------------------------------
-cameras = [c.config.name for c in engine.cameras.values()]
-known = dict.fromkeys([*cameras, "webcam", *ui.history_cameras(store)])
+cameras = [c.name for c in service.engine.configs()]
+known = dict.fromkeys([*cameras, "webcam", *history.history_cameras(store)])
 linked_camera = st.query_params.get("camera")
 if linked_camera:  # a deep link to a camera without recent plates still works
     known.setdefault(linked_camera)
@@ -38,15 +38,15 @@ with st.container(border=True):
     )
     preset = range_col.segmented_control(
         "Time range",
-        list(ui.RANGE_PRESETS),
-        default=ui.DEFAULT_RANGE,
+        list(history.RANGE_PRESETS),
+        default=history.DEFAULT_RANGE,
         required=True,
         key="range",
         bind="query-params",
         help="Last hour, 24 hours, 7 or 30 days, everything, or your own from/to times.",
     )
     custom_since = custom_until = None
-    if preset == ui.CUSTOM_RANGE:
+    if preset == history.CUSTOM_RANGE:
         since_col, until_col = st.columns(2)
         custom_since = since_col.datetime_input(
             "From", value=None, key="since", bind="query-params", format="YYYY-MM-DD", step=300
@@ -60,7 +60,7 @@ with st.container(border=True):
     )
     watchlist_only = watch_col.toggle("Watchlist hits only", key="watchlist", bind="query-params")
 
-since, until = ui.time_window(preset or ui.DEFAULT_RANGE, custom_since, custom_until, tz)
+since, until = history.time_window(preset or history.DEFAULT_RANGE, custom_since, custom_until, tz)
 if since is not None and until is not None and since >= until:
     st.error("**From** must be before **To**: change one of them.", icon=":material/event_busy:")
     st.stop()
@@ -80,13 +80,13 @@ if st.session_state.get("_plates_filter") not in (None, signature):
 st.session_state["_plates_filter"] = signature
 
 # --- table, paged in SQL ------------------------------------------------------------------
-total = ui.plate_count(store, flt)
+total = history.plate_count(store, flt)
 summary, size_col, page_col, download_col = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
-size = size_col.selectbox("Rows per page", ui.PAGE_SIZES, index=1, key="size", bind="query-params")
+size = size_col.selectbox("Rows per page", history.PAGE_SIZES, index=1, key="size", bind="query-params")
 page = page_col.number_input("Page", min_value=1, step=1, key="page", bind="query-params")
 pages = max(1, -(-total // size))
 page = min(int(page), pages)
-rows = ui.plate_rows(store, flt, limit=size, offset=(page - 1) * size)
+rows = history.plate_rows(store, flt, limit=size, offset=(page - 1) * size)
 first = (page - 1) * size + 1
 summary.markdown(
     (f"**{total:,}** plates match" if total != 1 else "**1** plate matches")
@@ -95,7 +95,7 @@ summary.markdown(
 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 download_col.download_button(
     "Download CSV",
-    data=lambda: ui.plates_csv(store, flt),  # built on click, in a worker thread
+    data=lambda: history.plates_csv(store, flt),  # built on click, in a worker thread
     file_name=f"plates-{stamp}.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -113,10 +113,10 @@ if not rows:
     selected = None
 else:
     event = st.dataframe(
-        ui.plates_table(rows, tz),
+        history.plates_table(rows, tz),
         key="plates_table",
         hide_index=True,
-        column_config=ui.plates_column_config(),
+        column_config=history.plates_column_config(),
         on_select="rerun",
         selection_mode="single-row",
         row_height=44,
@@ -147,13 +147,13 @@ if selected is not None:
                 ]
             )
         )
-        crop = ui.stored_image(store, selected.id, "crop") if selected.has_crop else None
+        crop = history.stored_image(store, selected.id, "crop") if selected.has_crop else None
         if crop is not None:
             crop_col.image(crop, caption="Crop", width="stretch")
         else:
             crop_col.caption("No crop stored.")
-        snapshot = ui.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
-        boxed = ui.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
+        snapshot = history.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
+        boxed = history.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
         if boxed is not None:
             snap_col.image(boxed, channels="BGR", caption="Snapshot", width="stretch")
         else:
@@ -163,23 +163,23 @@ if selected is not None:
 st.subheader("Over time")
 hourly_tab, people_tab, top_tab = st.tabs(["Plates per hour", "People", "Most frequent plates"])
 with hourly_tab:
-    hourly = ui.plates_per_hour_frame(store, flt, tz)
+    hourly = history.plates_per_hour_frame(store, flt, tz)
     if hourly.empty:
         st.caption("No plates in this selection.")
     else:
         st.bar_chart(hourly, x="hour", y="plates", color="camera", x_label="hour", y_label="plates")
 with people_tab:
-    people = ui.people_frame(store, flt, tz)
+    people = history.people_frame(store, flt, tz)
     if people.empty:
         st.caption("No people counts in this time range.")
     else:
         st.line_chart(people, x="time", y="peak", color="camera", x_label="time", y_label="people (peak)")
         st.caption(
-            f"Peak people in view per {ui.people_bucket_minutes(flt.since, flt.until)} minutes "
+            f"Peak people in view per {history.people_bucket_minutes(flt.since, flt.until)} minutes "
             "(camera and time filters apply)."
         )
 with top_tab:
-    top = ui.top_plates_frame(store, flt)
+    top = history.top_plates_frame(store, flt)
     if top.empty:
         st.caption("No plates in this selection.")
     else:

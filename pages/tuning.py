@@ -1,16 +1,16 @@
 """Tuning: detection and OCR thresholds for all cameras or one, applied live and saved, with a preview
 of a picture analysed with the current settings next to the previous ones."""
 
-from dataclasses import fields, replace
-
 import streamlit as st
 
 from issc import tuning as live_tuning
-from issc import ui, uploads
+from issc import uploads
 from issc.plates.regions import region_preset
-from issc.types import Tuning
+from issc.tuning import Tuning
+from issc.ui import access, preview
 
-engine = ui.get_engine()
+service = access.get_service()
+engine = service.engine
 st.title("Tuning")
 st.caption(
     "Changes apply to the running cameras on their next analysed frame and are saved, so they survive "
@@ -39,60 +39,65 @@ WIDGETS = (
 )
 
 
-def widget_key(name: str, camera_id: str | None) -> str:
-    return f"tune_{name}_{camera_id or 'all'}"
+def widget_key(name: str, camera: str | None) -> str:
+    return f"tune_{name}_{camera or 'all'}"
 
 
 def widget_values(tuning: Tuning) -> dict[str, object]:
-    values: dict[str, object] = {f.name: getattr(tuning, f.name) for f in fields(Tuning)}
+    values: dict[str, object] = tuning.model_dump()
     values["motion_sensitivity"] = live_tuning.sensitivity_from_threshold(tuning.motion_threshold)
     return values
 
 
-ALL_CAMERAS = ""  # the scope option of the shared settings (camera ids are never empty)
+ALL_CAMERAS = ""  # the scope option of the shared settings (camera names are never empty)
+NAMES = [c.name for c in engine.configs()]
 
 
-def scope_label(camera_id: str) -> str:
-    if camera_id == ALL_CAMERAS:
+def scope_label(camera: str) -> str:
+    if camera == ALL_CAMERAS:
         return "All cameras"
-    suffix = " · own settings" if camera_id in engine.camera_tuning else ""
-    return f"{engine.cameras[camera_id].config.name}{suffix}"
+    return f"{camera} · own settings" if camera in engine.tuning.overrides() else camera
 
 
-def _remember_previous(camera_id: str | None, before: Tuning) -> None:
-    st.session_state.setdefault("_tune_previous", {})[camera_id] = before
+def _remember_previous(camera: str | None, before: Tuning) -> None:
+    st.session_state.setdefault("_tune_previous", {})[camera] = before
 
 
-def _apply(name: str, camera_id: str | None) -> None:
+def _apply(name: str, camera: str | None) -> None:
     """on_change of one widget: apply that one value (the others stay exactly as they were)."""
-    before = live_tuning.effective_tuning(engine, camera_id)
-    value = st.session_state[widget_key(name, camera_id)]
+    before = engine.tuning_for(camera)
+    value = st.session_state[widget_key(name, camera)]
     if name == "motion_sensitivity":
         name, value = "motion_threshold", live_tuning.threshold_from_sensitivity(int(value))
-    after = replace(before, **{name: value})
+    after = before.changed(**{name: value})
     if after == before:
         return
-    _remember_previous(camera_id, before)
-    saved = live_tuning.apply_tuning(engine, after, camera_id)
-    st.session_state[f"_tune_seen_{camera_id}"] = after
-    where = "all cameras" if camera_id is None else engine.cameras[camera_id].config.name
+    _remember_previous(camera, before)
+    saved = engine.set_tuning(after, camera)
+    st.session_state[f"_tune_seen_{camera}"] = after
+    where = "all cameras" if camera is None else camera
     note = "" if saved else " (not saved: no history store)"
     st.toast(f"{LABELS[name].capitalize()} → {value} for {where}{note}", icon=":material/tune:")
 
 
-def _reset(camera_id: str) -> None:
-    before = live_tuning.effective_tuning(engine, camera_id)
-    live_tuning.reset_camera_tuning(engine, camera_id)
-    _remember_previous(camera_id, before)
-    st.session_state.pop(f"_tune_seen_{camera_id}", None)
-    st.toast(f"{engine.cameras[camera_id].config.name} follows All cameras again", icon=":material/undo:")
+def _reset(camera: str) -> None:
+    before = engine.tuning_for(camera)
+    engine.clear_tuning(camera)
+    _remember_previous(camera, before)
+    st.session_state.pop(f"_tune_seen_{camera}", None)
+    st.toast(f"{camera} follows All cameras again", icon=":material/undo:")
+
+
+def bounds(name: str) -> tuple[float, float]:
+    """The slider range of a threshold: its bounds in :class:`Tuning` (declared once, there)."""
+    return Tuning.bounds(name)
 
 
 # --- scope --------------------------------------------------------------------------------
 scope = (
     st.selectbox(
         "Settings for",
-        [ALL_CAMERAS, *engine.cameras],
+        [ALL_CAMERAS, *NAMES],
         format_func=scope_label,
         key="tune_scope",
         help="All cameras: the shared settings. One camera: settings of its own, which override the shared "
@@ -100,16 +105,16 @@ scope = (
     )
     or None
 )
-current = live_tuning.effective_tuning(engine, scope)
+current = engine.tuning_for(scope)
 if scope is None:
-    own = [engine.cameras[c].config.name for c in engine.camera_tuning if c in engine.cameras]
+    own = [name for name in engine.tuning.overrides() if name in NAMES]
     if own:
         st.info(
             f"{', '.join(f'**{n}**' for n in own)} keep{'s' if len(own) == 1 else ''} its own settings: "
             "pick it above to change or reset them.",
             icon=":material/call_split:",
         )
-elif scope in engine.camera_tuning:
+elif scope in engine.tuning.overrides():
     st.button(
         "Reset to All cameras",
         on_click=_reset,
@@ -141,8 +146,7 @@ with detection, st.container(border=True):
     ):
         st.slider(
             label,
-            0.0,
-            1.0,
+            *bounds(name),
             step=0.05,
             key=widget_key(name, scope),
             on_change=_apply,
@@ -183,8 +187,7 @@ with reading, st.container(border=True):
     )
     st.slider(
         "OCR minimum confidence",
-        0.0,
-        1.0,
+        *bounds("ocr_min_conf"),
         step=0.05,
         key=widget_key("ocr_min_conf", scope),
         on_change=_apply,
@@ -194,8 +197,7 @@ with reading, st.container(border=True):
     )
     st.slider(
         "Recognition threshold",
-        0.0,
-        1.0,
+        *bounds("recognition_threshold"),
         step=0.01,
         key=widget_key("recognition_threshold", scope),
         on_change=_apply,
@@ -204,18 +206,18 @@ with reading, st.container(border=True):
         "reads, or one read that fits the region's plate layouts.",
         format="%.2f",
     )
-    settings = engine.settings
+    plates = service.settings.plates
     overrides = [
         key.upper()
         for key in ("plate_formats", "plate_letter_to_digit", "plate_digit_to_letter", "plate_o_is_zero")
-        if getattr(settings, key) not in (None, "")
+        if getattr(plates, key) not in (None, "")
     ]
     st.caption(
-        f"Plate region **{settings.plate_region}** (`PLATE_REGION`, set at start): "
-        f"{region_preset(settings.plate_region).describe()}."
+        f"Plate region **{plates.plate_region}** (`PLATE_REGION`, set at start): "
+        f"{region_preset(plates.plate_region).describe()}."
         + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
     )
-if engine.history is None:
+if service.store is None:
     st.warning("There is no history store: changes apply now but are lost on restart.")
 
 # --- preview ------------------------------------------------------------------------------
@@ -239,33 +241,29 @@ if source == "Upload":
         except uploads.UploadRejected as exc:
             st.error(f"**{upload.name}**: {exc}", icon=":material/broken_image:")
 else:
-    ids = list(engine.cameras)
+    configs = {c.name: c.id for c in engine.configs()}
     pick, grab = st.columns([3, 1], vertical_alignment="bottom")
-    camera_id = pick.selectbox(
-        "Camera",
-        ids,
-        index=ids.index(scope) if scope in ids else 0,
-        format_func=lambda c: engine.cameras[c].config.name,
-        key="tune_preview_camera",
+    camera = pick.selectbox(
+        "Camera", NAMES, index=NAMES.index(scope) if scope in NAMES else 0, key="tune_preview_camera"
     )
     stored = st.session_state.get("_tune_frame")
     if grab.button("Take a new frame", icon=":material/photo_camera:", key="tune_grab") or (
-        stored is None or stored[0] != camera_id or stored[1] is None
+        stored is None or stored[0] != camera or stored[1] is None
     ):
-        latest = engine.camera(camera_id).latest()
-        stored = (camera_id, None if latest is None else latest.frame.image)
+        latest = engine.latest(configs[camera])
+        stored = (camera, None if latest is None else latest.frame.image)
         st.session_state["_tune_frame"] = stored
     image = stored[1]
     if image is None:
         st.warning(
-            f"**{engine.cameras[camera_id].config.name}** has no live picture right now: "
+            f"**{camera}** has no live picture right now: "
             "take a new frame once it is online, or upload a picture.",
             icon=":material/videocam_off:",
         )
 
 if image is not None:
     image = uploads.fit_within(image)
-    if engine.settings.detector_kind == "none":
+    if service.detector is None:
         st.caption("`DETECTOR=none`: nothing is detected, so the picture comes back unchanged.")
     previous = st.session_state.get("_tune_previous", {}).get(scope)
     if previous is not None and previous != current:
@@ -281,7 +279,7 @@ if image is not None:
     for column, (title, tuning) in zip(columns, shown, strict=False):
         with column:
             try:
-                result = ui.preview(engine, image, tuning)
+                result = preview.preview(service, image, tuning)
             except Exception as exc:  # a detector or OCR failure is shown, never crashes the page
                 st.error(f"The preview failed: {type(exc).__name__}: {exc}", icon=":material/error:")
                 continue
@@ -294,8 +292,8 @@ if image is not None:
             )
             if title.startswith("Previous"):
                 changed = [
-                    f"{LABELS[f.name]} {getattr(tuning, f.name)} → {getattr(current, f.name)}"
-                    for f in fields(Tuning)
-                    if getattr(tuning, f.name) != getattr(current, f.name)
+                    f"{LABELS[name]} {getattr(tuning, name)} → {getattr(current, name)}"
+                    for name in Tuning.model_fields
+                    if getattr(tuning, name) != getattr(current, name)
                 ]
                 st.caption("Changed since: " + "; ".join(changed))

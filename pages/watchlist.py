@@ -5,19 +5,20 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from issc import ui
+from issc.store.watchlist import watchlist_plate
+from issc.ui import access, widgets
 
-engine = ui.get_engine()
+service = access.get_service()
 st.title("Watchlist")
-store = ui.history_store(engine)
-tz = ui.browser_timezone()
+store = access.history_store(service)
+tz = widgets.browser_timezone()
 
 st.markdown(
     "Every plate read is compared with these entries: look-alike characters (8/B, 0/O, 1/I, 5/S) count "
     "as equal, plus the allowed number of other edits. A hit is\n"
     "- flagged in the **Plates** table (its *Watchlist* column; filter *Watchlist hits only*),\n"
     "- shown as a toast and a banner on the **Live** page,\n"
-    f"- {ui.webhook_state(engine.settings)}"
+    f"- {widgets.webhook_state(service.settings.store.webhook_url)}"
 )
 
 
@@ -31,7 +32,7 @@ def _add() -> None:
     """Form callback: validate, add, and clear the form only when it worked."""
     state = st.session_state
     try:
-        plate = ui.watchlist_plate(state["wl_add_plate"])
+        plate = watchlist_plate(state["wl_add_plate"])
         label = state["wl_add_label"].strip()
         if not label:
             raise ValueError("Enter a label, e.g. “stolen” or “staff car”: it is shown with every hit.")
@@ -55,7 +56,7 @@ def _add() -> None:
 def _save(entry_id: int) -> None:
     state = st.session_state
     try:
-        plate = ui.watchlist_plate(state[f"wl_edit_plate_{entry_id}"])
+        plate = watchlist_plate(state[f"wl_edit_plate_{entry_id}"])
         label = state[f"wl_edit_label_{entry_id}"].strip()
         if not label:
             raise ValueError("The label must not be empty.")
@@ -89,7 +90,7 @@ with st.form("wl_add", border=True):
     label_col.text_input("Label", key="wl_add_label", placeholder="e.g. stolen, staff, VIP", max_chars=128)
     distance_col.selectbox(
         "Allowed edits",
-        ui.WATCHLIST_DISTANCES,
+        widgets.WATCHLIST_DISTANCES,
         key="wl_add_distance",
         format_func=distance_label,
         help="How many characters may differ (after look-alike folding) and still count as a hit.",
@@ -160,33 +161,31 @@ else:
             st.error(edit_error, icon=":material/error:")
 
 # --- recent hits --------------------------------------------------------------------------
-alerts_after = getattr(engine.sink, "alerts_after", None)
-if callable(alerts_after):
-    hits = list(reversed(alerts_after(0)))
-    st.subheader("Recent hits")
-    if not hits:
-        st.caption("No hits since the server started.")
-    else:
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "time": [datetime.fromtimestamp(a.at, tz) for a in hits],
-                    "plate": [a.event.text for a in hits],
-                    "label": [a.event.watchlist for a in hits],
-                    "camera": [a.event.camera for a in hits],
-                    "confidence": [a.event.confidence for a in hits],
-                }
-            ),
-            hide_index=True,
-            column_config={
-                "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
-                "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
-            },
-            width="stretch",
-        )
-        ui.link_to_page(
-            "plates.py",
-            "All watchlist hits in the history",
-            ":material/directions_car:",
-            {"watchlist": "true", "range": "All"},
-        )
+hits = list(reversed(service.engine.alerts()))
+st.subheader("Recent hits")
+if not hits:
+    st.caption("No hits since the server started.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "time": [datetime.fromtimestamp(a.at, tz) for a in hits],
+                "plate": [a.event.text for a in hits],
+                "label": [a.event.watchlist for a in hits],
+                "camera": [a.event.camera for a in hits],
+                "confidence": [a.event.confidence for a in hits],
+            }
+        ),
+        hide_index=True,
+        column_config={
+            "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+            "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
+        },
+        width="stretch",
+    )
+    widgets.link_to_page(
+        "plates.py",
+        "All watchlist hits in the history",
+        ":material/directions_car:",
+        {"watchlist": "true", "range": "All"},
+    )

@@ -4,23 +4,23 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from issc.ui import get_engine, ice_configuration, status_line
+from issc.engine import WEBCAM_ID
+from issc.ui.access import get_service
+from issc.ui.widgets import ice_configuration, status_line
 
-engine = get_engine()
+service = get_service()
+engine = service.engine
 st.title("Webcam")
 st.caption(
     "Your browser's camera, analysed like any other camera: people and plates are detected and plate "
     "events land in the history as camera **webcam**. Nothing leaves this server."
 )
 
-camera, push = engine.webcam()
-
 
 def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
     """Runs in the WebRTC worker thread: hand the frame to the engine, return the annotated one."""
-    before = camera.buffer.latest()
-    push.push(frame.to_ndarray(format="bgr24"))
-    item = camera.buffer.wait_newer(before.frame.frame_id if before else -1, timeout=0.2)
+    before = engine.push_webcam_frame(frame.to_ndarray(format="bgr24"))
+    item = engine.wait_newer(WEBCAM_ID, before, timeout=0.2)
     if item is None:
         return frame
     out = av.VideoFrame.from_ndarray(item.image, format="bgr24")
@@ -31,7 +31,7 @@ def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
 webrtc_streamer(
     key="issc-webcam",
     mode=WebRtcMode.SENDRECV,
-    rtc_configuration=ice_configuration(engine.settings.ice_servers),
+    rtc_configuration=ice_configuration(service.settings.web.ice_servers),
     media_stream_constraints={"video": True, "audio": False},
     video_frame_callback=on_frame,
     async_processing=True,
@@ -40,7 +40,10 @@ webrtc_streamer(
 
 @st.fragment(run_every=1.0)
 def _status() -> None:
-    st.markdown(status_line(camera.status()))
+    if WEBCAM_ID in {c.id for c in engine.configs()}:
+        st.markdown(status_line(engine.status_of(WEBCAM_ID)))
+    else:
+        st.caption("Waiting for the first frame from your browser.")
 
 
 _status()

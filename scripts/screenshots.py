@@ -24,7 +24,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from issc import sources  # noqa: E402
+from issc.sources import demo as sources  # noqa: E402
 from issc.store import Store  # noqa: E402
 from issc.types import PeopleCount, PlateEvent  # noqa: E402
 

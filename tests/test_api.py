@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from test_store import EVENTS, plate_event
 
 from issc.api import plate_routes
-from issc.store import Store
+from issc.store import PlateFilter, Store
 
 CROP = b"\xff\xd8\xff\xe0crop-bytes\xff\xd9"
 SNAPSHOT = b"\xff\xd8\xff\xe0snapshot-bytes\xff\xd9"
@@ -148,7 +148,7 @@ def test_csv_has_header_and_exactly_the_filtered_rows(api: tuple[str, Store]) ->
         ("yard", "LS15EBC", "2024-05-01T12:15:00+00:00"),
         ("yard", "AB12CDE", "2024-05-01T12:05:00+00:00"),
     ]
-    assert response.text == "".join(api[1].iter_plates_csv(camera="yard"))
+    assert response.text == "".join(api[1].iter_plates_csv(PlateFilter(camera="yard")))
 
 
 def test_images_are_served_as_jpeg(api: tuple[str, Store]) -> None:

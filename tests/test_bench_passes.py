@@ -13,7 +13,7 @@ from conftest import PLATE_CLIP
 
 from issc.bench.__main__ import main as bench_main
 from issc.bench.passes import ClipPlayer, Playback, default_dedupe_s, plate_from_name, shows_plate
-from issc.detect.base import PERSON, PLATE, make_detections
+from issc.detections import PERSON, PLATE, make_detections
 
 REFERENCE = (100.0, 100.0, 200.0, 130.0)
 

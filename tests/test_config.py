@@ -12,8 +12,8 @@ from issc.errors import ConfigError
 
 def test_no_configuration_gives_one_demo_camera() -> None:
     settings = load_settings()
-    assert [(c.id, c.name, c.kind) for c in settings.cameras] == [("0", "demo", "demo")]
-    assert settings.detector_kind == "local"
+    assert [(c.id, c.name, c.kind) for c in settings.cameras.cameras] == [("0", "demo", "demo")]
+    assert settings.detection.kind == "local"
 
 
 def test_cameras_list_with_names_urls_devices_and_files(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_api_key_never_appears_in_errors(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "sk-very-secret" not in str(info.value)
     monkeypatch.setenv("HUMAN_MODEL", "issc-human-detection/1")
     settings = load_settings()
-    assert settings.detector_kind == "roboflow"
+    assert settings.detection.kind == "roboflow"
     assert "sk-very-secret" not in repr(settings) and "sk-very-secret" not in str(settings)
 
 
@@ -97,18 +97,18 @@ def test_config_file_adds_settings_and_environment_wins(
     monkeypatch.setenv("ISSC_CONFIG", str(config))
     monkeypatch.setenv("PERSON_CONF", "0.6")
     settings = load_settings()
-    assert [c.name for c in settings.cameras] == ["a", "b"]
-    assert settings.detect_fps == 2.5
-    assert settings.person_conf == 0.6
+    assert [c.name for c in settings.cameras.cameras] == ["a", "b"]
+    assert settings.detection.detect_fps == 2.5
+    assert settings.tuning.person_conf == 0.6
 
 
 def test_plate_rules_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from issc.service import plate_rules
+    from issc.plates.regions import plate_rules
 
     monkeypatch.setenv("PLATE_FORMATS", "AAA9999, aa99aaa")
     monkeypatch.setenv("PLATE_LETTER_TO_DIGIT", "O0,I1")
     monkeypatch.setenv("PLATE_O_IS_ZERO", "true")
-    rules = plate_rules(load_settings())
+    rules = plate_rules(load_settings().plates)
     assert [f.mask for f in rules.formats] == ["AAA9999", "AA99AAA"]
     assert dict(rules.letter_to_digit) == {"O": "0", "I": "1"}
     assert rules.o_is_zero

@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from issc.detect import CompositeDetector, detector_from_settings, make_detector, make_plate_locator
-from issc.detect.base import PERSON, PLATE, NullDetector, make_detections
+from issc.config import load_settings
+from issc.detect import (
+    CompositeDetector,
+    NullDetector,
+    make_detector,
+    make_plate_locator,
+)
 from issc.detect.people import HogPersonDetector, margin_to_confidence
 from issc.detect.plates_cascade import CascadePlateDetector
+from issc.detections import PERSON, PLATE, make_detections
 from issc.errors import ConfigError
 
 
@@ -138,16 +144,22 @@ def test_composite_keeps_extra_data_of_the_plate_locator() -> None:
 # --- factory ---------------------------------------------------------------------------------
 
 
+def detector_for(**values: object):
+    """The factory's detector for flat settings, as ``.env`` would give them."""
+    settings = load_settings(**values)
+    return make_detector(settings.detection, settings.tuning, settings.plates)
+
+
 @pytest.mark.parametrize(
-    ("kind", "settings", "expected_type"),
+    ("values", "expected_type"),
     [
-        ("none", {}, NullDetector),
-        ("local", {"person_conf": 0.4}, CompositeDetector),
-        ("roboflow", {"api_url": "http://127.0.0.1:9", "human_model": "a/1"}, "RoboflowDetector"),
+        ({"detector": "none"}, NullDetector),
+        ({"detector": "local", "person_conf": 0.4}, CompositeDetector),
+        ({"detector": "roboflow", "api_url": "http://127.0.0.1:9", "human_model": "a/1"}, "RoboflowDetector"),
     ],
 )
-def test_make_detector_builds_each_kind(kind: str, settings: dict, expected_type: type | str) -> None:
-    detector = make_detector(kind, **settings)
+def test_make_detector_builds_each_kind(values: dict, expected_type: type | str) -> None:
+    detector = detector_for(**values)
     name = expected_type if isinstance(expected_type, str) else expected_type.__name__
     assert type(detector).__name__ == name
 
@@ -156,23 +168,23 @@ def test_make_detector_builds_onnx_from_a_file(tmp_path: Path) -> None:
     from test_detect_onnx import constant_yolo, v8_output
 
     model = constant_yolo(tmp_path / "m.onnx", v8_output([[32, 32, 8, 8, 0.9, 0.0]]))
-    detector = make_detector("onnx", onnx_model=model, onnx_classes="person,plate")
+    detector = detector_for(detector="onnx", onnx_model=str(model), onnx_classes="person,plate")
     assert detector.detect(np.zeros((64, 64, 3), np.uint8)).class_id.tolist() == [PERSON]
 
 
 @pytest.mark.parametrize(
-    ("kind", "settings", "message"),
+    ("values", "message"),
     [
-        ("yolo", {}, "DETECTOR='yolo' is not a detector kind"),
-        ("local", {"person_cnf": 0.5}, "unknown detector setting"),
-        ("onnx", {}, "needs ONNX_MODEL"),
-        ("onnx", {"onnx_model": "/nowhere/m.onnx"}, "does not exist"),
-        ("roboflow", {"api_url": "http://127.0.0.1:9"}, "needs HUMAN_MODEL or PLATE_MODEL"),
+        ({"detector": "yolo"}, "DETECTOR='yolo' is invalid"),
+        ({"detector": "local", "person_cnf": 0.5}, "PERSON_CNF is not a known setting"),
+        ({"detector": "onnx"}, "needs ONNX_MODEL"),
+        ({"detector": "onnx", "onnx_model": "/nowhere/m.onnx"}, "does not exist"),
+        ({"detector": "roboflow", "api_url": "http://127.0.0.1:9"}, "needs HUMAN_MODEL or PLATE_MODEL"),
     ],
 )
-def test_make_detector_explains_bad_settings(kind: str, settings: dict, message: str) -> None:
+def test_bad_detector_settings_are_one_sentence(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        make_detector(kind, **settings)
+        detector_for(**values)
 
 
 def test_plate_locator_falls_back_to_the_cascade_without_issc_plates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,8 +196,8 @@ def test_plate_locator_falls_back_when_the_ocr_package_is_missing() -> None:
     assert isinstance(make_plate_locator("no_such_ocr_package"), CascadePlateDetector)
 
 
-def test_detector_from_settings_resolves_auto() -> None:
-    from issc.config import Settings
+def test_the_service_detector_resolves_auto_to_local() -> None:
+    from issc.service import build_detector
 
-    detector = detector_from_settings(Settings(detector="auto", api_key=None))
+    detector = build_detector(load_settings(detector="auto"))
     assert isinstance(detector, CompositeDetector)

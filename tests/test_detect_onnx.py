@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from issc.detect.base import PERSON, PLATE
 from issc.detect.onnx import OnnxDetector, canonical_class, decode_yolo, letterbox
+from issc.detections import PERSON, PLATE
 from issc.errors import ConfigError
 
 

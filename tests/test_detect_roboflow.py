@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 from roboflow_emulator import Behaviour, RoboflowEmulator, prediction
 
-from issc.detect.base import PERSON, PLATE
 from issc.detect.roboflow import RoboflowDetector, scrub_secret
+from issc.detections import PERSON, PLATE
 from issc.errors import ConfigError, DetectorAuthError, DetectorResponseError, DetectorUnavailableError
 
 KEY = "rf_SeCrEt_KeY_0123456789"

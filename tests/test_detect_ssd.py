@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 
-from issc.detect.base import PERSON
 from issc.detect.ssd_people import (
     DECODED_LAYERS,
     INSTALL_HINT,
@@ -24,6 +23,7 @@ from issc.detect.ssd_people import (
     build_text_graph,
     find_model,
 )
+from issc.detections import PERSON
 from issc.errors import ConfigError
 
 INTEL_CLIP = "intel_one-by-one-person-detection.mp4"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import time
 from pathlib import Path
@@ -16,9 +15,10 @@ from scenes import MovingPatch, PatchSource
 
 from issc.analysis import Analysis, NullAnalyzer
 from issc.config import load_settings
-from issc.detect.base import PLATE, make_detections
-from issc.engine import Engine, peek_shared_engine, shared_engine, stop_shared_engine
-from issc.types import CameraState, Tuning
+from issc.detections import PLATE, make_detections
+from issc.engine import Engine
+from issc.tuning import Tuning
+from issc.types import CameraState
 
 
 def wait_until(predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
@@ -44,7 +44,7 @@ def test_two_clips_and_an_unreachable_camera(videos_dir: Path, no_thread_leak) -
         cameras=f"{videos_dir / PLATE_CLIP},{videos_dir / 'intel_car-detection.mp4'},"
         "dead=http://127.0.0.1:9/stream.mjpg"
     )
-    engine = Engine(settings).start()
+    engine = Engine.from_settings(settings).start()
     try:
         assert wait_until(
             lambda: (
@@ -69,7 +69,7 @@ def test_two_clips_and_an_unreachable_camera(videos_dir: Path, no_thread_leak) -
 
 
 def test_many_viewers_share_the_newest_frame(videos_dir: Path, no_thread_leak) -> None:
-    engine = Engine(load_settings(cameras=str(videos_dir / PLATE_CLIP))).start()
+    engine = Engine.from_settings(load_settings(cameras=str(videos_dir / PLATE_CLIP))).start()
     try:
         camera = engine.camera("0")
         first = camera.buffer.wait_newer(-1, timeout=10)
@@ -87,7 +87,7 @@ def test_many_viewers_share_the_newest_frame(videos_dir: Path, no_thread_leak) -
 def test_network_camera_goes_no_signal_within_3_s_and_recovers(no_thread_leak) -> None:
     port = free_port()
     cam = MjpegCamera(port, fps=15).start()
-    engine = Engine(
+    engine = Engine.from_settings(
         load_settings(cameras=f"net=http://127.0.0.1:{port}/stream.mjpg", reconnect_max_s=2)
     ).start()
     camera = engine.camera("0")
@@ -128,61 +128,108 @@ class SlowAnalyzer(NullAnalyzer):
 
 def test_slow_analysis_never_slows_capture(videos_dir: Path, no_thread_leak) -> None:
     settings = load_settings(cameras=str(videos_dir / PLATE_CLIP), motion_gating=False)
-    engine = Engine(settings, analyzer_factory=lambda cam, tuning: SlowAnalyzer(tuning)).start()
+    engine = Engine.from_settings(settings, analyzer_factory=lambda cam, tuning: SlowAnalyzer(tuning)).start()
     try:
         time.sleep(2.5)
         status = engine.status()[0]
         analyzer = engine.camera("0").analyzer
         assert status.fps == pytest.approx(30, rel=0.15)
         assert 3 <= analyzer.calls <= 9
-        assert engine.camera("0").analysis_skipped > 30
+        assert engine.camera("0").health.analysis_skipped > 30
     finally:
         engine.stop()
 
 
-def test_shared_engine_survives_reruns_cache_clears_and_module_reloads(no_thread_leak) -> None:
-    import issc.engine as engine_module
+def test_one_service_per_process_found_by_every_caller(no_thread_leak) -> None:
+    from issc import service
 
     settings = load_settings(cameras="demo,demo")
     builds = []
 
     def build():
         builds.append(1)
-        return Engine(settings)
+        return service.Service.build(settings, history=False)
 
-    saved = dict(engine_module.__dict__)
     try:
-        first = shared_engine(build)
+        first = service.start(build)
         threads = len(issc_threads())
-        # Given many reruns of a page asking for the engine
+        # Given many reruns of pages and many requests asking for the service
         for _ in range(5):
-            assert shared_engine(build) is first
-        # When the engine module is reloaded during development
-        reloaded = importlib.reload(engine_module)
-        again = reloaded.shared_engine(build)
-        # Then the running engine is found again: no second set of threads
-        assert again is first and first.running
-        assert len(builds) == 1 and len(issc_threads()) == threads
-        # And once it is stopped (server shutdown), the next request builds a fresh one
-        reloaded.stop_shared_engine()
-        assert not first.running and all(not t.is_alive() for t in first.threads())
+            assert service.current() is first and service.start(build) is first
+        # Then it was built once: no second set of threads
+        assert len(builds) == 1 and len(issc_threads()) == threads and first.engine.running
+        # And once it is stopped (server shutdown), every thread is joined
+        service.stop()
+        assert not first.engine.running and all(not t.is_alive() for t in first.engine.threads())
     finally:
-        stop_shared_engine()
-        # later tests must see the classes they imported, not the reloaded ones
-        engine_module.__dict__.clear()
-        engine_module.__dict__.update(saved)
-    assert peek_shared_engine() is None
+        service.stop()
 
 
-def test_tuning_applies_to_running_analyzers() -> None:
-    engine = Engine(load_settings(cameras="a=demo,b=demo"))
+def test_a_wrong_configuration_is_one_sentence_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from issc import service
+    from issc.errors import ConfigError
+
+    monkeypatch.setenv("PERSON_CONF", "2")
+    calls = []
+
+    def build():
+        calls.append(1)
+        return service.Service.build(load_settings(), history=False)
+
+    try:
+        for _ in range(3):
+            with pytest.raises(ConfigError, match=r"PERSON_CONF='2' is invalid"):
+                service.start(build)
+            with pytest.raises(ConfigError, match=r"PERSON_CONF='2' is invalid"):
+                service.current()
+        assert len(calls) == 1  # the settings were read once, not per request
+    finally:
+        service.stop()
+
+
+def test_tuning_applies_to_running_analyzers_by_camera_name() -> None:
+    engine = Engine.from_settings(load_settings(cameras="a=demo,b=demo"))
+    engine.push_webcam_frame(np.zeros((48, 64, 3), np.uint8))  # the webcam follows the shared tuning too
     new = Tuning(person_conf=0.9)
-    engine.set_tuning(new, camera_id="1")
+    assert engine.set_tuning(new, "b") is False  # no store: applied, not saved
     assert engine.camera("1").analyzer.tuning.person_conf == 0.9
     assert engine.camera("0").analyzer.tuning.person_conf == 0.5
     engine.set_tuning(Tuning(person_conf=0.2))
     assert engine.camera("0").analyzer.tuning.person_conf == 0.2
+    assert engine.camera("webcam").analyzer.tuning.person_conf == 0.2
     assert engine.camera("1").analyzer.tuning.person_conf == 0.9
+    assert engine.tuning.overrides() == {"b": new}
+    engine.clear_tuning("b")
+    assert engine.camera("1").analyzer.tuning.person_conf == 0.2
+
+
+def test_tuning_is_validated_and_saved_values_are_checked_again() -> None:
+    from pydantic import ValidationError
+
+    from issc.tuning import TuningBook
+
+    with pytest.raises(ValidationError):
+        Tuning(plate_conf=1.5)
+    with pytest.raises(ValidationError):
+        Tuning().changed(ocr_engine="paddle")
+
+    class Saved(dict):
+        def get_setting(self, key, default=None):
+            return self.get(key, default)
+
+        def set_setting(self, key, value):
+            self[key] = value
+
+    saved = Saved(
+        {"tuning": {"plate_conf": 7, "iou": 0.4, "gone": 1}, "tuning.camera.gate": {"person_conf": 0.8}}
+    )
+    book = TuningBook(Tuning(), saved).load(["gate", "yard"])
+    # out-of-range and unknown saved values are dropped; the rest is restored
+    assert book.global_tuning == Tuning(iou=0.4)
+    assert book.for_camera("gate") == Tuning(iou=0.4, person_conf=0.8)
+    assert book.for_camera("yard") == Tuning(iou=0.4)
+    assert book.set(Tuning(plate_conf=0.6), "yard") is True
+    assert saved["tuning.camera.yard"]["plate_conf"] == 0.6
 
 
 def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
@@ -191,15 +238,16 @@ def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
     from issc.sink import MemorySink
     from issc.sources import DEMO_PLATE
 
-    engine = build_engine(load_settings(), sink=MemorySink()).start()
+    sink = MemorySink()
+    engine = build_engine(load_settings(), sink=sink).start()
     try:
-        assert wait_until(lambda: len(engine.sink.events()) >= 1, 45, 0.5)
+        assert wait_until(lambda: len(sink.events()) >= 1, 45, 0.5)
         time.sleep(1)
     finally:
         engine.stop()
-    texts = [e.text for e in engine.sink.events()]
+    texts = [e.text for e in sink.events()]
     assert texts == [DEMO_PLATE]
-    event = engine.sink.events()[0]
+    event = sink.events()[0]
     assert (
         event.camera == "demo"
         and event.crop_jpeg[:2] == b"\xff\xd8"
@@ -240,7 +288,7 @@ def test_boxes_follow_a_track_between_analyses_then_fade_out(no_thread_leak) -> 
     # Given a plate moving right at 100 px/s, analysed twice a second, reported by 4 analyses
     scene = MovingPatch()
     settings = load_settings(cameras="demo", motion_gating=False, detect_fps=2.0)
-    engine = Engine(
+    engine = Engine.from_settings(
         settings,
         analyzer_factory=lambda cam, tuning: MovingPlateAnalyzer(tuning, scene),
         source_factory=lambda cam, stop: PatchSource(scene, stop),
@@ -254,7 +302,7 @@ def test_boxes_follow_a_track_between_analyses_then_fade_out(no_thread_leak) -> 
         while time.monotonic() < deadline and (
             analyzer.calls < 4 or time.monotonic() < analyzer.returned[-1] + 2.5
         ):
-            item = camera.buffer.wait_newer(last, timeout=0.5)
+            item = camera.wait_newer(last, timeout=0.5)
             if item is not None:
                 last = item.frame.frame_id
                 seen.append(item)

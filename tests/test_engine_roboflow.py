@@ -34,7 +34,7 @@ def engine_for(emulator: RoboflowEmulator, clip: Path, key: str):
         motion_gating=False,
         detector_timeout_s=2,
     )
-    assert settings.detector_kind == "roboflow"
+    assert settings.detection.kind == "roboflow"
     return build_engine(settings, sink=MemorySink())
 
 
@@ -62,10 +62,10 @@ def test_good_key_draws_roboflow_people(emulator, videos_dir: Path, no_thread_le
     engine = engine_for(emulator, videos_dir / PLATE_CLIP, key=KEY).start()
     camera = engine.camera("0")
     try:
-        assert wait_until(lambda: camera.analysed >= 3, 20)
+        assert wait_until(lambda: camera.health.analysed >= 3, 20)
         assert camera.status().detector_state == "ok"
-        assert engine.camera("0")._detections is not None
-        dets = engine.camera("0")._detections[2]
+        assert engine.camera("0").analysis.latest is not None
+        dets = engine.camera("0").analysis.latest[1]
         assert list(dets.data["class_name"]) == ["person"]
         assert dets.xyxy[0].tolist() == [160, 100, 240, 300]
     finally:

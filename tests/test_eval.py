@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from issc.detect.base import box_iou
+from issc.detections import box_iou
 from issc.eval import (
     MISREAD,
     NOT_FOUND,

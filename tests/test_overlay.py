@@ -9,9 +9,9 @@ import supervision as sv
 from scenes import MovingPatch
 
 from issc.annotate import FrameAnnotator
-from issc.detect.base import PERSON, PLATE, make_detections
+from issc.detections import OPACITY_KEY, PERSON, PLATE, make_detections
 from issc.flow import BoxFlow
-from issc.overlay import OPACITY_KEY, BoxOverlay, OverlayOptions
+from issc.overlay import BoxOverlay, OverlayOptions
 
 AMBER_BGR = (0, 176, 255)  # #ffb000
 GREEN_BGR = (113, 204, 46)  # #2ecc71

@@ -6,14 +6,14 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from issc.engine import stop_shared_engine
+from issc import service
 
 
 @pytest.fixture
 def app_test(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CAMERAS", "lobby=demo,dead=http://127.0.0.1:9/x.mjpg")
     yield lambda page: AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30)
-    stop_shared_engine()
+    service.stop()
 
 
 def test_live_page_shows_a_tile_per_camera_with_state(app_test) -> None:

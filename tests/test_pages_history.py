@@ -22,14 +22,15 @@ from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from issc import service as process
 from issc import tuning as live_tuning
-from issc import ui, uploads
+from issc import uploads
 from issc.config import load_settings
-from issc.engine import Engine, peek_shared_engine, shared_engine, stop_shared_engine
-from issc.service import build_engine
+from issc.engine import Engine
 from issc.store import CSV_COLUMNS, PlateFilter, Store
-from issc.tuning import camera_tuning_key
-from issc.types import PeopleCount, PlateEvent, Tuning
+from issc.tuning import Tuning, TuningBook, camera_key
+from issc.types import PeopleCount, PlateEvent
+from issc.ui import history
 
 # --- seeded history ----------------------------------------------------------------------
 # Within the last 24 hours: three named plates and 60 fillers on "street"; one more 3 days ago.
@@ -105,7 +106,7 @@ def page(history_url: str) -> Iterator[Callable[..., AppTest]]:
         return at
 
     yield make
-    stop_shared_engine()
+    process.stop()
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -136,15 +137,17 @@ def text_of(at: AppTest) -> str:
     return "\n".join(m.value for m in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning])
 
 
+def service() -> process.Service:
+    return process.current()
+
+
 def engine() -> Engine:
-    running = peek_shared_engine()
-    assert running is not None
-    return running
+    return service().engine
 
 
 def wait_for_frame(camera_id: str = "0", timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while engine().cameras[camera_id].latest() is None:
+    while engine().latest(camera_id) is None:
         assert time.monotonic() < deadline, "the demo camera published no frame"
         time.sleep(0.05)
 
@@ -256,16 +259,16 @@ def test_plates_selected_row_shows_crop_snapshot_and_details(page) -> None:
 def test_plates_charts_follow_the_filters(history_url) -> None:
     with Store(history_url) as store:
         flt = PlateFilter(camera="gate", since=datetime.now(UTC) - timedelta(days=1))
-        assert ui.plates_per_hour_frame(store, flt, UTC)["plates"].sum() == 2
-        top = ui.top_plates_frame(store, PlateFilter(camera="street"), limit=3)
+        assert history.plates_per_hour_frame(store, flt, UTC)["plates"].sum() == 2
+        top = history.top_plates_frame(store, PlateFilter(camera="street"), limit=3)
         assert len(top) == 3 and set(top["seen"]) == {1}
-        people = ui.people_frame(store, PlateFilter(since=datetime.now(UTC) - timedelta(hours=1)), UTC)
+        people = history.people_frame(store, PlateFilter(since=datetime.now(UTC) - timedelta(hours=1)), UTC)
         assert set(people["camera"]) == {"street"} and people["peak"].max() == 4
     st.cache_data.clear()
 
 
 def test_plates_page_explains_when_the_history_is_off(page) -> None:
-    shared_engine(lambda: build_engine(load_settings(), history=False))
+    process.start(lambda: process.Service.build(load_settings(), history=False))
     at = page("plates.py").run()
     assert not at.exception
     assert "plate history is off" in at.info[0].value
@@ -282,10 +285,10 @@ def test_tuning_slider_applies_to_the_engine_and_persists(page, history_url) -> 
     at.slider(key="tune_person_conf_all").set_value(0.8).run()
     at.slider(key="tune_motion_sensitivity_all").set_value(100).run()
     expected = Tuning(person_conf=0.8, motion_threshold=0.0001)
-    assert engine().tuning == expected
+    assert engine().tuning_for(None) == expected
     assert engine().cameras["0"].analyzer.tuning == expected
     with Store(history_url) as store:
-        assert store.load_tuning() == expected
+        assert TuningBook(Tuning(), store).load(["demo"]).global_tuning == expected
     # the preview now compares the previous settings with the current ones
     assert [image.captions for image in at.image] == [["Previous settings"], ["Current settings"]]
     assert "motion threshold 0.002 → 0.0001" in text_of(at)
@@ -297,18 +300,18 @@ def test_tuning_slider_applies_to_the_engine_and_persists(page, history_url) -> 
 
 def test_tuning_camera_override_and_reset(page, history_url) -> None:
     at = page("tuning.py").run()
-    at.selectbox(key="tune_scope").set_value("0").run()
-    at.slider(key="tune_plate_conf_0").set_value(0.6).run()
-    key = camera_tuning_key("demo")
-    assert engine().camera_tuning["0"].plate_conf == 0.6
-    assert engine().tuning.plate_conf == 0.3
+    at.selectbox(key="tune_scope").set_value("demo").run()
+    at.slider(key="tune_plate_conf_demo").set_value(0.6).run()
+    key = camera_key("demo")
+    assert engine().tuning.overrides()["demo"].plate_conf == 0.6
+    assert engine().tuning_for(None).plate_conf == 0.3
     with Store(history_url) as store:
         assert store.get_setting(key)["plate_conf"] == 0.6
 
     at.button(key="tune_reset").click().run()
-    assert engine().camera_tuning == {}
-    assert engine().cameras["0"].analyzer.tuning == engine().tuning
-    assert at.slider(key="tune_plate_conf_0").value == 0.3
+    assert engine().tuning.overrides() == {}
+    assert engine().cameras["0"].analyzer.tuning == engine().tuning_for(None)
+    assert at.slider(key="tune_plate_conf_demo").value == 0.3
     with Store(history_url) as store:
         assert store.get_setting(key) is None
 
@@ -375,7 +378,7 @@ def test_watchlist_add_normalises_and_matches_live_reads(page) -> None:
     entries = at.dataframe[0].value
     assert list(entries["plate"]) == ["LS15EBC"] and list(entries["max_distance"]) == [1]
     assert at.text_input(key="wl_add_plate").value == ""  # the form is cleared after a success
-    assert engine().history.watchlist_match("LS15E8C") == "stolen"
+    assert service().store.watchlist_match("LS15E8C") == "stolen"
 
 
 @pytest.mark.parametrize(
@@ -393,23 +396,23 @@ def test_watchlist_rejects_bad_entries(page, plate: str, label: str, message: st
     _add(at, plate, label)
     assert message in at.error[0].value
     assert at.text_input(key="wl_add_plate").value == plate  # kept, to be corrected
-    assert len(engine().history.list_watchlist()) == 1
+    assert len(service().store.list_watchlist()) == 1
 
 
 def test_watchlist_edit_and_remove(page) -> None:
     at = page("watchlist.py").run()
     _add(at, "AB12CDE", "staff", 0)
-    entry = engine().history.list_watchlist()[0]
+    entry = service().store.list_watchlist()[0]
     at.selectbox(key="wl_edit_choice").set_value(entry.id).run()
     at.text_input(key=f"wl_edit_label_{entry.id}").input("visitor")
     at.selectbox(key=f"wl_edit_distance_{entry.id}").set_value(2)
     button(at, "Save").click().run()
     assert not at.exception
-    assert engine().history.list_watchlist()[0].label == "visitor"
-    assert engine().history.list_watchlist()[0].max_distance == 2
+    assert service().store.list_watchlist()[0].label == "visitor"
+    assert service().store.list_watchlist()[0].max_distance == 2
 
     button(at, "Remove").click().run()
-    assert engine().history.list_watchlist() == []
+    assert service().store.list_watchlist() == []
     assert "The watchlist is empty" in text_of(at)
 
 
@@ -426,10 +429,10 @@ def test_watchlist_names_the_webhook_host_but_no_secret(page, monkeypatch) -> No
 
 def test_live_page_toasts_new_watchlist_hits_once(page) -> None:
     at = page("live.py").run()
-    store = engine().history
+    store = service().store
     store.add_watchlist("LS15EBC", "stolen")
     old = plate_event("LS15E8C", "demo", 0.9, datetime.now(UTC))
-    engine().sink.add_plate_event(old)
+    service().sink.add_plate_event(old)
     assert not at.toast
 
     at.run()
@@ -443,15 +446,17 @@ def test_live_page_toasts_new_watchlist_hits_once(page) -> None:
 
 def test_live_page_does_not_toast_hits_from_before_it_opened(page) -> None:
     page("live.py").run()  # starts the engine
-    engine().history.add_watchlist("LS15EBC", "stolen")
-    engine().sink.add_plate_event(plate_event("LS15EBC", "demo", 0.9, datetime.now(UTC)))
+    service().store.add_watchlist("LS15EBC", "stolen")
+    service().sink.add_plate_event(plate_event("LS15EBC", "demo", 0.9, datetime.now(UTC)))
     at = page("live.py").run()  # a new session
     assert not at.toast
     assert "Watchlist hit: LS15EBC" in at.warning[0].value
 
 
 def test_live_page_without_alerts_is_quiet(page) -> None:
-    shared_engine(lambda: build_engine(load_settings(), history=False))  # MemorySink: no alerts_after
+    process.start(
+        lambda: process.Service.build(load_settings(), history=False)
+    )  # MemorySink: no alerts_after
     at = page("live.py").run()
     assert not at.exception and not at.toast and not at.warning
 

@@ -14,7 +14,6 @@ import pytest
 from conftest import PLATE_CLIP
 
 from issc.config import load_settings
-from issc.engine import tuning_from_settings
 from issc.service import analyzer_factory, build_detector, build_engine
 from issc.sink import MemorySink
 from issc.sources import video_frames
@@ -39,7 +38,7 @@ def test_a_pass_seen_in_a_few_analysed_frames_makes_one_event(
 ) -> None:
     # Given the live analyzer fed only `analysed` frames of a 4.7 s pass (0.4 to 1.5 a second)
     settings = load_settings(cameras="demo")
-    analyzer = analyzer_factory(settings, detector)(settings.cameras[0], tuning_from_settings(settings))
+    analyzer = analyzer_factory(settings, detector)(settings.cameras.cameras[0], settings.tuning)
     picks = np.linspace(0, len(clip_frames) - 1, analysed).round().astype(int)
     events = []
     for i in picks:
@@ -93,9 +92,9 @@ def test_stopping_the_engine_mid_pass_keeps_the_pass(
     engine = build_engine(settings, sink=sink, detector=detector).start()
     camera = engine.camera("0")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and camera.analysed < 2:
+    while time.monotonic() < deadline and camera.health.analysed < 2:
         time.sleep(0.1)
-    assert camera.analysed >= 2
+    assert camera.health.analysed >= 2
     # When the engine stops before the track has ended by itself
     engine.stop()
     # Then the open track was flushed into its event

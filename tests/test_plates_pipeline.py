@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
+from issc.analysis import PlateAnalyzer
 from issc.detect import CompositeDetector
-from issc.detect.base import PERSON, PLATE, empty_detections, make_detections
-from issc.plates.pipeline import PlateAnalyzer
-from issc.types import Frame, Tuning
+from issc.detections import PERSON, PLATE, empty_detections, make_detections
+from issc.tuning import Tuning
+from issc.types import Frame
 
 T0 = 1_700_000_000.0
 

@@ -25,7 +25,7 @@ def test_reads_of_another_line_in_the_crop_count_less(read: str, line: str, fact
 def test_a_picture_without_plates_gives_an_empty_result_with_every_key() -> None:
     pytest.importorskip("rapidocr")
     from issc.plates.locate import PlateLocator
-    from issc.plates.ocr import make_reader
+    from issc.plates.ocr.reader import make_reader
     from issc.plates.read import read_plates
 
     reader = make_reader()

@@ -12,14 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
-from issc.detect.base import PLATE, Detector, box_iou
+from issc.analysis import PlateAnalyzer
 from issc.detect.local_plates import LocalPlateDetector
+from issc.detections import PLATE, Detector, box_iou
 from issc.plates.locate import PlateLocator
-from issc.plates.ocr import PlateReader, make_reader
-from issc.plates.pipeline import PlateAnalyzer
+from issc.plates.ocr.reader import PlateReader, make_reader
 from issc.plates.read import read_plates
 from issc.sources import video_frames
-from issc.types import Frame, Tuning
+from issc.tuning import Tuning
+from issc.types import Frame
 
 pytestmark = pytest.mark.slow
 

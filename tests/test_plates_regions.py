@@ -6,7 +6,7 @@ from typing import get_args
 
 import pytest
 
-from issc.config import ConfigError, Settings, load_settings
+from issc.config import ConfigError, PlateSettings, load_settings
 from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
 from issc.plates.text import DEFAULT_FORMATS, DIGIT_TO_LETTER, LETTER_TO_DIGIT
 
@@ -45,11 +45,11 @@ def test_the_default_region_is_todays_rules() -> None:
     assert dict(rules.digit_to_letter) == dict(DIGIT_TO_LETTER)
     assert not rules.o_is_zero
     assert region_preset(DEFAULT_REGION).plate_grow_y == 0.0
-    assert Settings.model_fields["plate_region"].default == DEFAULT_REGION
+    assert PlateSettings.model_fields["plate_region"].default == DEFAULT_REGION
 
 
 def test_every_preset_is_a_setting_value_and_back() -> None:
-    assert set(get_args(Settings.model_fields["plate_region"].annotation)) == set(REGIONS)
+    assert set(get_args(PlateSettings.model_fields["plate_region"].annotation)) == set(REGIONS)
     assert set(REGIONS) >= {"eu", "uk", "br", "us"}
 
 
@@ -81,16 +81,16 @@ def test_describe_lists_layouts_and_the_o_policy() -> None:
 
 
 def test_plate_region_setting_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    from issc.service import plate_rules
+    from issc.plates.regions import plate_rules
 
     monkeypatch.setenv("PLATE_REGION", "US")
-    rules = plate_rules(load_settings())
+    rules = plate_rules(load_settings().plates)
     assert rules.o_is_zero and {f.mask for f in rules.formats} == {f.mask for f in REGIONS["us"].formats}
 
     monkeypatch.setenv("PLATE_O_IS_ZERO", "false")  # an explicit setting replaces the region's part
     monkeypatch.setenv("PLATE_FORMATS", "AAA999")
     monkeypatch.setenv("PLATE_LETTER_TO_DIGIT", "")  # set, and empty: no swaps at all
-    rules = plate_rules(load_settings())
+    rules = plate_rules(load_settings().plates)
     assert not rules.o_is_zero and [f.mask for f in rules.formats] == ["AAA999"]
     assert dict(rules.letter_to_digit) == {}
     assert dict(rules.digit_to_letter) == dict(REGIONS["us"].digit_to_letter)  # unset: the region's
@@ -107,7 +107,7 @@ def test_tuning_page_shows_the_region(monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import ROOT
     from streamlit.testing.v1 import AppTest
 
-    from issc.engine import stop_shared_engine
+    from issc import service
 
     monkeypatch.setenv("CAMERAS", "demo")
     monkeypatch.setenv("DETECTOR", "none")
@@ -121,4 +121,4 @@ def test_tuning_page_shows_the_region(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "Plate region **us**" in text and "AAA9999" in text
         assert "Replaced by settings: PLATE_O_IS_ZERO." in text
     finally:
-        stop_shared_engine()
+        service.stop()

@@ -198,7 +198,8 @@ def test_small_glyph_threshold_is_configurable_and_sizes_must_align() -> None:
 def test_glyph_sizes_come_from_the_ink_of_each_character() -> None:
     import numpy as np
 
-    from issc.plates.ocr import CharBelief, with_glyph_sizes
+    from issc.plates.ocr.lines import CharBelief
+    from issc.plates.ocr.rapid import with_glyph_sizes
 
     # given a white line with four dark bars 40 px high and a fifth 20 px high
     line = np.full((60, 250, 3), 255, np.uint8)
@@ -219,7 +220,7 @@ def test_glyph_sizes_come_from_the_ink_of_each_character() -> None:
 def test_ctc_decoding_records_where_each_character_was_seen() -> None:
     import numpy as np
 
-    from issc.plates.ocr import _ctc_greedy
+    from issc.plates.ocr.rapid import _ctc_greedy
 
     # frames: blank, A, A, blank, B, blank, B, blank (classes: 0 blank, 1 A, 2 B)
     best = [0, 1, 1, 0, 2, 0, 2, 0]

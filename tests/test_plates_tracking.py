@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PLATE, make_detections
+from issc.detections import PLATE, make_detections
 from issc.plates.tracking import PlateTracker, TrackerOptions
 
 T0 = 1_700_000_000.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from issc.detect.base import PLATE, make_detections
+from issc.detections import PLATE, make_detections
 from issc.plates.text import PlateRules
 from issc.plates.voting import PlateVoter, VotingOptions, vote
 from issc.types import PlateRead
@@ -217,9 +217,10 @@ def test_two_plates_make_two_events() -> None:
 
 
 def test_the_live_tuning_sets_the_recognition_threshold() -> None:
-    from issc.detect.base import NullDetector
-    from issc.plates.pipeline import PlateAnalyzer
-    from issc.types import Frame, Tuning
+    from issc.analysis import PlateAnalyzer
+    from issc.detect import NullDetector
+    from issc.tuning import Tuning
+    from issc.types import Frame
 
     analyzer = PlateAnalyzer(NullDetector(), "gate", Tuning())
     analyzer.tuning = Tuning(recognition_threshold=0.97)

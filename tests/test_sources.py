@@ -1,4 +1,4 @@
-"""Camera sources: file pacing and looping, the demo scene, MJPEG over HTTP."""
+"""Camera sources: file pacing and looping, the demo scene, frames pushed by the webcam page."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import PLATE_CLIP, free_port
-from mjpeg_server import MjpegCamera
+from conftest import PLATE_CLIP
 
 from issc.errors import SourceError
-from issc.sources import DemoSource, FileSource, HttpSource
+from issc.sources import DemoSource, FileSource, PushSource
 
 
 def test_file_source_is_paced_at_its_own_fps_and_loops(videos_dir: Path) -> None:
@@ -81,19 +80,17 @@ def test_demo_scene_is_deterministic_labelled_and_moving() -> None:
     assert (a[:26] == 0).all(axis=2).mean() > 0.8
 
 
-def test_mjpeg_http_source_reads_frames_then_reports_a_dead_camera() -> None:
-    camera = MjpegCamera(free_port()).start()
-    source = HttpSource(camera.url, stop=threading.Event())
-    try:
-        source.open()
-        image = source.read()
-        assert image.shape == (240, 320, 3)
-        camera.kill()
-        with pytest.raises(SourceError):
-            for _ in range(100):
-                source.read()
-    finally:
-        source.close()
-        camera.kill()
-    with pytest.raises(SourceError, match="cannot connect"):
-        HttpSource(camera.url, stop=threading.Event()).open()
+def test_push_source_hands_over_the_newest_frame_and_counts_the_ones_never_read() -> None:
+    # Given two frames pushed before the capture thread reads
+    stop = threading.Event()
+    source = PushSource(stop, fps=10.0)
+    source.open()
+    first, second = np.zeros((4, 4, 3), np.uint8), np.ones((4, 4, 3), np.uint8)
+    assert source.push(first) == 1 and source.push(second) == 2
+    # Then the read gets the newest and the older one counts as dropped
+    assert source.read() is second
+    assert source.dropped == 1
+    # And a read waiting for a frame returns a 1x1 picture once the camera stops
+    threading.Timer(0.1, stop.set).start()
+    assert source.read().shape == (1, 1, 3)
+    source.close()

@@ -15,6 +15,7 @@ COMMANDS = {
     "history": "issc.bench.history",
     "passes": "issc.bench.passes",
     "search": "issc.bench.search",
+    "mjpeg": "issc.bench.mjpeg",
 }
 
 

@@ -101,14 +101,13 @@ class Viewers:
             thread.join(5)
 
     def _watch(self, camera_id: str) -> None:
-        camera = self.engine.camera(camera_id)
         last = -1
         while not self._stop.is_set():
-            item = camera.buffer.wait_newer(last, timeout=0.5)
+            item = self.engine.wait_newer(camera_id, last, timeout=0.5)
             if item is None:
                 continue
             last = item.frame.frame_id
-            item.jpeg(self.engine.settings.jpeg_quality)
+            item.jpeg()
             stats = self.stats[camera_id]
             stats.frames += 1
             stats.first_id = item.frame.frame_id if stats.first_id is None else stats.first_id

@@ -17,7 +17,7 @@ from issc.bench.common import ProcessMeter, Viewers, clips, percentile, print_js
 from issc.bench.prototype import PrototypeLoop
 from issc.config import load_settings
 from issc.detect import CompositeDetector, Detector, NullDetector
-from issc.plates.ocr import make_reader
+from issc.plates.ocr.reader import make_reader
 from issc.service import build_detector, build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource
@@ -71,19 +71,20 @@ def run_prototype(clip, person: Detector, plate: Detector, seconds: float, durat
 
 def run_ours(clip, detector: Detector, seconds: float, duration_s: float, warmup: float = 1.0) -> dict:
     settings = load_settings(cameras=f"bench={clip}", motion_gating=False)
-    engine = build_engine(settings, sink=MemorySink(), detector=detector).start()
+    sink = MemorySink()
+    engine = build_engine(settings, sink=sink, detector=detector).start()
     viewers = Viewers(engine).start()
     camera = engine.camera("0")
     try:
         time.sleep(warmup)
         viewers.reset()
-        ocr0 = camera.ocr_calls
-        events0 = len(engine.sink.events())
+        ocr0 = camera.health.ocr_calls
+        events0 = len(sink.events())
         meter = ProcessMeter().start()
         time.sleep(seconds)
         meter.stop()
-        ocr = camera.ocr_calls - ocr0
-        events = len(engine.sink.events()) - events0
+        ocr = camera.health.ocr_calls - ocr0
+        events = len(sink.events()) - events0
     finally:
         viewers.stop()
         engine.stop()

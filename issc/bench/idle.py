@@ -55,7 +55,7 @@ def measure(clip: Path, gating: bool, seconds: float, warmup: float, detector) -
     camera = engine.camera("0")
     try:
         time.sleep(warmup)
-        analysed0 = camera.analysed
+        analysed0 = camera.health.analysed
         meter = ProcessMeter().start()
         time.sleep(seconds)
         meter.stop()
@@ -65,7 +65,7 @@ def measure(clip: Path, gating: bool, seconds: float, warmup: float, detector) -
     return {
         "motion_gating": gating,
         "cpu_percent": round(meter.cpu_percent, 1),
-        "detections": camera.analysed - analysed0,
+        "detections": camera.health.analysed - analysed0,
         "published_fps": round(status.fps, 2),
     }
 

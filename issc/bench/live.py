@@ -47,7 +47,7 @@ def run(
             cid: cam.buffer.latest().frame.frame_id if cam.buffer.latest() else -1
             for cid, cam in engine.cameras.items()
         }
-        analysed0 = {cid: cam.analysed for cid, cam in engine.cameras.items()}
+        analysed0 = {cid: cam.health.analysed for cid, cam in engine.cameras.items()}
         time.sleep(seconds)
         meter.stop()
         rows = []
@@ -59,12 +59,12 @@ def run(
                 {
                     "camera": cam.config.name,
                     "clip": cam.config.source.rsplit("/", 1)[-1],
-                    "source_fps": round(cam.source_fps, 2),
+                    "source_fps": round(cam.capture.source_fps, 2),
                     "published_fps": round(published, 2),
                     "viewer_fps": round(seen.frames / meter.wall_s, 2),
                     "p50_latency_ms": percentile(seen.latencies_ms, 50),
                     "p95_latency_ms": percentile(seen.latencies_ms, 95),
-                    "detect_fps": round((cam.analysed - analysed0[cid]) / meter.wall_s, 2),
+                    "detect_fps": round((cam.health.analysed - analysed0[cid]) / meter.wall_s, 2),
                     "dropped": cam.status().dropped,
                 }
             )

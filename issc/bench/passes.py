@@ -45,8 +45,7 @@ import supervision as sv
 
 from issc.bench.common import clips, percentile, print_json, print_table
 from issc.config import CameraConfig, load_settings
-from issc.detect.base import PLATE, box_iou
-from issc.overlay import OPACITY_KEY
+from issc.detections import OPACITY_KEY, PLATE, box_iou
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource, video_frames
@@ -230,7 +229,8 @@ def run(
     def play(camera: CameraConfig, stop: threading.Event) -> ClipPlayer:
         return ClipPlayer(camera.source, stop, gap_s, playback)
 
-    engine = build_engine(settings, sink=MemorySink(), source_factory=play)
+    sink = MemorySink()
+    engine = build_engine(settings, sink=sink, source_factory=play)
     camera = engine.camera("0")
     tally = _Tally()
     play_s = len(reference) / 10.0  # a generous bound: clips run at 10 fps or more
@@ -248,14 +248,14 @@ def run(
                 if item is None:
                     continue
                 last = item.frame.frame_id
-                publish_ms = camera.latencies_ms[-1] if camera.latencies_ms else None
-                item.jpeg(settings.jpeg_quality)  # what an MJPEG viewer costs
+                publish_ms = camera.health.latencies_ms[-1] if camera.health.latencies_ms else None
+                item.jpeg(settings.web.jpeg_quality)  # what an MJPEG viewer costs
                 position = playback.positions[last] if last < len(playback.positions) else -1
                 if started is None:
                     if position < 0 or playback.plays < warmup_plays:
                         continue
                     started, started_wall = time.monotonic(), item.frame.captured_at
-                    analysed0, plays0, first_id = camera.analysed, playback.plays, last
+                    analysed0, plays0, first_id = camera.health.analysed, playback.plays, last
                 if plays_due is None and time.monotonic() - started >= seconds:
                     plays_due = playback.plays + 1
                 tally.add(
@@ -264,12 +264,12 @@ def run(
             if started is None:
                 raise SystemExit("the clip never played: is it a video OpenCV can decode?")
             wall = time.monotonic() - started
-            analysed = camera.analysed - analysed0
-            analysis_ms = list(camera.analysis_ms)[-analysed:] if analysed else []
+            analysed = camera.health.analysed - analysed0
+            analysis_ms = list(camera.health.analysis_ms)[-analysed:] if analysed else []
             published = last - first_id + 1
         finally:
             engine.stop()
-    texts = [e.text for e in engine.sink.events() if e.first_seen.timestamp() >= started_wall - 1e-3]
+    texts = [e.text for e in sink.events() if e.first_seen.timestamp() >= started_wall - 1e-3]
     correct = sum(t == plate for t in texts)
     return {
         "clip": clip.name,

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from issc.annotate import FrameAnnotator, encode_jpeg
-from issc.detect.base import PLATE, Detector
-from issc.plates.ocr import PlateReader
+from issc.annotate import FrameAnnotator
+from issc.detections import PLATE, Detector
+from issc.jpeg import encode_jpeg
+from issc.plates.ocr.reader import PlateReader
 from issc.sources import FileSource
 
 DISPLAY_QUEUE = 10  # the prototype's queue.Queue(maxsize=10)

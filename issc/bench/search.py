@@ -25,17 +25,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from issc.analysis import PlateAnalyzer
 from issc.bench.common import clips, percentile, print_json, print_table
 from issc.bench.passes import cpu_load, plate_from_name
 from issc.config import load_settings
 from issc.detect import CompositeDetector, make_person_detector
 from issc.plates.locate import LocatorOptions, PlateLocator
-from issc.plates.ocr import RapidOcrEngine
-from issc.plates.pipeline import PlateAnalyzer
+from issc.plates.ocr.rapid import RapidOcrEngine
+from issc.plates.regions import plate_rules
 from issc.plates.voting import VotingOptions
-from issc.service import plate_rules
 from issc.sources import video_frames
-from issc.types import Frame, Tuning
+from issc.tuning import Tuning
+from issc.types import Frame
 
 STEPS = ("people", "text_detection", "plate_search", "analyze")
 
@@ -69,11 +70,11 @@ class _Config:
 
     def __init__(self, name: str, polite: bool, options: LocatorOptions, frames: list[np.ndarray]) -> None:
         settings = load_settings(cameras="demo")
-        rules = plate_rules(settings)
+        rules = plate_rules(settings.plates)
         self.name = name
         self.engine = RapidOcrEngine(polite=polite)
         self.locator = PlateLocator(self.engine, rules, options)
-        self.people = make_person_detector(0.1, settings.iou)
+        self.people = make_person_detector(0.1, settings.tuning.iou)
         detector = CompositeDetector(self.people, _Locate(self.locator))
         self.analyzer = PlateAnalyzer(
             detector, "bench", Tuning(), VotingOptions(), frame_rate=1.5, rules=rules
@@ -121,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
     settings = load_settings(cameras="demo")
     configs = [
         ("baseline", False, LocatorOptions(short_side=540, upscale=False, second_look_below=0.0)),
-        ("current", True, LocatorOptions(short_side=settings.plate_detect_short_side, upscale=False)),
+        ("current", True, LocatorOptions(short_side=settings.plates.plate_detect_short_side, upscale=False)),
     ]
     pipelines = [_Config(name, polite, opts, frames) for name, polite, opts in configs]
     with cpu_load(args.load):

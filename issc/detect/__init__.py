@@ -1,9 +1,11 @@
 """Detector backends behind one protocol, and the factory that picks one by name.
 
-Kinds:
+The protocol and the canonical classes live in ``issc.detections`` (shared with ``issc.plates``);
+they are importable from here too. Kinds:
 
-* ``"local"``: offline. OpenCV's HOG people detector plus a plate locator: the one of
-  ``issc.plates`` when it offers one, else OpenCV's plate cascade (``plates_cascade.py``).
+* ``"local"``: offline. The SSD (else HOG) people detector plus a plate locator: the OCR-based one
+  of ``issc.plates`` (``local_plates.py``) when its OCR package is installed, else OpenCV's plate
+  cascade (``plates_cascade.py``).
 * ``"roboflow"``: hosted or self-hosted Roboflow models (``roboflow.py``).
 * ``"onnx"``: a user-supplied YOLO ONNX file (``onnx.py``).
 * ``"none"``: finds nothing.
@@ -15,21 +17,23 @@ import importlib.util
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import (
+from issc.config import DetectionSettings, PlateSettings
+from issc.detections import (
     CLASS_NAMES,
     PERSON,
     PLATE,
     Detector,
-    NullDetector,
     empty_detections,
     make_detections,
+    merge_detections,
 )
 from issc.errors import ConfigError
+from issc.plates.text import PlateRules
+from issc.tuning import Tuning
 
 logger = logging.getLogger(__name__)
 
@@ -41,30 +45,12 @@ __all__ = [
     "CompositeDetector",
     "Detector",
     "NullDetector",
-    "detector_from_settings",
     "make_detector",
     "make_person_detector",
     "make_plate_locator",
 ]
 
 DETECTOR_KINDS = ("local", "roboflow", "onnx", "none")
-
-_SETTINGS_KEYS = {
-    "api_url",
-    "api_key",
-    "human_model",
-    "plate_model",
-    "detector_timeout_s",
-    "onnx_model",
-    "onnx_classes",
-    "person_conf",
-    "plate_conf",
-    "iou",
-    "ocr_engine",
-    "plate_rules",
-    "plate_detect_short_side",
-    "plate_grow_y",
-}
 
 
 def _canonical(found: sv.Detections, class_id: int | None) -> sv.Detections:
@@ -86,16 +72,13 @@ def _canonical(found: sv.Detections, class_id: int | None) -> sv.Detections:
     return result
 
 
-def _merge(parts: list[sv.Detections]) -> sv.Detections:
-    """``sv.Detections.merge`` after giving every part the same ``data`` keys (missing: None)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
+class NullDetector:
+    """Finds nothing. Used when detection is switched off."""
+
+    name = "none"
+
+    def detect(self, image: np.ndarray) -> sv.Detections:
         return empty_detections()
-    keys = set().union(*(p.data.keys() for p in parts))
-    for part in parts:
-        for key in keys - part.data.keys():
-            part.data[key] = np.full(len(part), None, dtype=object)
-    return sv.Detections.merge(parts)
 
 
 class CompositeDetector:
@@ -116,7 +99,7 @@ class CompositeDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """People from ``person`` then plates from ``plate``, in the pixels of ``image``."""
-        return _merge([self.detect_people(image), self.detect_plates(image)])
+        return merge_detections([self.detect_people(image), self.detect_plates(image)])
 
     def detect_people(self, image: np.ndarray) -> sv.Detections:
         """The person detector's people only (the analyzer may look for people less often)."""
@@ -126,20 +109,6 @@ class CompositeDetector:
     def detect_plates(self, image: np.ndarray) -> sv.Detections:
         """The plate detector's boxes, as plates."""
         return _canonical(self.plate.detect(image), PLATE)
-
-
-class _LocateAdapter:
-    """Gives a plate locator with ``locate(image)`` the ``detect`` verb of the protocol."""
-
-    def __init__(self, locator: Any, name: str) -> None:
-        self._locator = locator
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"_LocateAdapter({self._locator!r})"
-
-    def detect(self, image: np.ndarray) -> sv.Detections:
-        return self._locator.locate(image)
 
 
 def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detector:
@@ -159,7 +128,10 @@ def make_person_detector(min_confidence: float = 0.5, iou: float = 0.5) -> Detec
 
 
 def make_plate_locator(
-    ocr_engine: str = "rapidocr", rules: Any = None, short_side: int | None = None, grow_y: float = 0.0
+    ocr_engine: str = "rapidocr",
+    rules: PlateRules | None = None,
+    short_side: int | None = None,
+    grow_y: float = 0.0,
 ) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
@@ -173,19 +145,16 @@ def make_plate_locator(
             below it (the region preset's ``plate_grow_y``: US plates print more than the line).
     """
     try:
-        from issc.plates.locate import PlateLocator
-        from issc.plates.ocr import get_engine
-
-        if importlib.util.find_spec(ocr_engine) is None:
-            raise ImportError(f"OCR package {ocr_engine!r} is not installed")
+        from issc.detect.local_plates import LocalPlateDetector
         from issc.plates.locate import LocatorOptions
         from issc.plates.text import DEFAULT_RULES
 
+        if importlib.util.find_spec(ocr_engine) is None:
+            raise ImportError(f"OCR package {ocr_engine!r} is not installed")
         options = LocatorOptions(grow_y=grow_y)
         if short_side:
             options = replace(options, short_side=short_side, upscale=False)
-        locator = PlateLocator(get_engine(ocr_engine), rules or DEFAULT_RULES, options)
-        return _LocateAdapter(locator, f"ocr-plates-{ocr_engine}")
+        return LocalPlateDetector(ocr_engine, rules or DEFAULT_RULES, options)
     except (ImportError, ValueError, ConfigError) as exc:
         from issc.detect.plates_cascade import CascadePlateDetector
 
@@ -193,72 +162,60 @@ def make_plate_locator(
         return CascadePlateDetector()
 
 
-def make_detector(kind: str, **settings: Any) -> Detector:
-    """Build the detector ``kind`` from settings named as in ``issc.config.Settings``.
+def make_detector(
+    detection: DetectionSettings, tuning: Tuning, plates: PlateSettings | None = None
+) -> Detector:
+    """Build the detector ``DETECTOR`` names (``detection.kind``: ``auto`` resolved).
 
     Args:
-        kind: ``"local"``, ``"roboflow"``, ``"onnx"`` or ``"none"``.
-        **settings: Any of ``api_url``, ``api_key``, ``human_model``, ``plate_model``,
-            ``detector_timeout_s``, ``onnx_model``, ``onnx_classes``, ``person_conf``,
-            ``plate_conf``, ``iou``, ``ocr_engine``; those the kind does not use are ignored.
-
-    Returns:
-        A ready detector.
+        detection: Which backend, and its connection settings.
+        tuning: The confidences, IoU and OCR engine the detector is built with (the analyzers
+            filter again by the live tuning).
+        plates: How the local plate locator searches (region rules, search size); defaults if None.
 
     Raises:
-        ConfigError: An unknown kind or setting, or a setting the backend rejects.
+        ConfigError: A setting the backend rejects (a missing model file, say), in one sentence.
     """
-    unknown = set(settings) - _SETTINGS_KEYS
-    if unknown:
-        raise ConfigError(
-            f"unknown detector setting(s) {sorted(unknown)}: expected some of {sorted(_SETTINGS_KEYS)}"
-        )
-    person_conf = settings.get("person_conf", 0.5)
-    plate_conf = settings.get("plate_conf", 0.3)
-    iou = settings.get("iou", 0.5)
+    kind = detection.kind
     if kind == "none":
         return NullDetector()
     if kind == "local":
-        people = make_person_detector(person_conf, iou)
+        from issc.plates.regions import plate_rules, region_preset
+
+        people = make_person_detector(tuning.person_conf, tuning.iou)
+        if plates is None:
+            return CompositeDetector(people, make_plate_locator(tuning.ocr_engine))
         locator = make_plate_locator(
-            settings.get("ocr_engine", "rapidocr"),
-            settings.get("plate_rules"),
-            settings.get("plate_detect_short_side"),
-            settings.get("plate_grow_y", 0.0),
+            tuning.ocr_engine,
+            plate_rules(plates),
+            plates.plate_detect_short_side,
+            region_preset(plates.plate_region).plate_grow_y,
         )
         return CompositeDetector(people, locator)
     if kind == "roboflow":
         from issc.detect.roboflow import RoboflowDetector
 
         return RoboflowDetector(
-            api_url=settings.get("api_url", "https://detect.roboflow.com"),
-            api_key=settings.get("api_key"),
-            human_model=settings.get("human_model"),
-            plate_model=settings.get("plate_model"),
-            person_conf=person_conf,
-            plate_conf=plate_conf,
-            iou=iou,
-            timeout_s=settings.get("detector_timeout_s", 5.0),
+            api_url=detection.api_url,
+            api_key=detection.api_key,
+            human_model=detection.human_model,
+            plate_model=detection.plate_model,
+            person_conf=tuning.person_conf,
+            plate_conf=tuning.plate_conf,
+            iou=tuning.iou,
+            timeout_s=detection.detector_timeout_s,
         )
     if kind == "onnx":
         from issc.detect.onnx import OnnxDetector
 
-        model = settings.get("onnx_model")
-        if model is None:
-            raise ConfigError("DETECTOR=onnx needs ONNX_MODEL (path to a YOLO .onnx file)")
+        assert detection.onnx_model is not None  # the settings check this
         return OnnxDetector(
-            Path(model),
-            settings.get("onnx_classes") or None,
-            person_conf=person_conf,
-            plate_conf=plate_conf,
-            iou=iou,
+            Path(detection.onnx_model),
+            detection.onnx_classes or None,
+            person_conf=tuning.person_conf,
+            plate_conf=tuning.plate_conf,
+            iou=tuning.iou,
         )
     raise ConfigError(
         f"DETECTOR={kind!r} is not a detector kind: expected one of {', '.join(DETECTOR_KINDS)}"
     )
-
-
-def detector_from_settings(settings: Any) -> Detector:
-    """``make_detector`` for an ``issc.config.Settings`` (its ``detector_kind`` resolves ``auto``)."""
-    values = {key: getattr(settings, key) for key in _SETTINGS_KEYS if hasattr(settings, key)}
-    return make_detector(settings.detector_kind, **values)

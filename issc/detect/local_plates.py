@@ -1,7 +1,8 @@
-"""An offline plate-only detector: the OCR text detector with a plate-likeness filter.
+"""The offline plate detector: ``issc.plates``' OCR-based plate locator behind the ``detect`` verb.
 
 No key, no download: it uses the OCR engine's own text detector (``issc.plates.locate``). It finds
-plates only (``class_id`` ``PLATE``); combine it with a person detector for people counts.
+plates only (``class_id`` ``PLATE``); ``make_detector("local")`` combines it with a person detector
+for people counts.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ class LocalPlateDetector:
         engine: OCR engine name (``"rapidocr"`` is the measured default; ``"easyocr"`` works too).
         rules: Plate rules used to tell plates from other text.
         options: Locator scaling and box growth.
-    """
 
-    name = "local-plates"
+    Raises:
+        ConfigError: ``engine`` is not an OCR engine name.
+    """
 
     def __init__(
         self,
@@ -31,7 +33,11 @@ class LocalPlateDetector:
         rules: PlateRules = DEFAULT_RULES,
         options: LocatorOptions | None = None,
     ) -> None:
+        self.name = f"ocr-plates-{engine}"
         self.locator = PlateLocator(get_engine(engine), rules, options)
+
+    def __repr__(self) -> str:
+        return f"LocalPlateDetector(engine={self.locator.engine.name!r}, options={self.locator.options!r})"
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Plates in ``image`` (BGR uint8), canonical classes, ``data["plate_text"]`` filled."""

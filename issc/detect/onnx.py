@@ -16,14 +16,13 @@ import ast
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PERSON, PLATE, empty_detections, make_detections
+from issc.detections import PERSON, PLATE, ImageScale, empty_detections, make_detections
 from issc.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -49,16 +48,7 @@ def canonical_class(name: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """How an image was fitted into the model input: ``input = image * scale + (left, top)``."""
-
-    scale: float
-    left: int
-    top: int
-
-
-def letterbox(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+def letterbox(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, ImageScale]:
     """Resize ``image`` into ``size_hw`` keeping its aspect, centred on grey, as Ultralytics does.
 
     Args:
@@ -66,7 +56,8 @@ def letterbox(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, 
         size_hw: Model input (height, width).
 
     Returns:
-        The padded BGR image of shape ``size_hw + (3,)`` and the transform that made it.
+        The padded BGR image of shape ``size_hw + (3,)`` and the transform that made it
+        (``input = image * scale + (left, top)``).
     """
     height, width = image.shape[:2]
     in_h, in_w = size_hw
@@ -84,7 +75,7 @@ def letterbox(image: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, 
         cv2.BORDER_CONSTANT,
         value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
     )
-    return padded, Letterbox(scale, left, top)
+    return padded, ImageScale(scale, left, top)
 
 
 def decode_yolo(output: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,13 +182,12 @@ class OnnxDetector:
         keep = (canonical >= 0) & (score >= threshold)
         if not keep.any():
             return empty_detections()
-        xyxy = (xyxy[keep] - [transform.left, transform.top, transform.left, transform.top]) / transform.scale
-        height, width = image.shape[:2]
-        xyxy = np.clip(xyxy, 0, [width, height, width, height])
-        found = make_detections(xyxy, score[keep], canonical[keep])
+        found = make_detections(
+            transform.boxes_to_image(xyxy[keep], image.shape), score[keep], canonical[keep]
+        )
         return found.with_nms(threshold=self.iou, class_agnostic=False)
 
-    def _run(self, image: np.ndarray) -> tuple[list[np.ndarray], Letterbox]:
+    def _run(self, image: np.ndarray) -> tuple[list[np.ndarray], ImageScale]:
         padded, transform = letterbox(image, self.input_size)
         blob = cv2.cvtColor(padded, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[np.newaxis]
         blob = np.ascontiguousarray(blob, dtype=np.float32) / 255.0

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PERSON, empty_detections, make_detections
+from issc.detections import PERSON, ImageScale, empty_detections, make_detections
 from issc.errors import ConfigError
 
 # HOG's SVM margins are unbounded; a logistic squash maps them to [0, 1]. With these constants a
@@ -73,12 +73,7 @@ class HogPersonDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Return the people in ``image`` (BGR uint8 (h, w, 3)) as ``PERSON`` boxes in its pixels."""
-        height, width = image.shape[:2]
-        factor = 1.0
-        small = image
-        if self.max_width and width > self.max_width:
-            factor = self.max_width / width
-            small = cv2.resize(image, (self.max_width, max(1, round(height * factor))), cv2.INTER_AREA)
+        small, scale = ImageScale.shrink_to_width(image, self.max_width)
         if small.shape[0] < 128 or small.shape[1] < 64:
             return empty_detections()
         # detectMultiScale is a const method (OpenCV runs it on parallel threads itself), so one
@@ -90,8 +85,7 @@ class HogPersonDetector:
             return empty_detections()
         confidence = margin_to_confidence(np.asarray(margins).reshape(-1))
         xywh = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        xyxy = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]) / factor
-        xyxy = np.clip(xyxy, 0, [width, height, width, height])
+        xyxy = scale.boxes_to_image(np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]), image.shape)
         found = make_detections(xyxy, confidence, np.full(len(xyxy), PERSON))
         found = found[found.confidence >= self.min_confidence]
         return found.with_nms(threshold=self.iou) if len(found) else empty_detections()

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PLATE, empty_detections, make_detections
+from issc.detections import PLATE, ImageScale, empty_detections, make_detections
 from issc.errors import ConfigError
 
 CASCADE_FILE = "haarcascade_russian_plate_number.xml"
@@ -57,12 +57,7 @@ class CascadePlateDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Return the plates in ``image`` (BGR uint8 (h, w, 3)) as ``PLATE`` boxes in its pixels."""
-        height, width = image.shape[:2]
-        factor = 1.0
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        if self.max_width and width > self.max_width:
-            factor = self.max_width / width
-            grey = cv2.resize(grey, (self.max_width, max(1, round(height * factor))), cv2.INTER_AREA)
+        grey, scale = ImageScale.shrink_to_width(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.max_width)
         boxes, _levels, weights = self._cascade.detectMultiScale3(
             grey, scaleFactor=1.1, minNeighbors=4, minSize=self.min_size, outputRejectLevels=True
         )
@@ -71,7 +66,6 @@ class CascadePlateDetector:
         weights = np.asarray(weights, dtype=np.float32).reshape(-1)
         confidence = 1.0 / (1.0 + np.exp(-WEIGHT_SLOPE * weights))
         xywh = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        xyxy = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]) / factor
-        xyxy = np.clip(xyxy, 0, [width, height, width, height])
+        xyxy = scale.boxes_to_image(np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]), image.shape)
         found = make_detections(xyxy, confidence, np.full(len(xyxy), PLATE))
         return found[found.confidence >= self.min_confidence]

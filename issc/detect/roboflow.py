@@ -47,7 +47,7 @@ from inference_sdk.http.errors import (
 from inference_sdk.http.utils.aliases import resolve_roboflow_model_alias
 from pydantic import SecretStr
 
-from issc.detect.base import PERSON, PLATE, empty_detections, make_detections
+from issc.detections import PERSON, PLATE, empty_detections, make_detections
 from issc.errors import (
     ConfigError,
     DetectorAuthError,

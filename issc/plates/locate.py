@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import PLATE, empty_detections, make_detections
+from issc.detections import PLATE, empty_detections, make_detections
 from issc.plates.appearance import plate_appearance
-from issc.plates.ocr import OcrEngine, TextLine, joined_beliefs
+from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
 
 

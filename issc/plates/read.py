@@ -14,7 +14,7 @@ import numpy as np
 import supervision as sv
 
 from issc.plates.locate import PlateLocator
-from issc.plates.ocr import PlateReader
+from issc.plates.ocr.reader import PlateReader
 from issc.plates.text import similarity
 from issc.plates.voting import pad_box
 from issc.types import PlateRead

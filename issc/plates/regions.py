@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from issc.config import PlateSettings
 from issc.plates.text import DEFAULT_FORMATS, DIGIT_TO_LETTER, LETTER_TO_DIGIT, PlateFormat, PlateRules
 
 
@@ -155,3 +156,15 @@ def region_preset(name: str) -> RegionPreset:
         return REGIONS[name.strip().lower()]
     except KeyError:
         raise KeyError(f"plate region {name!r} is unknown; expected one of {', '.join(REGIONS)}") from None
+
+
+def plate_rules(plates: PlateSettings) -> PlateRules:
+    """``PlateRules`` of ``PLATE_REGION``, with the parts that ``PLATE_FORMATS``, the look-alike
+    pairs and ``PLATE_O_IS_ZERO`` set replaced."""
+    masks = plates.formats()
+    return region_preset(plates.plate_region).rules(
+        formats=tuple(PlateFormat(m, m) for m in masks) if masks else None,
+        letter_to_digit=plates.letter_to_digit(),
+        digit_to_letter=plates.digit_to_letter(),
+        o_is_zero=plates.plate_o_is_zero,
+    )

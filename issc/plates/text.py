@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from rapidfuzz.distance import Levenshtein
+
 _NOT_PLATE_CHAR = re.compile(r"[^A-Z0-9]")
 _MASK_SYMBOLS = {"A": "[A-Z]", "9": "[0-9]", "*": "[A-Z0-9]"}
 
@@ -327,16 +329,8 @@ DEFAULT_RULES = PlateRules()
 
 
 def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insertions, deletions, substitutions) between two strings."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Edit distance (insertions, deletions, substitutions, each costing one) between two strings."""
+    return Levenshtein.distance(a, b)
 
 
 def similarity(a: str, b: str) -> float:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
-from issc.detect.base import box_iou
+from issc.detections import box_iou
 from issc.plates.text import similarity
 
 

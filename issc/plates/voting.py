@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.plates.ocr import PlateReader
+from issc.jpeg import encode_jpeg
+from issc.plates.ocr.reader import PlateReader
 from issc.plates.text import similarity
 from issc.types import PlateEvent, PlateRead
 
@@ -365,13 +366,13 @@ class PlateVoter:
         return False
 
     def _event(self, track: _Track, voted: PlateRead) -> PlateEvent:
-        quality = [int(cv2.IMWRITE_JPEG_QUALITY), self.options.jpeg_quality]
-
         def jpeg(image: np.ndarray | None) -> bytes:
             if image is None:
                 return b""
-            ok, buf = cv2.imencode(".jpg", image, quality)
-            return buf.tobytes() if ok else b""
+            try:
+                return encode_jpeg(image, self.options.jpeg_quality)
+            except ValueError:
+                return b""
 
         return PlateEvent(
             camera=self.camera,

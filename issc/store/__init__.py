@@ -1,8 +1,17 @@
 """Plate history, people counts, watchlist and settings (SQLAlchemy; SQLite by default).
 
-See :mod:`issc.store.store` for the writer's guarantees and :mod:`issc.store.schema` for migrations.
+One module per job: :mod:`~issc.store.store` (the :class:`Store` callers hold),
+:mod:`~issc.store.writer` (queue and writer thread), :mod:`~issc.store.queries` (plate queries,
+each taking a :class:`PlateFilter`), :mod:`~issc.store.keys` (fold keys for text search),
+:mod:`~issc.store.watchlist`, :mod:`~issc.store.settings` (key-value), :mod:`~issc.store.records`
+(what queries return), :mod:`~issc.store.schema` (the latest tables), :mod:`~issc.store.migrate`
+(runs the Alembic revisions in ``migrations/``; ``python -m issc.store`` for operators) and
+:mod:`~issc.store.database` (engines).
 """
 
+from issc.store.database import create_engine
+from issc.store.migrate import head_revision
+from issc.store.queries import CSV_COLUMNS
 from issc.store.records import (
     HourCount,
     PeopleBucket,
@@ -12,12 +21,10 @@ from issc.store.records import (
     StoreStatus,
     WatchlistEntry,
 )
-from issc.store.schema import LATEST_VERSION, migrate
-from issc.store.store import CSV_COLUMNS, Store, create_engine
+from issc.store.store import Store
 
 __all__ = [
     "CSV_COLUMNS",
-    "LATEST_VERSION",
     "HourCount",
     "PeopleBucket",
     "PlateFilter",
@@ -27,5 +34,5 @@ __all__ = [
     "StoreStatus",
     "WatchlistEntry",
     "create_engine",
-    "migrate",
+    "head_revision",
 ]

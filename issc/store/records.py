@@ -136,6 +136,8 @@ class WatchlistEntry:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+#: Milliseconds in an hour: ``ms // HOUR_MS`` numbers the UTC hour a time falls in.
+HOUR_MS = 3_600_000
 
 
 def to_ms(value: datetime) -> int:

@@ -1,4 +1,4 @@
-"""Per-frame analysis: the place where detection, tracking and plate reading plug into the engine.
+"""The analyzer interface: ``Analyzer.analyze(frame) -> Analysis``, and an analyzer that finds nothing.
 
 The engine calls ``analyzer.analyze(frame)`` on its analysis thread with the freshest frame it
 has, never on the capture thread, so a slow analyzer only lowers the detection rate.
@@ -7,13 +7,13 @@ has, never on the capture thread, so a slow analyzer only lowers the detection r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 import supervision as sv
 
-from issc.detect.base import empty_detections
-from issc.types import Frame, PeopleCount, PlateEvent, Tuning
+from issc.detections import empty_detections
+from issc.tuning import Tuning
+from issc.types import Frame, PlateEvent
 
 
 @dataclass(frozen=True)
@@ -60,35 +60,3 @@ class NullAnalyzer:
 
     def flush(self) -> list[PlateEvent]:
         return []
-
-
-class PeopleMinutes:
-    """Aggregates per-frame people counts into one ``PeopleCount`` per camera per minute."""
-
-    def __init__(self, camera: str) -> None:
-        self.camera = camera
-        self._minute: int | None = None
-        self._counts: list[int] = []
-
-    def add(self, captured_at: float, people: int) -> list[PeopleCount]:
-        """Record one analysed frame; returns the finished minute when a new one starts."""
-        minute = int(captured_at // 60)
-        finished: list[PeopleCount] = []
-        if self._minute is not None and minute != self._minute:
-            finished = self.flush()
-        self._minute = minute
-        self._counts.append(people)
-        return finished
-
-    def flush(self) -> list[PeopleCount]:
-        if self._minute is None or not self._counts:
-            return []
-        count = PeopleCount(
-            camera=self.camera,
-            minute=datetime.fromtimestamp(self._minute * 60, tz=UTC),
-            max_count=max(self._counts),
-            mean_count=sum(self._counts) / len(self._counts),
-            samples=len(self._counts),
-        )
-        self._counts = []
-        return [count]

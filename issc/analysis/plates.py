@@ -1,32 +1,35 @@
 """The plate analyzer: detect → filter by tuning → track → vote plate reads per track.
 
 Plates are tracked by ``PlateTracker`` (an id from the first sighting, matched by predicted box
-and by text), people by ByteTrack, whose lost-track buffer is set from the measured analysis rate
-rather than the source's frame rate. People detections not yet confirmed by ByteTrack are
-returned too (``tracker_id`` -1), so the live picture shows them at once. With the offline stack's
+and by text), people by ByteTrack (the ``trackers`` package), which is given each frame's capture
+time, so a lost person is kept for seconds rather than frames, whatever the analysis rate. People
+detections not yet confirmed are returned too (``tracker_id`` -1), so the live picture shows them
+at once. With the offline stack's
 separate person detector, people are looked for in every analysed frame while someone is in view
 and once a second otherwise (``PEOPLE_IDLE_CHECK_S``): at a gate most frames show only cars.
 
 ``PlateAnalyzer`` implements ``issc.analysis.Analyzer``; the engine makes one per camera and calls
-it from that camera's analysis thread only.
+it from that camera's analysis thread only. It lives above ``issc.detect`` and ``issc.plates`` and
+joins them: detectors find, ``issc.plates`` tracks, reads and votes.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 
 import numpy as np
 import supervision as sv
+from trackers import ByteTrackTracker
 
-from issc.analysis import Analysis
+from issc.analysis.analyzer import Analysis
 from issc.detect import CompositeDetector
-from issc.detect.base import PERSON, PLATE, Detector, box_iou
-from issc.plates.ocr import PlateReader, make_reader
+from issc.detections import PERSON, PLATE, Detector, merge_detections
+from issc.plates.ocr.reader import PlateReader, make_reader
 from issc.plates.text import DEFAULT_RULES, PlateRules
 from issc.plates.tracking import PlateTracker, TrackerOptions
 from issc.plates.voting import PlateVoter, VotingOptions
-from issc.types import Frame, PlateEvent, Tuning
+from issc.tuning import Tuning
+from issc.types import Frame, PlateEvent
 
 PEOPLE_LOST_S = 2.0  # seconds a person track survives unseen
 #: With nobody in view, people are looked for at most this often (seconds); every analysed frame
@@ -68,14 +71,20 @@ class PlateAnalyzer:
         self.rules = rules
         self._reader_key: tuple[str, str, float] | None = None
         self._current_reader: PlateReader | None = None
-        with warnings.catch_warnings():
-            # supervision 0.30 flags ByteTrack as moving to the `trackers` package; it still works
-            warnings.simplefilter("ignore", FutureWarning)
-            self._person_tracker = sv.ByteTrack(frame_rate=frame_rate)
+        # ByteTrack of the `trackers` package (supervision's own is deprecated). Its lost buffer counts
+        # 30 fps frames; with timestamps it keeps a lost person PEOPLE_LOST_S seconds, whatever the
+        # analysis rate. Thresholds measured against sv.ByteTrack on five real clips (BENCHMARKS.md):
+        # as few id fragments, at about a third of the time per update. Unconfirmed people get id -1.
+        self._person_tracker = ByteTrackTracker(
+            lost_track_buffer=round(PEOPLE_LOST_S * 30),
+            frame_rate=frame_rate,
+            track_activation_threshold=0.6,
+            high_conf_det_threshold=0.5,
+            minimum_iou_threshold=0.2,
+            minimum_consecutive_frames=2,
+        )
         self._plate_tracker = PlateTracker(tracking)
         self.voter = PlateVoter(camera, self._reader(self.tuning), voting)
-        self.analysis_rate = frame_rate  # analysed frames per second, measured (moving average)
-        self._last_captured: float | None = None
         self._people_in_view = False
         self._people_checked = -float("inf")  # capture time of the last frame searched for people
 
@@ -100,14 +109,13 @@ class PlateAnalyzer:
             self.voter.options = replace(
                 self.voter.options, recognition_threshold=tuning.recognition_threshold
             )
-        self._measure_rate(frame.captured_at)
         dets, people_checked = self._detect(frame)
         if len(dets):
             dets = dets.with_nms(threshold=tuning.iou, class_agnostic=False)
         people = dets[(dets.class_id == PERSON) & (dets.confidence >= tuning.person_conf)]
         plates = dets[(dets.class_id == PLATE) & (dets.confidence >= tuning.plate_conf)]
         if people_checked:
-            people = self._track_people(people)
+            people = self._person_tracker.update(people, timestamp=frame.captured_at)
             self._people_in_view = len(people) > 0
         plates = self._plate_tracker.update(plates, frame.captured_at)
         events, calls = self.voter.update(
@@ -121,7 +129,7 @@ class PlateAnalyzer:
         people.data["plate_text"] = np.full(len(people), "", dtype=object)
         return Analysis(
             frame_id=frame.frame_id,
-            detections=_merge(people, plates),
+            detections=merge_detections([people, plates]),
             events=tuple(events),
             people=len(people) if people_checked else None,
             ocr_calls=calls,
@@ -144,41 +152,5 @@ class PlateAnalyzer:
     def flush(self) -> list[PlateEvent]:
         """Finish every open plate track (one event per track whose reads are enough)."""
         self._plate_tracker = PlateTracker(self._plate_tracker.options)
-        self._last_captured = None
         self._people_checked = -float("inf")
         return self.voter.flush()
-
-    def _measure_rate(self, captured_at: float) -> None:
-        """Follow the analysis rate (an exponential moving average of the frame interval)."""
-        last, self._last_captured = self._last_captured, captured_at
-        if last is None or captured_at <= last:
-            return
-        rate = 1.0 / (captured_at - last)
-        self.analysis_rate = 0.7 * self.analysis_rate + 0.3 * rate
-        # ByteTrack counts its lost buffer in frames: keep about PEOPLE_LOST_S seconds of them
-        self._person_tracker.max_time_lost = max(2, round(self.analysis_rate * PEOPLE_LOST_S))
-
-    def _track_people(self, people: sv.Detections) -> sv.Detections:
-        """ByteTrack's confirmed people, plus the detections it has not confirmed yet (id -1)."""
-        tracked = self._person_tracker.update_with_detections(people)
-        fresh = [
-            i for i, box in enumerate(people.xyxy) if all(box_iou(box, other) < 0.5 for other in tracked.xyxy)
-        ]
-        if not fresh:
-            return tracked
-        unconfirmed = people[np.array(fresh)]
-        unconfirmed.tracker_id = np.full(len(fresh), -1, dtype=int)
-        if len(tracked) == 0:
-            return unconfirmed
-        return _merge(tracked, unconfirmed)
-
-
-def _merge(people: sv.Detections, plates: sv.Detections) -> sv.Detections:
-    """Merge people and plates; a data key only one side has is filled with None on the other."""
-    keys = set(people.data) | set(plates.data)
-    for dets in (people, plates):
-        for key in keys - set(dets.data):
-            dets.data[key] = np.full(len(dets), None, dtype=object)
-        if dets.tracker_id is None:
-            dets.tracker_id = np.full(len(dets), -1, dtype=int)
-    return sv.Detections.merge([people, plates])

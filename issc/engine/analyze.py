@@ -1,0 +1,172 @@
+"""Analysis: one thread per camera runs its ``Analyzer`` on the freshest frame, when it is free.
+
+It skips static scenes (motion gating), runs at most ``DETECT_FPS`` times a second and at most
+``DETECT_WORKERS`` cameras at once, and applies the detector error policy: a rejected key stops
+detection, an unreachable detector backs off, a bad response skips the frame. Plate events and
+people counts go to the sink; open plate tracks are finished when the stream ends, the scene turns
+static, or the camera stops. A slow or failing analyzer lowers the detection rate, never the live
+frame rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import supervision as sv
+
+from issc.analysis import Analysis, Analyzer, PeopleMinutes
+from issc.config import CameraConfig
+from issc.engine.buffer import LatestFrame
+from issc.engine.health import Watchdog
+from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError
+from issc.motion import MotionGate
+from issc.overlay import BoxOverlay
+from issc.sink import EventSink
+from issc.types import Frame, PlateEvent
+
+logger = logging.getLogger(__name__)
+
+#: A scene static for this long finishes the open plate tracks.
+STATIC_FLUSH_S = 2.0
+
+
+class AnalysisWorker:
+    """Analyses one camera's frames until ``stop`` is set."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        analyzer: Analyzer,
+        buffer: LatestFrame,
+        overlay: BoxOverlay,
+        sink: EventSink,
+        on_event: Callable[[PlateEvent], None],
+        watchdog: Watchdog,
+        detect_slots: threading.Semaphore,
+        stop: threading.Event,
+        stream_ended: threading.Event,
+        detect_fps: float,
+        motion_gating: bool,
+    ) -> None:
+        self.config = config
+        self.analyzer = analyzer
+        self._buffer = buffer
+        self._overlay = overlay
+        self._sink = sink
+        self._on_event = on_event
+        self._watchdog = watchdog
+        self._detect_slots = detect_slots
+        self._stop = stop
+        self._stream_ended = stream_ended
+        self._interval_s = 1.0 / detect_fps
+        self._motion_gating = motion_gating
+        self._motion = MotionGate(analyzer.tuning.motion_threshold)
+        self._people = PeopleMinutes(config.name)
+        self.blocked_by: str | None = None  # set when the detector rejected the key
+        self.latest: tuple[int, sv.Detections] | None = None  # (frame id, detections) of the last analysis
+
+    def run(self) -> None:
+        """The analysis loop (the thread's target)."""
+        last_id = -1
+        next_due = 0.0
+        backoff = 1.0
+        static_since: float | None = None
+        while not self._stop.is_set():
+            if self._stream_ended.is_set():
+                self._stream_ended.clear()
+                self.flush_tracks()
+            item = self._buffer.wait_newer(last_id, timeout=0.5)
+            if item is None:
+                continue
+            now = time.monotonic()
+            if now < next_due:
+                if self._stop.wait(next_due - now):
+                    break
+                item = self._buffer.latest() or item
+            skipped = max(item.frame.frame_id - last_id - 1, 0) if last_id >= 0 else 0
+            last_id = item.frame.frame_id
+            next_due = time.monotonic() + self._interval_s
+            if self.blocked_by is not None:
+                self._watchdog.on_detector(self.blocked_by)
+                continue
+            self._motion.threshold = self.analyzer.tuning.motion_threshold
+            if self._motion_gating and not self._motion.moving(item.frame.image):
+                self._watchdog.on_detector("idle: no motion", motion_idle=True)
+                static_since = static_since or now
+                if now - static_since > STATIC_FLUSH_S:
+                    self.flush_tracks()
+                    static_since = float("inf")  # flushed once for this static spell
+                continue
+            static_since = None
+            try:
+                with self._detect_slots:
+                    if self._stop.is_set():
+                        break
+                    started = time.perf_counter()
+                    result = self.analyzer.analyze(item.frame)
+                    duration_ms = (time.perf_counter() - started) * 1000.0
+            except DetectorAuthError as exc:
+                self.blocked_by = f"stopped: {exc}"
+                self._watchdog.on_detector(self.blocked_by)
+                logger.error("camera %s: %s", self.config.name, exc)
+                continue
+            except DetectorUnavailableError as exc:
+                self._watchdog.on_detector(f"backing off {backoff:.0f} s: {exc}")
+                logger.warning("camera %s: detector unavailable: %s", self.config.name, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            except DetectorResponseError as exc:
+                self._watchdog.on_detector(f"bad detector response: {exc}")
+                logger.warning("camera %s: %s", self.config.name, exc)
+                continue
+            except Exception as exc:
+                logger.exception("camera %s: analysis failed", self.config.name)
+                self._watchdog.on_detector(f"analysis failed: {type(exc).__name__}: {exc}")
+                continue
+            backoff = 1.0
+            self._watchdog.on_analysis(skipped, duration_ms, result.ocr_calls)
+            self._take(result, item.frame)
+
+    def _take(self, result: Analysis, frame: Frame) -> None:
+        self.latest = (frame.frame_id, result.detections)
+        self._overlay.update(result.detections, frame.captured_mono)
+        for event in result.events:
+            self._emit(event)
+        if result.people is not None:
+            for count in self._people.add(frame.captured_at, result.people):
+                self._store(self._sink.add_people_count, count)
+
+    def flush_tracks(self) -> None:
+        """Finish the open plate tracks with the reads they have (stream ended, static, stop)."""
+        try:
+            events = self.analyzer.flush()
+        except Exception:
+            logger.exception("camera %s: finishing plate tracks failed", self.config.name)
+            return
+        for event in events:
+            self._emit(event)
+
+    def finish(self) -> None:
+        """After the thread ended: finish the tracks and the open people-minute."""
+        self.flush_tracks()
+        for count in self._people.flush():
+            self._store(self._sink.add_people_count, count)
+
+    def _emit(self, event: PlateEvent) -> None:
+        event = replace(event, camera=self.config.name) if event.camera != self.config.name else event
+        if self._store(self._sink.add_plate_event, event):
+            self._on_event(event)
+
+    def _store(self, method: Callable[[Any], None], record: Any) -> bool:
+        try:
+            method(record)
+        except Exception:
+            logger.exception("camera %s: storing %s failed", self.config.name, type(record).__name__)
+            return False
+        return True

@@ -1,0 +1,221 @@
+"""The engine's façade: every camera of one configuration, and the only engine API that pages,
+routes and the service use (pictures, status, tuning, the webcam, alerts, event listeners)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from issc.alerts import Alert, AlertFeed
+from issc.analysis import Analyzer, NullAnalyzer
+from issc.config import CameraConfig, CameraSettings, DetectionSettings, Settings, WebSettings
+from issc.engine.buffer import Published
+from issc.engine.camera import Camera
+from issc.engine.capture import SourceFactory
+from issc.engine.health import Watchdog
+from issc.sink import EventSink, MemorySink
+from issc.sources import PushSource, make_source
+from issc.tuning import Tuning, TuningBook
+from issc.types import CameraStatus, PlateEvent
+
+logger = logging.getLogger(__name__)
+
+AnalyzerFactory = Callable[[CameraConfig, Tuning], Analyzer]
+WEBCAM_ID = "webcam"
+WEBCAM = CameraConfig(id=WEBCAM_ID, name="webcam", kind="webcam", source="browser")
+
+
+class Engine:
+    """Every camera of one configuration, started once per process (see ``issc.service``).
+
+    Cameras are addressed by id (their position in ``CAMERAS``; ``webcam`` for the browser's
+    camera); tuning is keyed by camera name, as it is stored.
+    """
+
+    def __init__(
+        self,
+        cameras: CameraSettings,
+        detection: DetectionSettings,
+        web: WebSettings,
+        *,
+        analyzer_factory: AnalyzerFactory | None = None,
+        sink: EventSink | None = None,
+        source_factory: SourceFactory = make_source,
+        tuning: TuningBook | None = None,
+        alerts: AlertFeed | None = None,
+        watchdog: Watchdog | None = None,
+    ) -> None:
+        self._camera_settings = cameras
+        self._detection = detection
+        self._web = web
+        self._sink: EventSink = sink if sink is not None else MemorySink()
+        self._alerts = alerts
+        self._watchdog = watchdog
+        self.tuning = tuning or TuningBook(Tuning())
+        self._factory = analyzer_factory or (lambda cam, tuning: NullAnalyzer(tuning))
+        self._detect_slots = threading.BoundedSemaphore(detection.detect_workers)
+        self._listeners: list[Callable[[PlateEvent], None]] = []
+        self._lock = threading.Lock()
+        self._webcam: PushSource | None = None
+        self._webcam_camera: Camera | None = None
+        self.running = False
+        self.cameras: dict[str, Camera] = {
+            cam.id: self._make_camera(cam, source_factory) for cam in cameras.cameras
+        }
+        self.tuning.subscribe(self._retune)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **parts: Any) -> Engine:
+        """An engine for ``settings``' cameras, detection and web sections (``parts``: as ``__init__``)."""
+        return cls(settings.cameras, settings.detection, settings.web, **parts)
+
+    def _make_camera(self, config: CameraConfig, source_factory: SourceFactory) -> Camera:
+        return Camera(
+            config,
+            self._factory(config, self.tuning.for_camera(config.name)),
+            self._sink,
+            self._emitted,
+            self._detect_slots,
+            source_factory,
+            detect_fps=self._detection.detect_fps,
+            motion_gating=self._detection.motion_gating,
+            reconnect_max_s=self._camera_settings.reconnect_max_s,
+            stale_after_s=self._camera_settings.stale_after_s,
+            jpeg_quality=self._web.jpeg_quality,
+            watchdog=self._watchdog,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Engine:
+        with self._lock:
+            if not self.running:
+                for camera in self.all_cameras():
+                    camera.start()
+                self.running = True
+                logger.info("engine started with %d camera(s)", len(self.cameras))
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and join every thread (capture reads time out within a few seconds), then close the sink."""
+        with self._lock:
+            if not self.running:
+                return
+            for camera in self.all_cameras():
+                camera.request_stop()
+            deadline = time.monotonic() + timeout
+            for camera in self.all_cameras():
+                camera.join(max(deadline - time.monotonic(), 0.05))
+            self.running = False
+            self._sink.close()
+            logger.info("engine stopped")
+
+    def threads(self) -> list[threading.Thread]:
+        return [t for camera in self.all_cameras() for t in camera.threads]
+
+    # --- cameras -------------------------------------------------------------------------
+
+    def all_cameras(self) -> list[Camera]:
+        """Configured cameras, then the webcam if a browser ever sent frames."""
+        extra = [self._webcam_camera] if self._webcam_camera is not None else []
+        return [*self.cameras.values(), *extra]
+
+    def configs(self) -> list[CameraConfig]:
+        """What each camera is (id, name, kind, display source), in order."""
+        return [camera.config for camera in self.all_cameras()]
+
+    def camera(self, camera_id: str) -> Camera:
+        """Raises KeyError for an unknown id."""
+        if camera_id == WEBCAM_ID and self._webcam_camera is not None:
+            return self._webcam_camera
+        return self.cameras[camera_id]
+
+    def latest(self, camera_id: str) -> Published | None:
+        """The camera's newest picture, or None when it is down or stale."""
+        return self.camera(camera_id).latest()
+
+    def wait_newer(self, camera_id: str, after_id: int, timeout: float) -> Published | None:
+        """The camera's newest picture with an id above ``after_id``, waiting up to ``timeout`` s."""
+        return self.camera(camera_id).wait_newer(after_id, timeout)
+
+    def current_jpeg(self, camera_id: str) -> tuple[int, bytes]:
+        """(frame id, JPEG) of the live picture, or (-1, NO SIGNAL) when the camera is down."""
+        return self.camera(camera_id).current_jpeg()
+
+    def status(self) -> list[CameraStatus]:
+        """Every camera's health, in order."""
+        return [camera.status() for camera in self.all_cameras()]
+
+    def status_of(self, camera_id: str) -> CameraStatus:
+        """One camera's health (KeyError for an unknown id)."""
+        return self.camera(camera_id).status()
+
+    # --- tuning --------------------------------------------------------------------------
+
+    def tuning_for(self, camera_name: str | None) -> Tuning:
+        """The tuning a camera runs with; ``None``: the one for all cameras."""
+        return self.tuning.for_camera(camera_name)
+
+    def set_tuning(self, tuning: Tuning, camera_name: str | None = None) -> bool:
+        """Apply ``tuning`` to every camera without its own, or to one camera; saved when it can be.
+
+        Returns:
+            Whether it was saved for the next start.
+        """
+        return self.tuning.set(tuning, camera_name)
+
+    def clear_tuning(self, camera_name: str) -> bool:
+        """The camera follows the tuning for all cameras again. Returns whether that was saved."""
+        return self.tuning.clear(camera_name)
+
+    def _retune(self, camera_name: str | None) -> None:
+        for camera in self.all_cameras():
+            if camera_name is None or camera.config.name == camera_name:
+                camera.analyzer.tuning = self.tuning.for_camera(camera.config.name)
+
+    # --- the browser's webcam --------------------------------------------------------------
+
+    def push_webcam_frame(self, image: np.ndarray) -> int:
+        """Hand a webcam frame to the engine; the webcam camera starts on the first frame.
+
+        Returns:
+            The id of the webcam's newest picture before this frame (-1: none yet): wait for a
+            newer one with :meth:`wait_newer` to get this frame with its boxes.
+        """
+        push = self._webcam_source()
+        before = self.camera(WEBCAM_ID).buffer.latest()
+        push.push(image)
+        return before.frame.frame_id if before is not None else -1
+
+    def _webcam_source(self) -> PushSource:
+        with self._lock:
+            if self._webcam is None:
+                camera = self._make_camera(WEBCAM, lambda cam, stop: push)
+                push = PushSource(camera.stop_event)  # stopping the camera wakes its reader
+                self._webcam_camera = camera
+                self._webcam = push
+                if self.running:
+                    camera.start()
+            return self._webcam
+
+    # --- events and alerts -----------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[PlateEvent], None]) -> None:
+        """Call ``listener(event)`` for every plate event once it is handed to the sink."""
+        self._listeners.append(listener)
+
+    def _emitted(self, event: PlateEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("a plate event listener failed")
+
+    def alerts(self, after_seq: int = 0) -> list[Alert]:
+        """Watchlist hits with a sequence number above ``after_seq`` (none without a watchlist)."""
+        return self._alerts.alerts_after(after_seq) if self._alerts is not None else []

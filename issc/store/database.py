@@ -1,0 +1,72 @@
+"""Connections to the history database: engines tuned per dialect, and the dialect's upsert.
+
+SQLite gets its parent folder, WAL mode (readers never wait for the writer), foreign keys and real
+transactions (pysqlite's own handling skips ``BEGIN`` before DDL); a connection with the execution
+option ``begin_immediate=True`` takes the write lock at ``BEGIN``, so that a transaction that reads
+before it writes (a migration) waits for another writer instead of failing with "database is locked".
+PostgreSQL gets pre-pinged pooled connections. Both support ``INSERT ... ON CONFLICT``, which
+:func:`dialect_insert` builds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+logger = logging.getLogger(__name__)
+
+
+def create_engine(database_url: str) -> sa.Engine:
+    """An engine for ``database_url``; SQLite gets its parent folder, WAL mode and real transactions.
+
+    Args:
+        database_url: SQLAlchemy URL, e.g. ``sqlite:///data/issc.db`` or
+            ``postgresql+psycopg://user:pw@host/db``.
+
+    Returns:
+        The engine. Nothing is connected yet.
+    """
+    url = sa.make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    memory = url.database in (None, "", ":memory:")
+    if memory:
+        engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling skips BEGIN before DDL; take control of it (SQLAlchemy's
+        # documented recipe) so that migrations and write batches are atomic.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout = 10000")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = FULL")  # one fsync per batch, at most one per second
+            if not memory:
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                except Exception as exc:  # a read-only file still serves reads
+                    logger.warning("could not switch SQLite to WAL mode: %s", exc)
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get("begin_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def dialect_insert(conn: sa.Connection) -> Any:
+    """The connection's dialect-specific ``insert`` (it has ``on_conflict_do_update/_nothing``)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

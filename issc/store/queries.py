@@ -1,0 +1,297 @@
+"""Plate and people queries: pages of events, counts, images, charts and CSV, each for a PlateFilter.
+
+Every query runs on the caller's thread with its own pooled connection (SQLite's WAL mode means it
+never waits for the writer). A text filter is turned into the fold keys it matches first (see
+:mod:`issc.store.keys`), so the event query is an indexed ``IN`` list.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from issc.search import fold
+from issc.store import schema
+from issc.store.keys import PlateKeys
+from issc.store.records import (
+    HOUR_MS,
+    HourCount,
+    PeopleBucket,
+    PlateFilter,
+    PlateFrequency,
+    PlateRow,
+    from_ms,
+    to_ms,
+)
+
+E = schema.plate_events
+#: Every plate event, for queries over the whole history.
+EVERYTHING = PlateFilter()
+CSV_COLUMNS = (
+    "id",
+    "first_seen",
+    "last_seen",
+    "camera",
+    "text",
+    "confidence",
+    "reads",
+    "ocr_calls",
+    "watchlist",
+    "box",
+)
+
+
+class PlateQueries:
+    """What the Plates page and the JSON routes read.
+
+    Args:
+        engine: Engine of a migrated history database.
+        plate_keys: The database's fold-key table, to turn text filters into keys.
+    """
+
+    def __init__(self, engine: sa.Engine, plate_keys: PlateKeys) -> None:
+        self.engine = engine
+        self.plate_keys = plate_keys
+
+    def search_plates(
+        self, flt: PlateFilter = EVERYTHING, limit: int = 50, offset: int = 0
+    ) -> list[PlateRow]:
+        """One page of plate events matching ``flt``, newest (``last_seen``) first.
+
+        Args:
+            flt: Which events (text, camera, time window, confidence, watchlist hits).
+            limit: Page size, 1..10000.
+            offset: Rows to skip.
+
+        Returns:
+            The rows of the page (images not included).
+        """
+        if not 1 <= limit <= 10_000 or offset < 0:
+            raise ValueError(f"limit={limit} must be in 1..10000 and offset={offset} at least 0")
+        with self.engine.connect() as conn:
+            where = self._where(conn, flt)
+            if where is None:
+                return []
+            stmt = sa.select(*_ROW_COLUMNS).where(*where).order_by(E.c.last_seen_ms.desc(), E.c.id.desc())
+            rows = conn.execute(stmt.limit(limit).offset(offset)).all()
+        return [_plate_row(r) for r in rows]
+
+    def count_plates(self, flt: PlateFilter = EVERYTHING) -> int:
+        """How many plate events match ``flt``."""
+        with self.engine.connect() as conn:
+            where = self._where(conn, flt)
+            if where is None:
+                return 0
+            return int(conn.execute(sa.select(sa.func.count()).select_from(E).where(*where)).scalar_one())
+
+    def get_plate(self, event_id: int) -> PlateRow | None:
+        """One plate event by id, or ``None``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(*_ROW_COLUMNS).where(E.c.id == event_id)).first()
+        return None if row is None else _plate_row(row)
+
+    def plate_image(self, event_id: int, kind: Literal["crop", "snapshot"]) -> bytes | None:
+        """The crop or snapshot JPEG of an event; ``None`` when the event or the image is missing."""
+        if kind not in ("crop", "snapshot"):
+            raise ValueError(f"kind={kind!r} must be 'crop' or 'snapshot'")
+        column = schema.plate_images.c[f"{kind}_jpeg"]
+        with self.engine.connect() as conn:
+            data = conn.execute(sa.select(column).where(schema.plate_images.c.event_id == event_id)).scalar()
+        return bytes(data) if data else None
+
+    def plates_per_hour(self, flt: PlateFilter = EVERYTHING) -> list[HourCount]:
+        """Plate events per UTC hour and camera, oldest hour first (hours without events left out).
+
+        Without a text, confidence or watchlist filter, whole hours come from the hourly roll-up the
+        writer keeps, and only the partial hours at the ends of the range are counted from events.
+        """
+        with self.engine.connect() as conn:
+            if flt.query_text or flt.min_conf is not None or flt.watchlist_only:
+                return _hour_counts(self._count_hours(conn, flt))
+            lo = None if flt.since is None else -(-to_ms(flt.since) // HOUR_MS) * HOUR_MS
+            hi = None if flt.until is None else to_ms(flt.until) // HOUR_MS * HOUR_MS
+            if lo is not None and hi is not None and lo >= hi:
+                return _hour_counts(self._count_hours(conn, flt))
+            h = schema.plate_hours
+            where = [] if flt.camera is None else [h.c.camera == flt.camera]
+            if lo is not None:
+                where.append(h.c.hour_ms >= lo)
+            if hi is not None:
+                where.append(h.c.hour_ms < hi)
+            counts = {
+                (int(ms) // HOUR_MS, cam): int(n)
+                for ms, cam, n in conn.execute(sa.select(h.c.hour_ms, h.c.camera, h.c.plates).where(*where))
+            }
+            edges = []
+            if lo is not None and flt.since is not None and to_ms(flt.since) < lo:
+                edges.append(dataclasses.replace(flt, until=from_ms(lo)))
+            if hi is not None and flt.until is not None and to_ms(flt.until) > hi:
+                edges.append(dataclasses.replace(flt, since=from_ms(hi)))
+            for edge in edges:
+                for key, n in self._count_hours(conn, edge).items():
+                    counts[key] = counts.get(key, 0) + n
+        return _hour_counts(counts)
+
+    def _count_hours(self, conn: sa.Connection, flt: PlateFilter) -> dict[tuple[int, str], int]:
+        """Matching events per (hour number, camera), counted from the events table."""
+        where = self._where(conn, flt)
+        if where is None:
+            return {}
+        hour = (E.c.last_seen_ms // HOUR_MS).label("hour")
+        stmt = sa.select(hour, E.c.camera, sa.func.count()).where(*where).group_by(hour, E.c.camera)
+        return {(int(h), cam): int(n) for h, cam, n in conn.execute(stmt)}
+
+    def top_plates(self, flt: PlateFilter = EVERYTHING, limit: int = 10) -> list[PlateFrequency]:
+        """The most frequent plate texts among the events matching ``flt`` (ties: most recently seen first)."""
+        n = sa.func.count().label("n")
+        last = sa.func.max(E.c.last_seen_ms).label("last")
+        with self.engine.connect() as conn:
+            where = self._where(conn, flt)
+            if where is None:
+                return []
+            stmt = (
+                sa.select(E.c.text, n, last)
+                .where(*where)
+                .group_by(E.c.text)
+                .order_by(n.desc(), last.desc())
+                .limit(limit)
+            )
+            rows = conn.execute(stmt).all()
+        return [PlateFrequency(text, int(count), from_ms(int(ms))) for text, count, ms in rows]
+
+    def people_over_time(self, flt: PlateFilter = EVERYTHING, bucket_minutes: int = 60) -> list[PeopleBucket]:
+        """People per camera in buckets of ``bucket_minutes``: peak and mean, oldest bucket first.
+
+        People counts carry no plate text or confidence: only the filter's camera and time window apply
+        (a filter's other fields are ignored, so a page can pass the filter its plate queries use).
+        """
+        if bucket_minutes < 1:
+            raise ValueError(f"bucket_minutes={bucket_minutes} must be at least 1")
+        p = schema.people_counts
+        size = bucket_minutes * 60_000
+        bucket = (p.c.minute_ms // size).label("bucket")
+        where = []
+        if flt.camera is not None:
+            where.append(p.c.camera == flt.camera)
+        if flt.since is not None:
+            where.append(p.c.minute_ms >= to_ms(flt.since))
+        if flt.until is not None:
+            where.append(p.c.minute_ms < to_ms(flt.until))
+        stmt = (
+            sa.select(bucket, p.c.camera, sa.func.max(p.c.max_count), sa.func.avg(p.c.mean_count))
+            .where(*where)
+            .group_by(bucket, p.c.camera)
+            .order_by(bucket, p.c.camera)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [PeopleBucket(from_ms(int(b) * size), cam, int(mx), float(mean)) for b, cam, mx, mean in rows]
+
+    def iter_plates_csv(self, flt: PlateFilter = EVERYTHING, chunk_rows: int = 1000) -> Iterator[str]:
+        """CSV of exactly the events matching ``flt``, newest first, as text chunks (header first).
+
+        Rows are streamed from the database ``chunk_rows`` at a time; memory stays flat for any count.
+        Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``.
+        """
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        with self.engine.connect() as conn:
+            where = self._where(conn, flt)
+            if where is not None:
+                stmt = sa.select(*_ROW_COLUMNS).where(*where).order_by(E.c.last_seen_ms.desc(), E.c.id.desc())
+                result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
+                for partition in result.partitions():
+                    for r in partition:
+                        writer.writerow(_csv_row(r))
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+    def _where(self, conn: sa.Connection, flt: PlateFilter) -> list[sa.ColumnElement[bool]] | None:
+        """SQL conditions for ``flt``; ``None`` when no event can match (unknown plate text)."""
+        where: list[sa.ColumnElement[bool]] = []
+        if flt.camera is not None:
+            where.append(E.c.camera == flt.camera)
+        if flt.since is not None:
+            where.append(E.c.last_seen_ms >= to_ms(flt.since))
+        if flt.until is not None:
+            where.append(E.c.last_seen_ms < to_ms(flt.until))
+        if flt.min_conf is not None:
+            where.append(E.c.confidence >= flt.min_conf)
+        if flt.watchlist_only:
+            where.append(E.c.watchlist.is_not(None))
+        query_key = fold(flt.query_text)
+        if query_key:
+            keys = self.plate_keys.matching(conn, query_key)
+            if keys is None:
+                where.append(E.c.fold_key.contains(query_key, autoescape=True))
+            elif not keys:
+                return None
+            else:
+                where.append(E.c.fold_key.in_(sorted(keys)))
+        return where
+
+
+def _hour_counts(counts: dict[tuple[int, str], int]) -> list[HourCount]:
+    return [HourCount(from_ms(h * HOUR_MS), cam, n) for (h, cam), n in sorted(counts.items()) if n]
+
+
+_ROW_COLUMNS = (
+    E.c.id,
+    E.c.camera,
+    E.c.first_seen_ms,
+    E.c.last_seen_ms,
+    E.c.text,
+    E.c.confidence,
+    E.c.reads,
+    E.c.box,
+    E.c.ocr_calls,
+    E.c.watchlist,
+    E.c.has_crop,
+    E.c.has_snapshot,
+)
+
+
+def _parse_box(box: str) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = (int(v) for v in box.split(","))
+    return (x1, y1, x2, y2)
+
+
+def _plate_row(r: sa.Row[Any]) -> PlateRow:
+    return PlateRow(
+        id=r.id,
+        camera=r.camera,
+        first_seen=from_ms(r.first_seen_ms),
+        last_seen=from_ms(r.last_seen_ms),
+        text=r.text,
+        confidence=r.confidence,
+        reads=r.reads,
+        box=_parse_box(r.box),
+        ocr_calls=r.ocr_calls,
+        watchlist=r.watchlist,
+        has_crop=bool(r.has_crop),
+        has_snapshot=bool(r.has_snapshot),
+    )
+
+
+def _csv_row(r: sa.Row[Any]) -> list[Any]:
+    return [
+        r.id,
+        from_ms(r.first_seen_ms).isoformat(),
+        from_ms(r.last_seen_ms).isoformat(),
+        r.camera,
+        r.text,
+        f"{r.confidence:.3f}",
+        r.reads,
+        r.ocr_calls,
+        r.watchlist or "",
+        r.box.replace(",", " "),
+    ]

@@ -1,0 +1,48 @@
+"""How pages reach the process's service (``issc.service``): its engine, store and settings, or a
+clear configuration error on the page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from issc import service as process
+from issc.engine import Engine
+from issc.errors import ConfigError
+from issc.service import Service
+from issc.store import Store
+
+
+def get_service() -> Service:
+    """The running service, or the configuration error on the page (and ``st.stop()``).
+
+    The service is process-wide and started by the server; nothing here re-reads the settings.
+    """
+    try:
+        return process.current()
+    except ConfigError as exc:
+        st.error(f"**Configuration error.** {exc}", icon=":material/settings_alert:")
+        st.info(
+            "Fix the value in `.env`, `issc.toml` or the environment, then restart with `make run`. "
+            "The README's configuration table lists every setting and its default."
+        )
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers informed
+
+
+def get_engine() -> Engine:
+    """The running engine's façade (see :func:`get_service`)."""
+    return get_service().engine
+
+
+def history_store(service: Service) -> Store:
+    """The service's history store, or an explanation on the page (and ``st.stop()``) when it has none."""
+    store = service.store
+    if store is None:
+        st.info(
+            "**The plate history is off in this process**, so there is nothing to search or tune "
+            "persistently. Start the dashboard with `make run`: it keeps the history in `DATABASE_URL` "
+            "(SQLite `data/issc.db` by default).",
+            icon=":material/history_toggle_off:",
+        )
+        st.stop()
+    return store

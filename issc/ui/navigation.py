@@ -1,0 +1,22 @@
+"""The dashboard's pages and navigation, run by ``app.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).resolve().parents[2] / "pages"
+
+
+def run_dashboard() -> None:
+    """Entry of ``app.py``: page config and navigation over the files in ``pages/``."""
+    st.set_page_config(page_title="ISSC — camera analytics", page_icon="📹", layout="wide")
+    pages = [
+        st.Page(PAGES / "live.py", title="Live", icon=":material/videocam:", default=True),
+        st.Page(PAGES / "plates.py", title="Plates", icon=":material/directions_car:"),
+        st.Page(PAGES / "tuning.py", title="Tuning", icon=":material/tune:"),
+        st.Page(PAGES / "watchlist.py", title="Watchlist", icon=":material/notifications_active:"),
+        st.Page(PAGES / "webcam.py", title="Webcam", icon=":material/photo_camera_front:"),
+    ]
+    st.navigation(pages).run()
