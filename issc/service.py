@@ -146,8 +146,9 @@ class Service:
         return self
 
     def stop(self) -> None:
-        """Stop the cameras (their last events reach the sink), then write and close the store."""
+        """Stop the cameras (their last events reach the sink), then close the sink and the store."""
         self.engine.stop()
+        self.sink.close()
         if self.store is not None:
             self.store.close()
 

@@ -239,7 +239,10 @@ def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
     from issc.sources import DEMO_PLATE
 
     sink = MemorySink()
-    engine = build_engine(load_settings(), sink=sink).start()
+    engine = build_engine(load_settings(), sink=sink)
+    heard = []
+    engine.subscribe(heard.append)
+    engine.start()
     try:
         assert wait_until(lambda: len(sink.events()) >= 1, 45, 0.5)
         time.sleep(1)
@@ -247,6 +250,7 @@ def test_demo_camera_reads_its_plate_out_of_the_box(no_thread_leak) -> None:
         engine.stop()
     texts = [e.text for e in sink.events()]
     assert texts == [DEMO_PLATE]
+    assert heard == sink.events()  # subscribers hear every event the sink took
     event = sink.events()[0]
     assert (
         event.camera == "demo"
@@ -329,3 +333,23 @@ def test_boxes_follow_a_track_between_analyses_then_fade_out(no_thread_leak) -> 
     assert all(b <= a + 1e-6 for a, b in itertools.pairwise(opacities))
     gone = [p for p in seen if p.frame.captured_mono > t_last + 1.6]
     assert gone and all(len(p.boxes) == 0 for p in gone)
+
+
+def test_boxes_are_drawn_only_when_a_viewer_asks() -> None:
+    from issc.engine import Published
+    from issc.types import Frame
+
+    drawn = []
+
+    def draw(image, boxes):
+        drawn.append(len(boxes))
+        return image + 1
+
+    boxes = make_detections(np.array([[2, 2, 8, 8]]), np.array([0.9]), np.array([PLATE]))
+    frame = Frame(np.zeros((16, 16, 3), np.uint8), 0, "0", time.time(), time.monotonic())
+    published = Published(frame=frame, published_mono=time.monotonic(), boxes=boxes, draw=draw)
+    assert drawn == []  # publishing costs no drawing
+    jpeg = published.jpeg()
+    assert published.jpeg() is jpeg and int(published.image[0, 0, 0]) == 1
+    assert drawn == [1]  # drawn once, however many viewers ask
+    assert frame.image.max() == 0  # the analysed frame is never drawn on

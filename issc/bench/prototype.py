@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from issc.annotate import FrameAnnotator
-from issc.detections import PLATE, Detector
+from issc.detections import PLATE, Detector, merge_detections
 from issc.jpeg import encode_jpeg
 from issc.plates.ocr.reader import PlateReader
 from issc.sources import FileSource
@@ -94,7 +94,7 @@ class PrototypeLoop:
                 if crop.size:
                     self.stats.ocr_calls += 1
                     self.reader.read(crop)
-            scene = self._annotator.annotate(image, _merge(people, plates))
+            scene = self._annotator.annotate(image, merge_detections([people, plates]))
             jpeg = encode_jpeg(scene)
             self.stats.frames_processed += 1
             while not self._stop.is_set():
@@ -112,14 +112,3 @@ class PrototypeLoop:
                 continue
             self.stats.displayed += 1
             self.stats.latencies_ms.append((time.monotonic() - captured) * 1000)
-
-
-def _merge(people, plates):
-    import supervision as sv
-
-    parts = [d for d in (people, plates) if len(d)]
-    if not parts:
-        return people
-    for d in parts:
-        d.data = {}
-    return sv.Detections.merge(parts)

@@ -30,6 +30,7 @@ from issc.bench.common import clips, percentile, print_json, print_table
 from issc.bench.passes import cpu_load, plate_from_name
 from issc.config import load_settings
 from issc.detect import CompositeDetector, make_person_detector
+from issc.detect.local_plates import LocalPlateDetector
 from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr.rapid import RapidOcrEngine
 from issc.plates.regions import plate_rules
@@ -75,7 +76,7 @@ class _Config:
         self.engine = RapidOcrEngine(polite=polite)
         self.locator = PlateLocator(self.engine, rules, options)
         self.people = make_person_detector(0.1, settings.tuning.iou)
-        detector = CompositeDetector(self.people, _Locate(self.locator))
+        detector = CompositeDetector(self.people, LocalPlateDetector(locator=self.locator))
         self.analyzer = PlateAnalyzer(
             detector, "bench", Tuning(), VotingOptions(), frame_rate=1.5, rules=rules
         )
@@ -102,17 +103,6 @@ class _Config:
             out[f"{step}_ms_p50"] = percentile(values, 50)
             out[f"{step}_ms_p95"] = percentile(values, 95)
         return out
-
-
-class _Locate:
-    """The locator as a detector (``detect`` verb)."""
-
-    def __init__(self, locator: PlateLocator) -> None:
-        self.locator = locator
-        self.name = "ocr-plates"
-
-    def detect(self, image: np.ndarray):
-        return self.locator.locate(image)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ class LocalPlateDetector:
         engine: OCR engine name (``"rapidocr"`` is the measured default; ``"easyocr"`` works too).
         rules: Plate rules used to tell plates from other text.
         options: Locator scaling and box growth.
+        locator: A ready locator instead (benchmarks compare locators built their own way).
 
     Raises:
         ConfigError: ``engine`` is not an OCR engine name.
@@ -32,9 +33,10 @@ class LocalPlateDetector:
         engine: str = "rapidocr",
         rules: PlateRules = DEFAULT_RULES,
         options: LocatorOptions | None = None,
+        locator: PlateLocator | None = None,
     ) -> None:
-        self.name = f"ocr-plates-{engine}"
-        self.locator = PlateLocator(get_engine(engine), rules, options)
+        self.locator = locator or PlateLocator(get_engine(engine), rules, options)
+        self.name = f"ocr-plates-{self.locator.engine.name}"
 
     def __repr__(self) -> str:
         return f"LocalPlateDetector(engine={self.locator.engine.name!r}, options={self.locator.options!r})"

@@ -102,7 +102,11 @@ class Engine:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop and join every thread (capture reads time out within a few seconds), then close the sink."""
+        """Stop and join every thread (capture reads time out within a few seconds).
+
+        The cameras' last events (open plate tracks, the current people-minute) reach the sink before
+        this returns; the sink itself belongs to whoever made it (``issc.service`` closes it).
+        """
         with self._lock:
             if not self.running:
                 return
@@ -112,7 +116,6 @@ class Engine:
             for camera in self.all_cameras():
                 camera.join(max(deadline - time.monotonic(), 0.05))
             self.running = False
-            self._sink.close()
             logger.info("engine stopped")
 
     def threads(self) -> list[threading.Thread]:

@@ -175,13 +175,7 @@ class PlateQueries:
         p = schema.people_counts
         size = bucket_minutes * 60_000
         bucket = (p.c.minute_ms // size).label("bucket")
-        where = []
-        if flt.camera is not None:
-            where.append(p.c.camera == flt.camera)
-        if flt.since is not None:
-            where.append(p.c.minute_ms >= to_ms(flt.since))
-        if flt.until is not None:
-            where.append(p.c.minute_ms < to_ms(flt.until))
+        where = _camera_and_window(p.c.camera, p.c.minute_ms, flt)
         stmt = (
             sa.select(bucket, p.c.camera, sa.func.max(p.c.max_count), sa.func.avg(p.c.mean_count))
             .where(*where)
@@ -217,13 +211,7 @@ class PlateQueries:
 
     def _where(self, conn: sa.Connection, flt: PlateFilter) -> list[sa.ColumnElement[bool]] | None:
         """SQL conditions for ``flt``; ``None`` when no event can match (unknown plate text)."""
-        where: list[sa.ColumnElement[bool]] = []
-        if flt.camera is not None:
-            where.append(E.c.camera == flt.camera)
-        if flt.since is not None:
-            where.append(E.c.last_seen_ms >= to_ms(flt.since))
-        if flt.until is not None:
-            where.append(E.c.last_seen_ms < to_ms(flt.until))
+        where = _camera_and_window(E.c.camera, E.c.last_seen_ms, flt)
         if flt.min_conf is not None:
             where.append(E.c.confidence >= flt.min_conf)
         if flt.watchlist_only:
@@ -295,3 +283,17 @@ def _csv_row(r: sa.Row[Any]) -> list[Any]:
         r.watchlist or "",
         r.box.replace(",", " "),
     ]
+
+
+def _camera_and_window(
+    camera: sa.ColumnElement[str], time_ms: sa.ColumnElement[int], flt: PlateFilter
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions for the filter's camera and time window on a table's own columns."""
+    where: list[sa.ColumnElement[bool]] = []
+    if flt.camera is not None:
+        where.append(camera == flt.camera)
+    if flt.since is not None:
+        where.append(time_ms >= to_ms(flt.since))
+    if flt.until is not None:
+        where.append(time_ms < to_ms(flt.until))
+    return where
