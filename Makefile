@@ -22,8 +22,10 @@ $(STAMP): requirements.txt
 	$(BIN)/python -c "import cv2; cv2.HOGDescriptor; cv2.CascadeClassifier; print('OpenCV', cv2.__version__, 'ok')"
 	touch $(STAMP)
 
+# Binds 127.0.0.1 unless SERVER_ADDRESS (from the environment, e.g. `SERVER_ADDRESS=0.0.0.0 make run`)
+# says otherwise; beyond loopback, AUTH=auto asks every visitor to sign in (see issc.auth).
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address "$${SERVER_ADDRESS:-127.0.0.1}"
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own browser here).
 system-deps:

@@ -23,6 +23,9 @@ else:
     app = st.App(
         "app.py",
         routes=server.routes(),
+        # Guards every request and websocket, Streamlit's own included (issc.auth); AUTH=auto turns on
+        # when the address Streamlit really binds (--server.address) reaches beyond loopback.
+        middleware=server.middleware(st.get_option("server.address")),
         lifespan=server.lifespan,
         exception_handlers=server.exception_handlers,
     )

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import requests
 
-from issc.config import redact_url
+from issc.redact import redact_webhook
 from issc.sink import EventSink
 from issc.types import PeopleCount, PlateEvent
 
@@ -104,7 +104,7 @@ class WebhookSender:
                     self.failed += 1
                     logger.warning(
                         "webhook %s failed after %d attempts: %s",
-                        redact_url(self.url),
+                        redact_webhook(self.url),  # chat services keep the secret in the path
                         attempt,
                         self.last_error,
                     )
@@ -144,6 +144,10 @@ class AlertingSink:
             logger.info("watchlist hit: %s (%s) on %s", event.text, label, event.camera)
             if self.webhook is not None:
                 self.webhook.send(alert_payload(event))
+
+    def save_provisional(self, event: PlateEvent) -> None:
+        """Passed on: no alert until the pass has ended (its final event comes through add_plate_event)."""
+        self.inner.save_provisional(event)
 
     def add_people_count(self, count: PeopleCount) -> None:
         self.inner.add_people_count(count)

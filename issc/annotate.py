@@ -10,6 +10,7 @@ import numpy as np
 import supervision as sv
 
 from issc.detections import OPACITY_KEY, PLATE
+from issc.redact import redact
 
 _PALETTE = sv.ColorPalette.from_hex(["#2ecc71", "#ffb000"])  # person: green, plate: amber
 _TEXT_SCALE = 0.5
@@ -146,6 +147,7 @@ def no_signal_frame(
         _centered_text(img, line, (width // 2, y), 0.6 * scale, 1)
         y += int(26 * scale)
     if reason:
+        reason = redact(reason)
         _centered_text(
             img,
             reason if len(reason) <= 60 else reason[:57] + "...",

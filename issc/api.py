@@ -5,7 +5,8 @@ Built by :func:`plate_routes` for the Starlette app behind ``st.App``:
 * ``GET /api/plates?q=&camera=&since=&until=&min_conf=&watchlist_only=&limit=&offset=`` →
   ``{"items": [...], "total": N, "limit": L, "offset": O}``, newest first.
 * ``GET /api/plates.csv`` (same filters, no paging) → every matching row, streamed, as an attachment.
-* ``GET /api/plates/{id}/crop.jpg`` and ``/api/plates/{id}/snapshot.jpg`` → ``image/jpeg`` or 404.
+* ``GET /api/plates/{id}/crop.jpg`` and ``/api/plates/{id}/snapshot.jpg`` → ``image/jpeg`` or 404;
+  any other ``/api/plates/...`` path → a 404 JSON error (not the dashboard's page).
 
 Bad parameters get a 400 with ``{"error": "<sentence>", "parameter": "<name>"}``; a failing database
 gets a 503. Database work runs in the thread pool, never on the event loop.
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
+MAX_OFFSET = 1_000_000_000  # far past any history; larger numbers would overflow the database's integers
+MAX_EVENT_ID = 2**63 - 1  # the largest id a database integer holds
+MAX_QUERY_CHARS = 64  # each 6-character piece of q is one more lookup
+MAX_CAMERA_CHARS = 200
 FILTER_PARAMS = ("q", "camera", "since", "until", "min_conf", "watchlist_only")
 PAGE_PARAMS = ("limit", "offset")
 
@@ -51,17 +56,31 @@ def _present(params: Mapping[str, str], name: str) -> str | None:
     return None if value is None or value.strip() == "" else value.strip()
 
 
+def _text(params: Mapping[str, str], name: str, max_chars: int) -> str | None:
+    value = _present(params, name)
+    if value is None:
+        return None
+    if len(value) > max_chars:
+        raise BadParameter(name, f"expected at most {max_chars} characters, got {len(value)}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise BadParameter(name, "expected text without control characters")
+    return value
+
+
 def _time(params: Mapping[str, str], name: str) -> datetime | None:
     raw = _present(params, name)
     if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value  # naive times are UTC
+        value.astimezone(UTC)  # a zone that moves the time out of years 1-9999 fails here
+    except (ValueError, OverflowError):
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
         raise BadParameter(
-            name, f"expected an ISO-8601 time such as 2024-05-01T12:00:00Z, got {raw!r}"
+            name, f"expected an ISO-8601 time such as 2024-05-01T12:00:00Z, got {shown!r}"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # naive times are UTC
+    return value
 
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
@@ -69,12 +88,15 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     if raw is None:
         return default
     expected = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+    shown = raw if len(raw) <= 24 else raw[:24] + "…"
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 24 else None  # int() of a huge digit string is slow
     except ValueError:
-        raise BadParameter(name, f"expected {expected}, got {raw!r}") from None
+        value = None
+    if value is None:
+        raise BadParameter(name, f"expected {expected}, got {shown!r}")
     if value < low or (high is not None and value > high):
-        raise BadParameter(name, f"expected {expected}, got {value}")
+        raise BadParameter(name, f"expected {expected}, got {shown}")
     return value
 
 
@@ -89,7 +111,8 @@ def parse_filter(params: Mapping[str, str], allowed: tuple[str, ...] = FILTER_PA
     """
     for name in params:
         if name not in allowed:
-            raise BadParameter(name, f"unknown parameter; expected one of {', '.join(allowed)}")
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            raise BadParameter(shown, f"unknown parameter; expected one of {', '.join(allowed)}")
     since, until = _time(params, "since"), _time(params, "until")
     if since is not None and until is not None and since >= until:
         raise BadParameter(
@@ -103,13 +126,13 @@ def parse_filter(params: Mapping[str, str], allowed: tuple[str, ...] = FILTER_PA
         except ValueError:
             min_conf = -1.0
         if not 0.0 <= min_conf <= 1.0:
-            raise BadParameter("min_conf", f"expected a number from 0 to 1, got {raw_conf!r}")
+            raise BadParameter("min_conf", f"expected a number from 0 to 1, got {raw_conf[:24]!r}")
     raw_watch = (_present(params, "watchlist_only") or "false").lower()
     if raw_watch not in ("1", "true", "yes", "0", "false", "no"):
-        raise BadParameter("watchlist_only", f"expected true or false, got {raw_watch!r}")
+        raise BadParameter("watchlist_only", f"expected true or false, got {raw_watch[:24]!r}")
     return PlateFilter(
-        q=_present(params, "q"),
-        camera=_present(params, "camera"),
+        q=_text(params, "q", MAX_QUERY_CHARS),
+        camera=_text(params, "camera", MAX_CAMERA_CHARS),
         since=since,
         until=until,
         min_conf=min_conf,
@@ -161,7 +184,7 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
         try:
             flt = parse_filter(request.query_params, FILTER_PARAMS + PAGE_PARAMS)
             limit = _int(request.query_params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-            offset = _int(request.query_params, "offset", 0, 0, None)
+            offset = _int(request.query_params, "offset", 0, 0, MAX_OFFSET)
         except BadParameter as exc:
             return _error(400, str(exc), exc.name)
 
@@ -183,7 +206,8 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
         except BadParameter as exc:
             return _error(400, str(exc), exc.name)
         store = await run_in_threadpool(get_store)
-        # StreamingResponse iterates a plain iterator in the thread pool, chunk by chunk.
+        # StreamingResponse iterates a plain iterator in the thread pool, chunk by chunk; each chunk
+        # is one page read on a short connection of its own, so a slow client holds none.
         chunks = store.iter_plates_csv(flt)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
@@ -195,6 +219,8 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
     def image_route(kind: str) -> Callable[[Request], Any]:
         async def image(request: Request) -> Response:
             event_id = request.path_params["event_id"]
+            if event_id > MAX_EVENT_ID:
+                return _error(400, f"expected a plate event id from 0 to {MAX_EVENT_ID}", "event_id")
             try:
                 data = await run_in_threadpool(lambda: get_store().plate_image(event_id, kind))  # type: ignore[arg-type]
             except sa.exc.SQLAlchemyError as exc:
@@ -207,9 +233,18 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
 
         return image
 
+    async def unknown(request: Request) -> Response:
+        # Without this, Streamlit's catch-all would answer a mistyped URL with the dashboard's HTML.
+        return _error(
+            404,
+            "no such route: expected /api/plates, /api/plates.csv or /api/plates/<numeric id>/crop.jpg "
+            "(or snapshot.jpg)",
+        )
+
     return [
         Route("/api/plates", list_plates, methods=["GET"]),
         Route("/api/plates.csv", export_csv, methods=["GET"]),
         Route("/api/plates/{event_id:int}/crop.jpg", image_route("crop"), methods=["GET"]),
         Route("/api/plates/{event_id:int}/snapshot.jpg", image_route("snapshot"), methods=["GET"]),
+        Route("/api/plates/{rest:path}", unknown),
     ]

@@ -10,9 +10,16 @@ from issc.types import PeopleCount, PlateEvent
 
 
 class EventSink(Protocol):
-    """Takes plate events and people counts without blocking; ``close`` after the last one."""
+    """Takes plate events and people counts without blocking; ``close`` after the last one.
+
+    ``save_provisional`` takes the provisional event of a pass still in view; the pass's final event
+    (same ``pass_key``) comes through ``add_plate_event`` and replaces it. Sinks that do not persist
+    ignore provisional events.
+    """
 
     def add_plate_event(self, event: PlateEvent) -> None: ...
+
+    def save_provisional(self, event: PlateEvent) -> None: ...
 
     def add_people_count(self, count: PeopleCount) -> None: ...
 
@@ -34,6 +41,9 @@ class MemorySink:
     def add_people_count(self, count: PeopleCount) -> None:
         with self._lock:
             self.people_counts.append(count)
+
+    def save_provisional(self, event: PlateEvent) -> None:
+        """Ignored: in memory, only finished passes are kept."""
 
     def close(self) -> None:
         """Nothing to flush: everything is in memory."""

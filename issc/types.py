@@ -91,6 +91,7 @@ class PlateEvent:
     snapshot_jpeg: bytes = field(repr=False, default=b"")
     ocr_calls: int = 0
     watchlist: str | None = None  # label of the matching watchlist entry, if any
+    pass_key: str | None = None  # one per vehicle pass: a provisional event and the final one share it
 
 
 @dataclass(frozen=True)

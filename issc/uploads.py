@@ -12,6 +12,7 @@ MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp")
+_PIL_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB")  # MPO: JPEG with a preview, from phones
 
 
 class UploadRejected(ValueError):
@@ -21,8 +22,9 @@ class UploadRejected(ValueError):
 def decode_upload(data: bytes) -> np.ndarray:
     """Decode an uploaded picture to BGR, refusing empty, oversized, huge or non-image files.
 
-    The pixel count is read from the header first, so a small file that would decode to a huge
-    picture (a "decompression bomb") is refused before it takes memory.
+    The format and pixel count are read from the header first (PIL), so a small file that would
+    decode to a huge picture (a "decompression bomb") is refused before it takes memory, and a file
+    whose header PIL cannot identify reaches no decoder at all.
 
     Raises:
         UploadRejected: with one sentence for the user.
@@ -35,15 +37,23 @@ def decode_upload(data: bytes) -> np.ndarray:
             "Resize or re-compress it (JPEG) and upload it again."
         )
     try:
-        with PIL.Image.open(io.BytesIO(data)) as header:
+        with PIL.Image.open(io.BytesIO(data)) as header:  # reads the header only
             width, height = header.size
+            kind = header.format or ""
     except PIL.Image.DecompressionBombError:
         raise UploadRejected(
-            f"The picture is far larger than {MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels. "
-            "Scale it down and upload it again."
+            f"The picture is far larger than {MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels (a decompression "
+            "bomb?). Scale it down and upload it again."
         ) from None
-    except Exception:  # not something PIL knows: let OpenCV have a go below
-        width = height = 0
+    except Exception:  # PIL cannot identify it: no decoder gets it before its size is known
+        raise UploadRejected(
+            "This file is not a picture that can be read (damaged, or another format with an image "
+            "extension). Upload a PNG, JPEG, WebP or BMP picture."
+        ) from None
+    if kind not in _PIL_FORMATS:
+        raise UploadRejected(
+            f"This file is a {kind or 'unknown'} picture; upload a PNG, JPEG, WebP or BMP picture."
+        )
     if width * height > MAX_UPLOAD_PIXELS:
         raise UploadRejected(
             f"The picture is {width}×{height} ({width * height / 1e6:.0f} megapixels); at most "

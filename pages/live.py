@@ -6,11 +6,22 @@ import time
 import streamlit as st
 
 from issc.annotate import format_duration
-from issc.ui.access import get_engine
-from issc.ui.widgets import ALERT_BANNER_S, link_to_page, mjpeg_img, status_line, take_new_alerts
+from issc.ui.access import current_user, get_service
+from issc.ui.widgets import (
+    ALERT_BANNER_S,
+    link_to_page,
+    mjpeg_img,
+    status_line,
+    store_banner,
+    take_new_alerts,
+)
 
-engine = get_engine()
+service = get_service()
+engine = service.engine
+user = current_user()
+is_admin = user is not None and user.can("admin")
 st.title("Live")
+store_banner(service)
 
 
 @st.fragment(run_every=2.0)
@@ -62,6 +73,11 @@ for row in range(math.ceil(len(cameras) / per_row)):
 
             @st.fragment(run_every=1.0)
             def _status(camera=camera):
-                st.markdown(status_line(engine.status_of(camera.id)))
+                status = engine.status_of(camera.id)
+                st.markdown(status_line(status))
+                stuck = status.detector_state.startswith(("stopped", "backing off"))
+                if stuck and is_admin and st.button("Retry detector", key=f"retry_{camera.id}"):
+                    engine.retry_detector(camera.id)  # with the next frame: a fixed key or plan is found
+                    st.toast(f"{camera.name}: the detector is tried again", icon=":material/refresh:")
 
             _status()

@@ -13,6 +13,7 @@ from issc.ui import access, history, widgets
 
 service = access.get_service()
 st.title("Plates")
+widgets.store_banner(service)
 store = access.history_store(service)
 tz = widgets.browser_timezone()
 

@@ -7,11 +7,13 @@ from issc import tuning as live_tuning
 from issc import uploads
 from issc.plates.regions import region_preset
 from issc.tuning import Tuning
-from issc.ui import access, preview
+from issc.ui import access, preview, widgets
 
+access.require_role("admin")
 service = access.get_service()
 engine = service.engine
 st.title("Tuning")
+widgets.store_banner(service)
 st.caption(
     "Changes apply to the running cameras on their next analysed frame and are saved, so they survive "
     "a restart. A camera can keep its own settings; the others follow **All cameras**."

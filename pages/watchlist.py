@@ -8,8 +8,10 @@ import streamlit as st
 from issc.store.watchlist import watchlist_plate
 from issc.ui import access, widgets
 
+access.require_role("admin")
 service = access.get_service()
 st.title("Watchlist")
+widgets.store_banner(service)
 store = access.history_store(service)
 tz = widgets.browser_timezone()
 

@@ -5,9 +5,10 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from issc.engine import WEBCAM_ID
-from issc.ui.access import get_service
+from issc.ui.access import get_service, require_role
 from issc.ui.widgets import ice_configuration, status_line
 
+require_role("admin")
 service = get_service()
 engine = service.engine
 st.title("Webcam")

@@ -8,8 +8,11 @@ a base64 body, and the self-hosted "v1" form (``GET /model/registry``, ``POST /m
     {"predictions": [{"x", "y", "width", "height", "confidence", "class", "class_id",
                       "detection_id"}], "image": {"width", "height"}, "time", "inference_id"}
 
-and, on demand, 401/403/429/500, garbage, JSON without the expected keys, or a slow answer.
-Every request is recorded, so tests can assert model ids, parameters and the image sent.
+The key may come as ``Authorization: Bearer`` (what ISSC sends), in the query or in the body; each
+request records where it was and whether it appeared in the URL. On demand it answers 401/403/
+429/500/503 (with ``Retry-After`` when ``retry_after`` is set), garbage, JSON without the expected
+keys, a slow answer, or drops the connection without answering. Every request is recorded, so
+tests can assert model ids, parameters and the image sent.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +43,9 @@ class RecordedRequest:
     model_id: str | None
     params: dict[str, Any]
     image_shape: tuple[int, ...] | None  # (h, w, 3) of the decoded image, if one was sent
+    key_in_url: bool = False  # the key appeared in the request line (where proxies log it)
+    key_from: str | None = None  # "header", "query" or "body"
+    received_mono: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -46,17 +53,20 @@ class Behaviour:
     """What the emulator answers. Tests change it between calls.
 
     Attributes:
-        mode: ``"ok"``, ``"401"``, ``"403"``, ``"429"``, ``"500"``, ``"garbage"`` (not JSON),
-            ``"missing_keys"`` (JSON without ``predictions``), or ``"slow"`` (sleep ``delay_s``).
+        mode: ``"ok"``, ``"401"``, ``"403"``, ``"429"``, ``"500"``, ``"503"``, ``"garbage"`` (not
+            JSON), ``"missing_keys"`` (JSON without ``predictions``), ``"slow"`` (sleep
+            ``delay_s``), or ``"drop"`` (close the connection without an answer).
         valid_key: Requests with another key get 401 like Roboflow; None accepts any key.
         predictions: Prediction dicts per model id; unknown models get none.
         delay_s: How long ``"slow"`` waits before answering normally.
+        retry_after: The ``Retry-After`` header sent with 429 and 503 (seconds or an HTTP date).
     """
 
     mode: str = "ok"
     valid_key: str | None = None
     predictions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delay_s: float = 5.0
+    retry_after: str | None = None
 
 
 def prediction(
@@ -132,7 +142,15 @@ class RoboflowEmulator:
         if body[:1] == b"{":
             payload = json.loads(body)
         params = {**query, **{k: v for k, v in payload.items() if k not in ("image", "api_key")}}
-        api_key = payload.get("api_key", query.get("api_key"))
+        bearer = handler.headers.get("Authorization", "")
+        api_key, key_from = None, None
+        if bearer.startswith("Bearer "):
+            api_key, key_from = bearer[len("Bearer ") :], "header"
+        elif "api_key" in query:
+            api_key, key_from = query["api_key"], "query"
+        elif "api_key" in payload:
+            api_key, key_from = payload["api_key"], "body"
+        key_in_url = "api_key=" in handler.path or bool(api_key and api_key in handler.path)
         image_b64 = None
         path = split.path
         model_id = payload.get("model_id")
@@ -145,7 +163,9 @@ class RoboflowEmulator:
         if image_b64 is not None:
             decoded = cv2.imdecode(np.frombuffer(base64.b64decode(image_b64), np.uint8), cv2.IMREAD_COLOR)
             shape = None if decoded is None else tuple(decoded.shape)
-        record = RecordedRequest(method, path, api_key, model_id, params, shape)
+        record = RecordedRequest(
+            method, path, api_key, model_id, params, shape, key_in_url, key_from, time.monotonic()
+        )
         with self._lock:
             self.requests.append(record)
         self._answer(handler, record)
@@ -155,14 +175,21 @@ class RoboflowEmulator:
         if behaviour.valid_key is not None and request.api_key != behaviour.valid_key:
             return self._send(handler, 401, {"message": "Unauthorized api_key"})
         mode = behaviour.mode
-        if mode in ("401", "403", "429", "500"):
+        if mode == "drop":
+            handler.close_connection = True
+            return None  # no status line at all: the client sees the connection close
+        if mode in ("401", "403", "429", "500", "503"):
             messages = {
                 "401": "Unauthorized api_key",
                 "403": "Forbidden: out of credits",
                 "429": "Too many requests",
                 "500": "Internal error",
+                "503": "Service unavailable",
             }
-            return self._send(handler, int(mode), {"message": messages[mode]})
+            extra = {}
+            if mode in ("429", "503") and behaviour.retry_after is not None:
+                extra["Retry-After"] = behaviour.retry_after
+            return self._send(handler, int(mode), {"message": messages[mode]}, extra)
         if mode == "slow" and self._released.wait(behaviour.delay_s):
             return None  # stopped while waiting: drop the connection
         if request.path == "/model/registry":
@@ -197,14 +224,28 @@ class RoboflowEmulator:
         return {"models": models}
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, document: dict[str, Any]) -> None:
-        RoboflowEmulator._send_raw(handler, status, json.dumps(document).encode(), "application/json")
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        document: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = json.dumps(document).encode()
+        RoboflowEmulator._send_raw(handler, status, body, "application/json", headers)
 
     @staticmethod
-    def _send_raw(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    def _send_raw(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
             handler.send_header("Content-Length", str(len(body)))
             handler.end_headers()
             handler.wfile.write(body)

@@ -112,7 +112,7 @@ def test_list_item_shape(api: tuple[str, Store]) -> None:
         ("/api/plates", {"limit": "0"}, "limit", "expected an integer from 1 to 1000, got 0"),
         ("/api/plates", {"limit": "1001"}, "limit", "expected an integer from 1 to 1000"),
         ("/api/plates", {"limit": "ten"}, "limit", "got 'ten'"),
-        ("/api/plates", {"offset": "-1"}, "offset", "expected an integer of at least 0"),
+        ("/api/plates", {"offset": "-1"}, "offset", "expected an integer from 0 to 1000000000"),
         ("/api/plates", {"min_conf": "1.5"}, "min_conf", "expected a number from 0 to 1"),
         ("/api/plates", {"min_conf": "high"}, "min_conf", "expected a number from 0 to 1"),
         ("/api/plates", {"watchlist_only": "maybe"}, "watchlist_only", "expected true or false"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from roboflow_emulator import Behaviour, RoboflowEmulator, prediction
 
-from issc.detect.roboflow import RoboflowDetector, scrub_secret
+from issc.detect.roboflow import RETRY_AFTER_MAX_S, RoboflowDetector, parse_retry_after, scrub_secret
 from issc.detections import PERSON, PLATE
 from issc.errors import ConfigError, DetectorAuthError, DetectorResponseError, DetectorUnavailableError
 
@@ -181,3 +183,72 @@ def test_repr_and_url_hide_credentials() -> None:
 )
 def test_scrub_secret_removes_every_form_of_the_key(text: str, expected: str) -> None:
     assert scrub_secret(text, KEY) == expected
+
+
+@pytest.mark.parametrize("version", ["v0", "v1"])
+def test_the_key_travels_in_the_authorization_header_never_in_a_url(
+    emulator: RoboflowEmulator, version: str
+) -> None:
+    # when: both models run (v1 also lists and loads the models first)
+    detector(emulator, version).detect(IMAGE)
+    # then: every request carried the key, and only as a Bearer header
+    assert emulator.requests
+    assert all(r.key_from == "header" and r.api_key == KEY for r in emulator.requests)
+    assert not any(r.key_in_url for r in emulator.requests)
+
+
+@pytest.mark.parametrize(
+    ("mode", "header"),
+    [("429", "3"), ("503", "7"), ("429", "DATE+5")],
+)
+def test_retry_after_is_read_from_a_hosted_busy_answer(
+    emulator: RoboflowEmulator, mode: str, header: str
+) -> None:
+    # given: a server that is busy and says how long to wait (seconds or an HTTP date)
+    if header.startswith("DATE+"):
+        header = email.utils.formatdate(time.time() + float(header[5:]), usegmt=True)
+    emulator.behaviour.mode = mode
+    emulator.behaviour.retry_after = header
+    # when
+    started = time.monotonic()
+    with pytest.raises(DetectorUnavailableError, match=rf"HTTP {mode}, asks to wait") as caught:
+        detector(emulator, "v0", models={"plate_model": None}).detect(IMAGE)
+    # then: one call (no SDK retries one second apart) and the wait is on the error
+    assert time.monotonic() - started < 1.0
+    assert len(emulator.inference_requests()) == 1
+    expected = 3.0 if header == "3" else 7.0 if header == "7" else 5.0
+    assert caught.value.retry_after_s == pytest.approx(expected, abs=1.1)
+
+
+def test_busy_without_retry_after_leaves_the_wait_to_us(emulator: RoboflowEmulator) -> None:
+    emulator.behaviour.mode = "429"
+    with pytest.raises(DetectorUnavailableError) as caught:
+        detector(emulator, "v0", models={"plate_model": None}).detect(IMAGE)
+    assert caught.value.retry_after_s is None
+
+
+@pytest.mark.parametrize("version", ["v0", "v1"])
+def test_a_dropped_connection_is_unavailable(emulator: RoboflowEmulator, version: str) -> None:
+    emulator.behaviour.mode = "drop"
+    with pytest.raises(DetectorUnavailableError) as caught:
+        RoboflowDetector(emulator.url, KEY, HUMAN, None, timeout_s=5.0, api_version=version).detect(IMAGE)
+    assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        (" 2.5 ", 2.5),
+        ("-4", 0.0),
+        ("999999", RETRY_AFTER_MAX_S),
+        ("soon", None),
+        ("nan", None),
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),  # now = 60: 100 - 60
+        ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),  # in the past
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, now=60.0) == expected

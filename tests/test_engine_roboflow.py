@@ -1,8 +1,10 @@
 """The engine with the Roboflow backend against the loopback emulator: a rejected key stops the
-calls (no retry storm) and says so; passing failures back off; the stream never waits."""
+calls (no retry storm) and says so, until retried or re-probed; passing failures back off, as long
+as Retry-After asks when it says; the stream never waits, whatever the detector does."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from roboflow_emulator import Behaviour, RoboflowEmulator, prediction
 from test_engine import wait_until
 
 from issc.config import load_settings
+from issc.detect.roboflow import RoboflowDetector
 from issc.service import build_engine
 from issc.sink import MemorySink
 
@@ -24,7 +27,10 @@ def emulator():
         yield server
 
 
-def engine_for(emulator: RoboflowEmulator, clip: Path, key: str):
+HUMAN, PLATES = "issc-human-detection/1", "issc-plate-recognition/1"
+
+
+def engine_for(emulator: RoboflowEmulator, clip: Path, key: str, api_version: str = "auto", timeout_s=2):
     settings = load_settings(
         cameras=f"gate={clip}",
         api_key=key,
@@ -32,10 +38,15 @@ def engine_for(emulator: RoboflowEmulator, clip: Path, key: str):
         human_model="issc-human-detection/1",
         plate_model="issc-plate-recognition/1",
         motion_gating=False,
-        detector_timeout_s=2,
+        detector_timeout_s=timeout_s,
     )
     assert settings.detection.kind == "roboflow"
-    return build_engine(settings, sink=MemorySink())
+    detector = None
+    if api_version != "auto":  # the loopback emulator is "self-hosted" (v1) unless forced
+        detector = RoboflowDetector(
+            emulator.url, key, HUMAN, PLATES, api_version=api_version, timeout_s=timeout_s
+        )
+    return build_engine(settings, sink=MemorySink(), detector=detector)
 
 
 def test_rejected_key_stops_calls_and_is_reported(emulator, videos_dir: Path, no_thread_leak) -> None:
@@ -81,5 +92,84 @@ def test_server_errors_back_off_and_recover(emulator, videos_dir: Path, no_threa
         emulator.behaviour.mode = "ok"
         assert wait_until(lambda: camera.status().detector_state == "ok", 30)
         assert camera.status().fps == pytest.approx(30, rel=0.15)
+    finally:
+        engine.stop()
+
+
+def test_retry_detector_lifts_the_block_once_the_key_is_accepted(
+    emulator, videos_dir: Path, no_thread_leak
+) -> None:
+    # given: the server rejects every call (a key not yet enabled, a plan out of credits)
+    emulator.behaviour.mode = "401"
+    engine = engine_for(emulator, videos_dir / PLATE_CLIP, key=KEY).start()
+    camera = engine.camera("0")
+    try:
+        assert wait_until(lambda: camera.status().detector_state.startswith("stopped"), 15)
+        assert "Retry detector" in camera.status().detector_state
+        # when: the server accepts the key again and an admin presses Retry detector
+        emulator.behaviour.mode = "ok"
+        assert engine.retry_detector() == ["0"]
+        # then: detection runs again, without a restart
+        assert wait_until(lambda: camera.status().detector_state == "ok", 15)
+        analysed = camera.health.analysed
+        assert wait_until(lambda: camera.health.analysed > analysed + 2, 15)
+        assert engine.retry_detector("0") == []  # nothing was blocked any more
+    finally:
+        engine.stop()
+
+
+def test_a_blocked_detector_is_probed_again_on_its_own(emulator, videos_dir: Path, no_thread_leak) -> None:
+    emulator.behaviour.mode = "403"
+    engine = engine_for(emulator, videos_dir / PLATE_CLIP, key=KEY)
+    camera = engine.camera("0")
+    camera.analysis.reprobe_s = 2.0  # 5 minutes in production
+    engine.start()
+    try:
+        assert wait_until(lambda: camera.status().detector_state.startswith("stopped"), 15)
+        calls = len(emulator.requests)  # self-hosted form: the model registry call is rejected
+        time.sleep(3.5)  # one probe, still rejected: one more call, not a storm
+        assert 1 <= len(emulator.requests) - calls <= 2 * 2  # both models, at most two probes
+        emulator.behaviour.mode = "ok"
+        assert wait_until(lambda: camera.status().detector_state == "ok", 10)
+    finally:
+        engine.stop()
+
+
+def test_retry_after_sets_the_wait_before_the_next_call(emulator, videos_dir: Path, no_thread_leak) -> None:
+    # given: the hosted API form, answering 429 with Retry-After: 3
+    emulator.behaviour.mode = "429"
+    emulator.behaviour.retry_after = "3"
+    engine = engine_for(emulator, videos_dir / PLATE_CLIP, key=KEY, api_version="v0").start()
+    camera = engine.camera("0")
+    try:
+        assert wait_until(lambda: len(emulator.inference_requests()) >= 1, 15)
+        assert wait_until(lambda: "as the server asked" in camera.status().detector_state, 5)
+        time.sleep(7.5)
+        # then: calls come ~3 s apart (each detect sends both models at once)
+        times = [r.received_mono for r in emulator.inference_requests()]
+        rounds = sorted({round(t, 1) for t in times})
+        gaps = [b - a for a, b in itertools.pairwise(rounds) if b - a > 0.5]
+        assert gaps and all(2.8 <= g <= 4.0 for g in gaps), gaps
+        assert camera.status().fps == pytest.approx(30, rel=0.15)
+    finally:
+        engine.stop()
+
+
+@pytest.mark.parametrize("mode", ["403", "500", "503", "garbage", "slow", "drop"])
+def test_the_live_stream_keeps_its_fps_while_the_detector_fails(
+    emulator, videos_dir: Path, mode: str, no_thread_leak
+) -> None:
+    # given: a detector that fails in one way (slow: a 10 s stall against a 2 s timeout)
+    emulator.behaviour.mode = mode
+    emulator.behaviour.delay_s = 10.0
+    engine = engine_for(emulator, videos_dir / PLATE_CLIP, key=KEY, api_version="v0").start()
+    camera = engine.camera("0")
+    try:
+        assert wait_until(lambda: len(emulator.requests) >= 1, 15)
+        time.sleep(4)
+        status = camera.status()
+        # then: the live picture keeps the clip's 30 fps and the state says what is wrong
+        assert status.fps == pytest.approx(30, rel=0.15), status
+        assert status.detector_state != "ok" and KEY not in status.detector_state
     finally:
         engine.stop()

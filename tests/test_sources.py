@@ -94,3 +94,31 @@ def test_push_source_hands_over_the_newest_frame_and_counts_the_ones_never_read(
     threading.Timer(0.1, stop.set).start()
     assert source.read().shape == (1, 1, 3)
     source.close()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "rtsp://admin:S3cretPw@127.0.0.1:{port}/s1",
+        "rtsp://admin:p@ss/S3cretPw@127.0.0.1:{port}/s1",
+        "http://admin:S3cretPw@127.0.0.1:{port}/video.mjpg",
+        "http://127.0.0.1:{port}/user=admin_password=S3cretPw_channel=1",
+        "http://127.0.0.1:{port}/snapshot.cgi?user=admin&pwd=S3cretPw",
+    ],
+)
+def test_source_errors_name_the_camera_without_its_password(source: str) -> None:
+    # given a network camera whose URL holds a password, on a port where nothing listens
+    from conftest import free_port
+
+    from issc.config import CameraConfig
+    from issc.sources import make_source
+
+    url = source.format(port=free_port())
+    camera = CameraConfig(id="0", name="gate", kind="url", source=url)
+    src = make_source(camera, threading.Event())
+    # when it cannot be opened, then the message names the camera by its redacted URL
+    with pytest.raises(SourceError) as caught:
+        src.open()
+    message = str(caught.value)
+    assert "127.0.0.1" in message and "S3cretPw" not in message and "p@ss" not in message
+    assert "S3cretPw" not in camera.display_source

@@ -76,9 +76,12 @@ TABLES = (
 def reset_postgres(url: str) -> None:
     """Drop everything the store created, so each test starts from an empty database."""
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for name in TABLES:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name} CASCADE"))
+    with engine.begin() as conn:  # every table, including those of later revisions (users, tokens ...)
+        names = set(TABLES) | set(
+            conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+        )
+        for name in sorted(names):
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     engine.dispose()
 
 
@@ -454,3 +457,173 @@ def test_settings_and_tuning_persist_across_restarts(database_url: str) -> None:
     assert layout == {"columns": 3, "cams": ["gate"]}
     assert missing == 7
     assert tuning == Tuning(plate_conf=0.45, ocr_engine="easyocr")
+
+
+# ---------------------------------------------------------------- durability: bounds, poison, passes
+
+
+def test_queue_is_bounded_in_bytes_and_drops_are_logged_once_per_burst(
+    database_url: str, no_thread_leak: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a store whose writer has not started, with room for 1 MB of JPEGs
+    s = Store(database_url, queue_max_bytes=1_000_000)
+    try:
+        snapshot = b"\xff\xd8" + os.urandom(300_000)
+        # when six 300 kB events arrive, then a small one (still dropped: the burst goes on) ...
+        with caplog.at_level("WARNING", logger="issc.store.writer"):
+            for i in range(6):
+                s.add_plate_event(plate_event(i, text=f"BY{i:03d}TE", snapshot_jpeg=snapshot))
+            full = s.status()
+            s.start()
+            assert s.flush()
+            # ... and one more after the writer made room
+            s.add_plate_event(plate_event(9, text="AFTER1A"))
+            assert s.flush()
+        # then three fitted, three were dropped and counted, and the log has one line per burst
+        assert (full.buffered, full.dropped) == (3, 3)
+        assert full.queued_bytes >= 900_000
+        assert s.count_plates() == 4
+        assert s.status().queued_bytes == 0
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("queue full" in line for line in lines) == 1
+        assert any("3 dropped meanwhile" in line for line in lines)
+    finally:
+        s.close()
+
+
+def test_a_poison_record_is_set_aside_and_the_rest_is_written(store: Store) -> None:
+    # given a batch with records that the database refuses (NOT NULL camera) among good ones
+    poison = plate_event(1, camera=None, text="POISON1")  # type: ignore[arg-type]
+    store.add_plate_event(plate_event(0, text="GOOD1AA"))
+    store.add_plate_event(poison)
+    store.add_plate_event(plate_event(2, text="GOOD2BB"))
+    store.add_people_count(PeopleCount("gate", T0, None, 1.0, 5))  # type: ignore[arg-type]
+    # when the writer takes them
+    assert store.flush(timeout=5)
+    # then the good ones are written, the poison ones are set aside, and the writer keeps going
+    assert sorted(texts(store.search_plates())) == ["GOOD1AA", "GOOD2BB"]
+    status = store.status()
+    assert status.ok and (status.poisoned, status.written) == (2, 2)
+    letters = store.dead_letters()
+    assert [d.kind for d in letters] == ["PlateEvent", "PeopleCount"]
+    assert "POISON1" in letters[0].record and letters[0].error
+    store.add_plate_event(plate_event(3, text="GOOD3CC"))
+    assert store.flush()
+    assert store.count_plates() == 3
+
+
+def test_a_pass_written_early_is_replaced_by_its_final_event(store: Store) -> None:
+
+    # given the provisional event of a pass still in view, written at once ...
+    early = PlateEvent(
+        camera="gate",
+        first_seen=T0,
+        last_seen=T0 + timedelta(seconds=1),
+        text="LS15E8C",
+        confidence=0.7,
+        reads=2,
+        box=(1, 2, 3, 4),
+        crop_jpeg=b"\xff\xd8early",
+        pass_key="pass-1",
+    )
+    store.save_provisional(early)
+    assert store.flush()
+    assert texts(store.search_plates()) == ["LS15E8C"]
+    # when the pass ends an hour-boundary later with a better read
+    final = PlateEvent(
+        camera="gate",
+        first_seen=T0,
+        last_seen=T0 + timedelta(minutes=61),
+        text="LS15EBC",
+        confidence=0.95,
+        reads=5,
+        box=(5, 6, 7, 8),
+        crop_jpeg=b"\xff\xd8final",
+        snapshot_jpeg=b"\xff\xd8snap",
+        pass_key="pass-1",
+    )
+    store.add_plate_event(final)
+    assert store.flush()
+    # then one event holds the final read and images, and the hourly roll-up counts it once
+    rows = store.search_plates()
+    assert [(r.text, r.reads, r.has_snapshot) for r in rows] == [("LS15EBC", 5, True)]
+    assert store.plate_image(rows[0].id, "crop") == b"\xff\xd8final"
+    assert [(h.hour, h.plates) for h in store.plates_per_hour()] == [(T0 + timedelta(hours=1), 1)]
+    assert store.search_plates(PlateFilter(q="LS15EBC"))[0].id == rows[0].id
+
+
+def test_provisional_events_get_the_watchlist_label(store: Store) -> None:
+
+    store.add_watchlist("LS15EBC", "stolen")
+    store.save_provisional(
+        PlateEvent(
+            camera="gate",
+            first_seen=T0,
+            last_seen=T0,
+            text="LS15EBC",
+            confidence=0.9,
+            reads=2,
+            box=(1, 2, 3, 4),
+            pass_key="pass-2",
+        )
+    )
+    assert store.flush()
+    assert store.search_plates()[0].watchlist == "stolen"
+
+
+def test_a_postgresql_server_that_never_answers_fails_within_the_connect_timeout(
+    no_thread_leak: None,
+) -> None:
+    import socket
+
+    from issc.store.database import PG_CONNECT_TIMEOUT_S
+
+    # given a port that accepts TCP connections but never speaks (a hung server)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        # when a store opens a PostgreSQL URL there
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="timeout"):
+            Store(f"postgresql+psycopg://u:p@127.0.0.1:{port}/db")
+        # then it fails after the connect timeout instead of hanging
+        assert time.monotonic() - started < PG_CONNECT_TIMEOUT_S + 3
+
+
+def test_postgresql_connections_carry_a_statement_timeout(no_thread_leak: None) -> None:
+    if not PG_URL:
+        pytest.skip(_NO_PG)
+    reset_postgres(PG_URL)
+    with Store(PG_URL) as s, s.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "30s"
+
+
+def test_health_json_reports_the_store_and_each_camera(tmp_path: Path, no_thread_leak: None) -> None:
+    from issc.config import load_settings
+    from issc.health import health_json
+    from issc.service import Service
+
+    # given a running service with a demo camera and a history store
+    settings = load_settings(cameras="demo", detector="none", database_url=f"sqlite:///{tmp_path}/issc.db")
+    service = Service.build(settings).start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and health_json(service)["cameras"][0]["state"] != "online":
+            time.sleep(0.1)
+        healthy = health_json(service)
+        # when the database turns read-only and a record waits to be written
+        sa.event.listen(service.store.engine, "connect", _read_only)
+        service.store.engine.dispose()
+        service.store.add_plate_event(plate_event(0))
+        time.sleep(0.5)
+        failing = health_json(service)
+        sa.event.remove(service.store.engine, "connect", _read_only)
+    finally:
+        service.stop()
+    # then health said first that all is well, then what is wrong with the store
+    assert healthy["ok"] and healthy["store"]["ok"] and healthy["store"]["queue_depth"] == 0
+    assert [c["state"] for c in healthy["cameras"]] == ["online"]
+    assert not failing["ok"] and not failing["store"]["ok"]
+    assert "readonly" in failing["store"]["message"] and failing["store"]["queue_depth"] == 1
+    assert set(failing["store"]) >= {"queue_bytes", "dropped", "poisoned", "written", "retention"}

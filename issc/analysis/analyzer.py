@@ -28,6 +28,9 @@ class Analysis:
         people: Number of people in this frame; ``None`` when people were not looked for in it
             (nobody was in view, and the analyzer looks for newcomers less often).
         ocr_calls: OCR calls made for this frame.
+        provisional: Provisional events of passes still in view whose reads are already enough:
+            for the store only, which replaces each by its pass's final event (same ``pass_key``),
+            so that a crash loses no pass that has ended.
     """
 
     frame_id: int
@@ -35,6 +38,7 @@ class Analysis:
     events: tuple[PlateEvent, ...] = ()
     people: int | None = 0
     ocr_calls: int = 0
+    provisional: tuple[PlateEvent, ...] = ()
 
 
 class Analyzer(Protocol):

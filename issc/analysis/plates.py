@@ -133,6 +133,7 @@ class PlateAnalyzer:
             events=tuple(events),
             people=len(people) if people_checked else None,
             ocr_calls=calls,
+            provisional=tuple(self.voter.take_provisional()),
         )
 
     def _detect(self, frame: Frame) -> tuple[sv.Detections, bool]:

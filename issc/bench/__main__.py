@@ -16,6 +16,7 @@ COMMANDS = {
     "passes": "issc.bench.passes",
     "search": "issc.bench.search",
     "mjpeg": "issc.bench.mjpeg",
+    "viewers": "issc.bench.viewers",
 }
 
 

@@ -32,8 +32,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from issc.config.cameras import CameraConfig, SourceKind, parse_cameras, redact_url
+from issc import redact
+from issc.config.auth import AuthSettings, is_loopback
+from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
 from issc.errors import ConfigError
+from issc.redact import redact_url
 from issc.tuning import Tuning
 
 DEFAULT_CONFIG_FILE = "issc.toml"
@@ -224,12 +227,27 @@ class StoreSettings(_Section):
 
     database_url: str = Field("sqlite:///data/issc.db", description="SQLAlchemy URL of the history store.")
     webhook_url: str | None = Field(None, description="POST watchlist hits here as JSON.")
+    retention_days: int = Field(
+        30, ge=0, le=36_500, description="Delete events and their images after this many days (0: keep)."
+    )
+    retention_max_gb: float = Field(
+        0.0, ge=0, le=100_000, description="Delete the oldest events while the history is larger (0: no cap)."
+    )
+    snapshot_retention_days: int = Field(
+        7, ge=0, le=36_500, description="Drop snapshots (crops stay) after this many days (0: keep)."
+    )
 
 
 class WebSettings(_Section):
     """What the dashboard's server and pages serve."""
 
     jpeg_quality: int = Field(80, ge=30, le=100, description="JPEG quality of the live stream.")
+    max_viewers: int = Field(
+        16,
+        ge=1,
+        le=1000,
+        description="Live streams (MJPEG viewers) served at once per process; more get 503.",
+    )
     ice_servers: str = Field("", description="Comma-separated STUN/TURN URLs for the webcam page.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
@@ -246,6 +264,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "tuning": Tuning,
     "store": StoreSettings,
     "web": WebSettings,
+    "auth": AuthSettings,
 }
 
 
@@ -282,6 +301,7 @@ class Settings(BaseSettings):
     tuning: Tuning = Field(default_factory=Tuning)
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -350,12 +370,35 @@ def _describe(error: dict[str, Any]) -> str:
     if key == "API_KEY":
         shown = "<hidden>"
     elif isinstance(value, str):
-        shown = repr(redact_url(value) if "://" in value else value)
+        shown = repr(redact.redact(value[:200] + "…" if len(value) > 200 else value))
     elif isinstance(value, dict):
         shown = ""
     else:
         shown = repr(value)
-    return f"{key}={shown} is invalid: {message}." if shown else f"{key} is invalid: {message}."
+    sentence = f"{key}={shown} is invalid: {message}." if shown else f"{key} is invalid: {message}."
+    return redact.redact(sentence)
+
+
+def _register_secrets(settings: Settings | None, errors: tuple[Any, ...] | list[Any] = ()) -> None:
+    """Tell :mod:`issc.redact` the literal secrets of these settings (or of the values that failed)."""
+    if settings is not None:
+        key = settings.detection.api_key
+        redact.register(key.get_secret_value() if key is not None else None)
+        for camera in settings.cameras.cameras:
+            if camera.kind == "url":
+                redact.register_url(camera.source)
+        redact.register_url(settings.store.database_url)
+        redact.register_webhook(settings.store.webhook_url)
+        secret = settings.auth.auth_secret
+        redact.register(secret.get_secret_value() if secret is not None else None)
+    for error in errors:
+        value = error.get("input")
+        if not isinstance(value, str):
+            continue
+        if "api_key" in map(str, error.get("loc") or ()):
+            redact.register(value)
+        else:
+            redact.register_url(value)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -365,14 +408,18 @@ def load_settings(**overrides: Any) -> Settings:
         ConfigError: one sentence per wrong key, naming the key, the value and what was expected.
     """
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
+        _register_secrets(None, exc.errors())
         raise ConfigError(" ".join(_describe(e) for e in exc.errors())) from None
+    _register_secrets(settings)
+    return settings
 
 
 __all__ = [
     "KEYS",
     "SECTIONS",
+    "AuthSettings",
     "CameraConfig",
     "CameraSettings",
     "DetectionSettings",
@@ -381,6 +428,7 @@ __all__ = [
     "SourceKind",
     "StoreSettings",
     "WebSettings",
+    "is_loopback",
     "load_settings",
     "parse_cameras",
     "redact_url",

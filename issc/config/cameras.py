@@ -6,7 +6,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from issc.redact import redact, redact_url
+
+__all__ = ["CameraConfig", "SourceKind", "parse_cameras", "redact_url"]
 
 SourceKind = Literal["device", "file", "url", "demo", "webcam"]
 _NAME_RE = re.compile(r"^(?P<name>[A-Za-z][\w\- ]{0,39})=(?P<source>.+)$")
@@ -26,19 +30,6 @@ class CameraConfig:
     def display_source(self) -> str:
         """The source with any credentials removed: safe to show and log."""
         return redact_url(self.source) if self.kind == "url" else self.source
-
-
-def redact_url(url: str) -> str:
-    """Remove ``user:password@`` and secret-looking query values from a URL."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = re.sub(r"(?i)((?:api_?key|token|password|pass|pwd|secret)=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def parse_cameras(value: str) -> list[CameraConfig]:
@@ -62,17 +53,17 @@ def parse_cameras(value: str) -> list[CameraConfig]:
             kind = "device"
         elif lowered.startswith(_URL_SCHEMES):
             kind = "url"
-            if not urlsplit(source).hostname:
-                raise ValueError(f"entry {index + 1} ({redact_url(source)!r}) is a URL without a host")
+            if not _hostname(source):
+                raise ValueError(f"entry {index + 1} ({_shown(source)!r}) is a URL without a host")
         elif "://" in source:
             raise ValueError(
-                f"entry {index + 1} ({redact_url(source)!r}) has an unsupported scheme; expected "
+                f"entry {index + 1} ({_shown(source)!r}) has an unsupported scheme; expected "
                 "rtsp://, http(s)://, a device index, a video file path or 'demo'"
             )
         else:
             kind = "file"
-            if not Path(source).expanduser().is_file():
-                raise ValueError(f"entry {index + 1}: video file {source!r} does not exist")
+            if not _is_file(source):
+                raise ValueError(f"entry {index + 1}: video file {_shown(source)!r} does not exist")
             source = str(Path(source).expanduser())
         default_name = {"demo": "demo", "device": f"device {source}"}.get(kind) or _short_name(source)
         cameras.append(CameraConfig(id=str(index), name=name or default_name, kind=kind, source=source))
@@ -91,8 +82,27 @@ def parse_cameras(value: str) -> list[CameraConfig]:
     return cameras
 
 
+def _shown(source: str) -> str:
+    """A source as messages show it: credentials removed, at most 100 characters."""
+    shown = redact(source)
+    return shown if len(shown) <= 100 else shown[:99] + "…"
+
+
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).expanduser().is_file()
+    except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, unknown ~user
+        return False
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        return None
+
+
 def _short_name(source: str) -> str:
     if "://" in source:
-        host = urlsplit(source).hostname or "camera"
-        return host
-    return Path(source).stem[:40] or "camera"
+        return _hostname(source) or "camera"
+    return redact(Path(source).stem[:40]) or "camera"

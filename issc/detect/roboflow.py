@@ -4,19 +4,34 @@ The real ``inference_sdk.InferenceHTTPClient`` does the HTTP work. What it sends
 server, and both forms are exercised by ``tests/roboflow_emulator.py``:
 
 * hosted (``https://detect.roboflow.com`` and the other Roboflow URLs), SDK "v0" mode:
-  ``POST {api_url}/{project}/{version}?api_key=...&confidence=...&overlap=...`` with the base64
-  JPEG as the body;
+  ``POST {api_url}/{project}/{version}?confidence=...&overlap=...`` with the base64 JPEG as the
+  body;
 * anything else (a self-hosted ``inference`` server, e.g. ``http://localhost:9001``), "v1" mode:
   ``GET /model/registry``, ``POST /model/add`` the first time, then
-  ``POST /infer/object_detection`` with a JSON body ``{"model_id", "api_key", "image":
-  {"type": "base64", "value"}, "confidence", "iou_threshold"}``.
+  ``POST /infer/object_detection`` with a JSON body ``{"model_id", "image": {"type": "base64",
+  "value"}, "confidence", "iou_threshold"}``.
+
+The key travels only as ``Authorization: Bearer <key>`` (the SDK's ``api_key_transport="header"``),
+never in a URL, where proxies and access logs would keep it: the SDK's default ("legacy") puts it
+in the v0 query string (``?api_key=``) and in the v1 registry URL. Roboflow's hosted API and
+``inference`` servers from release 1.5.0 read the header; an older self-hosted server receives no
+key (upgrade it, or run it without one).
+
+For v0 the SDK prepares the request (URL, parameters, headers, resized base64 image) and this
+module sends it, once: the SDK's own sender drops the response headers, so it could not honour a
+``Retry-After``, and it retries 429/503/504 three times one second apart whatever the server asks.
+A 429 or 503 with ``Retry-After`` (seconds or an HTTP date) raises
+:class:`~issc.errors.DetectorUnavailableError` with ``retry_after_s`` set, and the analysis worker
+waits that long instead of its own backoff. v1 (self-hosted) goes through the SDK's
+``infer_async``, which loads models on the server first; its 429/503 answers fall back to our
+backoff, since the SDK does not expose ``Retry-After`` there.
 
 The answer is Roboflow's detection JSON (box centres ``x``, ``y`` and sizes), turned into
 ``sv.Detections`` by ``Detections.from_inference`` and relabelled: every box of the person model
 is a ``PERSON``, every box of the plate model a ``PLATE``, whatever the model calls its classes.
 
 The SDK's synchronous calls have no timeout at all and retry 429/503/504 and refused connections
-three times, one second apart. So ``detect`` drives the SDK's asynchronous calls under
+three times, one second apart. So ``detect`` drives asynchronous calls under
 ``asyncio.wait_for``: both models run at once and the whole call, retries included, ends after
 ``timeout_s``.
 
@@ -28,7 +43,10 @@ are not chained, and ``repr`` shows the server and the models only.
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import json
 import re
+import time
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
@@ -45,6 +63,7 @@ from inference_sdk.http.errors import (
     ModelNotInitializedError,
 )
 from inference_sdk.http.utils.aliases import resolve_roboflow_model_alias
+from inference_sdk.http.utils.post_processing import adjust_prediction_to_client_scaling_factor
 from pydantic import SecretStr
 
 from issc.detections import PERSON, PLATE, empty_detections, make_detections
@@ -60,6 +79,7 @@ T = TypeVar("T")
 ApiVersion = Literal["auto", "v0", "v1"]
 
 AUTH_STATUSES = frozenset({401, 402, 403})
+RETRY_AFTER_MAX_S = 3600.0  # a longer Retry-After is honoured up to an hour, then asked again
 _MODEL_ID = re.compile(r"^[\w.-]+/\d+$")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"<>]*|(Bearer\s+)[^\s'\"<>]+", re.IGNORECASE)
 _MASK = "***"
@@ -97,6 +117,53 @@ def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="issc-roboflow") as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent.
+
+    Args:
+        value: The header's value.
+        now: The current time (epoch seconds) for dates; default: now.
+
+    Returns:
+        Seconds in [0, :data:`RETRY_AFTER_MAX_S`], or None when the value is absent or unreadable.
+    """
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+
+
+class _HttpStatus(Exception):
+    """A v0 answer other than 200 (raised inside this module, translated by ``_translate``)."""
+
+    def __init__(self, status: int, detail: str, retry_after_s: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+def _api_message(body: str) -> str:
+    """The ``message`` of a Roboflow JSON error body, else the body itself."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    return str(document.get("message", body)) if isinstance(document, dict) else body
 
 
 def _retry_giveup_status(exc: Exception) -> int | None:
@@ -196,7 +263,7 @@ class RoboflowDetector:
                 client.select_api_v1()
             client.configure(
                 InferenceConfiguration(
-                    confidence_threshold=conf, iou_threshold=iou, api_key_transport="legacy"
+                    confidence_threshold=conf, iou_threshold=iou, api_key_transport="header"
                 )
             )
             if client.client_mode.value == "v0" and self._key is None:
@@ -235,15 +302,47 @@ class RoboflowDetector:
     async def _infer_all(
         self, image: np.ndarray
     ) -> list[tuple[tuple[str, int, InferenceHTTPClient], object]]:
-        calls = [client.infer_async(image, model_id=model) for model, _, client in self._models]
-        try:
-            answers: Sequence[object] = await asyncio.wait_for(asyncio.gather(*calls), self.timeout_s)
-        except TimeoutError:
-            raise DetectorUnavailableError(
-                f"Roboflow at {self.api_url} did not answer within {self.timeout_s:g} s "
-                "(DETECTOR_TIMEOUT_S): the server is slow or unreachable"
-            ) from None
+        async with aiohttp.ClientSession() as session:
+            calls = [
+                self._infer_v0(session, client, model, image)
+                if client.client_mode.value == "v0"
+                else client.infer_async(image, model_id=model)
+                for model, _, client in self._models
+            ]
+            try:
+                answers: Sequence[object] = await asyncio.wait_for(asyncio.gather(*calls), self.timeout_s)
+            except TimeoutError:
+                raise DetectorUnavailableError(
+                    f"Roboflow at {self.api_url} did not answer within {self.timeout_s:g} s "
+                    "(DETECTOR_TIMEOUT_S): the server is slow or unreachable"
+                ) from None
         return list(zip(self._models, answers, strict=True))
+
+    @staticmethod
+    async def _infer_v0(
+        session: aiohttp.ClientSession, client: InferenceHTTPClient, model: str, image: np.ndarray
+    ) -> object:
+        """One v0 call as the SDK builds it (key in the header), sent once, ``Retry-After`` kept."""
+        (request,) = client._prepare_infer_from_api_v0_request_data(image, model_id=model)
+        params = [
+            (name, str(item))
+            for name, value in (request.parameters or {}).items()
+            for item in (value if isinstance(value, list) else [value])
+        ]
+        async with session.post(
+            request.url, headers=request.headers, params=params, data=request.data
+        ) as answer:
+            body = await answer.read()
+            if answer.status != 200:
+                raise _HttpStatus(
+                    answer.status,
+                    body.decode("utf-8", "replace"),
+                    parse_retry_after(answer.headers.get("Retry-After")),
+                )
+        result = json.loads(body)  # ValueError: not JSON, translated as such
+        if isinstance(result, dict):
+            result = adjust_prediction_to_client_scaling_factor(result, request.image_scaling_factors[0])
+        return result
 
     def _to_detections(self, result: object, model: str, class_id: int) -> sv.Detections:
         try:
@@ -270,9 +369,14 @@ class RoboflowDetector:
         status = _retry_giveup_status(exc)
         if status is not None:
             return DetectorUnavailableError(f"{where} is busy or failing (HTTP {status}, retried)")
-        if isinstance(exc, HTTPCallErrorError):
-            status = exc.status_code
-            detail = self._scrub(str(exc.api_message or exc.description or ""))[:200]
+        retry_after_s = None
+        if isinstance(exc, _HttpStatus | HTTPCallErrorError):
+            if isinstance(exc, _HttpStatus):
+                status, retry_after_s = exc.status, exc.retry_after_s
+                detail = self._scrub(_api_message(exc.detail))[:200]
+            else:
+                status = exc.status_code
+                detail = self._scrub(str(exc.api_message or exc.description or ""))[:200]
             if status in AUTH_STATUSES:
                 return DetectorAuthError(
                     f"Roboflow rejected the API key or quota (HTTP {status}): check API_KEY and the "
@@ -284,7 +388,10 @@ class RoboflowDetector:
                     "PLATE_MODEL, and that API_KEY belongs to their workspace"
                 )
             if status == 429 or status >= 500:
-                return DetectorUnavailableError(f"{where} is busy or failing (HTTP {status}): {detail}")
+                wait = f", asks to wait {retry_after_s:g} s" if retry_after_s is not None else ""
+                return DetectorUnavailableError(
+                    f"{where} is busy or failing (HTTP {status}{wait}): {detail}", retry_after_s=retry_after_s
+                )
             return DetectorResponseError(f"{where} refused the request (HTTP {status}): {detail}")
         if isinstance(exc, HTTPServerConnectionError | aiohttp.ClientConnectionError | ConnectionError):
             return DetectorUnavailableError(f"cannot reach {where}: {self._scrub(str(exc))[:200]}")

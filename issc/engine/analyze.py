@@ -2,10 +2,15 @@
 
 It skips static scenes (motion gating), runs at most ``DETECT_FPS`` times a second and at most
 ``DETECT_WORKERS`` cameras at once, and applies the detector error policy: a rejected key stops
-detection, an unreachable detector backs off, a bad response skips the frame. Plate events and
-people counts go to the sink; open plate tracks are finished when the stream ends, the scene turns
-static, or the camera stops. A slow or failing analyzer lowers the detection rate, never the live
-frame rate.
+detection until :meth:`AnalysisWorker.unblock` (an admin's "Retry detector") or a re-probe every
+``REPROBE_S`` succeeds, an unreachable detector backs off (as long as its ``Retry-After`` asks, when
+it says), a bad response skips the frame. Plate events and people counts go to the sink; open
+plate tracks are finished when the stream ends, the scene turns static, or the camera stops. A slow
+or failing analyzer lowers the detection rate, never the live frame rate.
+
+Provisional events of passes still in view (``Analysis.provisional``) go to the sink's
+``save_provisional`` only, so that a crash loses no pass that has ended, while alerts and listeners
+see each pass once, when it ends.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 #: A scene static for this long finishes the open plate tracks.
 STATIC_FLUSH_S = 2.0
+#: While the detector rejects the key, one call is tried this often (the key or plan may be fixed).
+REPROBE_S = 300.0
+#: The longest wait between calls to an unavailable detector (our own backoff, not Retry-After).
+BACKOFF_MAX_S = 60.0
 
 
 class AnalysisWorker:
@@ -68,6 +77,9 @@ class AnalysisWorker:
         self._motion = MotionGate(analyzer.tuning.motion_threshold)
         self._people = PeopleMinutes(config.name)
         self.blocked_by: str | None = None  # set when the detector rejected the key
+        self.reprobe_s = REPROBE_S
+        self._blocked_at = 0.0
+        self._retry = threading.Event()  # set by unblock(): ends a block or a backoff wait now
         self.latest: tuple[int, sv.Detections] | None = None  # (frame id, detections) of the last analysis
 
     def run(self) -> None:
@@ -91,7 +103,7 @@ class AnalysisWorker:
             skipped = max(item.frame.frame_id - last_id - 1, 0) if last_id >= 0 else 0
             last_id = item.frame.frame_id
             next_due = time.monotonic() + self._interval_s
-            if self.blocked_by is not None:
+            if self.blocked_by is not None and time.monotonic() - self._blocked_at < self.reprobe_s:
                 self._watchdog.on_detector(self.blocked_by)
                 continue
             self._motion.threshold = self.analyzer.tuning.motion_threshold
@@ -111,15 +123,23 @@ class AnalysisWorker:
                     result = self.analyzer.analyze(item.frame)
                     duration_ms = (time.perf_counter() - started) * 1000.0
             except DetectorAuthError as exc:
-                self.blocked_by = f"stopped: {exc}"
+                minutes = self.reprobe_s / 60
+                self.blocked_by = f"stopped: {exc} (tried again every {minutes:g} min, or use Retry detector)"
+                self._blocked_at = time.monotonic()
+                self._retry.clear()
                 self._watchdog.on_detector(self.blocked_by)
                 logger.error("camera %s: %s", self.config.name, exc)
                 continue
             except DetectorUnavailableError as exc:
-                self._watchdog.on_detector(f"backing off {backoff:.0f} s: {exc}")
+                asked = exc.retry_after_s
+                wait = asked if asked is not None else backoff
+                why = "as the server asked" if asked is not None else "backoff"
+                self._watchdog.on_detector(f"backing off {wait:.0f} s ({why}): {exc}")
                 logger.warning("camera %s: detector unavailable: %s", self.config.name, exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 60.0)
+                if self._pause(wait):
+                    break
+                if asked is None:
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             except DetectorResponseError as exc:
                 self._watchdog.on_detector(f"bad detector response: {exc}")
@@ -130,14 +150,41 @@ class AnalysisWorker:
                 self._watchdog.on_detector(f"analysis failed: {type(exc).__name__}: {exc}")
                 continue
             backoff = 1.0
+            if self.blocked_by is not None:
+                logger.info("camera %s: the detector answers again", self.config.name)
+                self.blocked_by = None
             self._watchdog.on_analysis(skipped, duration_ms, result.ocr_calls)
             self._take(result, item.frame)
+
+    def unblock(self) -> bool:
+        """Try the detector again with the next frame: lifts a rejected-key block, ends a backoff.
+
+        Returns:
+            Whether detection was blocked by a rejected key.
+        """
+        was_blocked = self.blocked_by is not None
+        self._blocked_at = -self.reprobe_s  # the next frame is a probe
+        self._retry.set()
+        return was_blocked
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless :meth:`unblock` is called; True when the camera is stopping."""
+        self._retry.clear()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.wait(min(left, 0.25)):
+                return True
+            if self._retry.is_set():
+                break
+        return self._stop.is_set()
 
     def _take(self, result: Analysis, frame: Frame) -> None:
         self.latest = (frame.frame_id, result.detections)
         self._overlay.update(result.detections, frame.captured_mono)
         for event in result.events:
             self._emit(event)
+        for event in result.provisional:
+            self._store(self._sink.save_provisional, self._named(event))
         if result.people is not None:
             for count in self._people.add(frame.captured_at, result.people):
                 self._store(self._sink.add_people_count, count)
@@ -159,9 +206,13 @@ class AnalysisWorker:
             self._store(self._sink.add_people_count, count)
 
     def _emit(self, event: PlateEvent) -> None:
-        event = replace(event, camera=self.config.name) if event.camera != self.config.name else event
+        event = self._named(event)
         if self._store(self._sink.add_plate_event, event):
             self._on_event(event)
+
+    def _named(self, event: PlateEvent) -> PlateEvent:
+        """The event under this camera's name (analyzers may not know it)."""
+        return replace(event, camera=self.config.name) if event.camera != self.config.name else event
 
     def _store(self, method: Callable[[Any], None], record: Any) -> bool:
         try:

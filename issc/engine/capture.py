@@ -65,9 +65,9 @@ class Capture:
         """The capture loop (the thread's target)."""
         backoff = 0.5
         while not self._stop.is_set():
-            source = self._source_factory(self._config, self._stop)
-            self._source = source
+            source: Source | None = None
             try:
+                source = self._source = self._source_factory(self._config, self._stop)
                 source.open()
                 self.source_fps = source.fps
                 self._overlay.clear(time.monotonic())  # boxes of an earlier connection are stale
@@ -88,11 +88,12 @@ class Capture:
                 logger.exception("camera %s: capture failed", self._config.name)
                 self._went_offline(f"capture failed: {type(exc).__name__}: {exc}")
             finally:
-                try:
-                    source.close()
-                except Exception:
-                    logger.exception("camera %s: closing the source failed", self._config.name)
-                self._dropped_before += source.dropped
+                if source is not None:
+                    try:
+                        source.close()
+                    except Exception:
+                        logger.exception("camera %s: closing the source failed", self._config.name)
+                    self._dropped_before += source.dropped
                 self._source = None
             if self._stop.is_set():
                 break

@@ -118,6 +118,11 @@ class Engine:
             self.running = False
             logger.info("engine stopped")
 
+    @property
+    def web(self) -> WebSettings:
+        """What the live stream is served with (JPEG quality, viewer cap)."""
+        return self._web
+
     def threads(self) -> list[threading.Thread]:
         return [t for camera in self.all_cameras() for t in camera.threads]
 
@@ -157,6 +162,18 @@ class Engine:
     def status_of(self, camera_id: str) -> CameraStatus:
         """One camera's health (KeyError for an unknown id)."""
         return self.camera(camera_id).status()
+
+    def retry_detector(self, camera_id: str | None = None) -> list[str]:
+        """Call the detector again with the next frame: lifts a rejected-key block, ends a backoff.
+
+        Args:
+            camera_id: One camera (KeyError for an unknown id); None: every camera.
+
+        Returns:
+            The ids of the cameras whose detection was blocked by a rejected key.
+        """
+        cameras = self.all_cameras() if camera_id is None else [self.camera(camera_id)]
+        return [camera.config.id for camera in cameras if camera.analysis.unblock()]
 
     # --- tuning --------------------------------------------------------------------------
 

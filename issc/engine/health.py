@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from issc.config import CameraConfig
+from issc.redact import redact
 from issc.types import CameraState, CameraStatus
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class HealthMonitor(NullWatchdog):
             self.latencies_ms.append((published_mono - captured_mono) * 1000.0)
 
     def on_offline(self, message: str) -> None:
+        message = redact(message)  # shown on pages and in /api/cameras: no credentials
         with self._lock:
             if self._state != CameraState.OFFLINE:
                 logger.warning(
@@ -132,6 +134,7 @@ class HealthMonitor(NullWatchdog):
             self._detector_state = "ok"
 
     def on_detector(self, state: str, *, motion_idle: bool = False) -> None:
+        state = redact(state)
         with self._lock:
             self._detector_state = state
             if motion_idle:

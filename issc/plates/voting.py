@@ -15,11 +15,18 @@ For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker
 
 A track that the tracker loses and restarts under a new id would read the same plate again: a
 second event with a similar text within ``dedupe_s`` of the first is suppressed.
+
+Durability: the event of a pass is only known once the tracker gives the track up, seconds after the
+car left. So that a crash (``kill -9``) then loses nothing, the voter also makes a *provisional*
+event as soon as a live track's reads are enough (and it repeats no recent event); the engine hands
+it to the store alone (no alert, no recent-events entry, not counted by benchmarks), and the final
+event, carrying the same ``pass_key``, replaces it in the database.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,6 +123,8 @@ class _Track:
     best_crop: np.ndarray | None = None
     best_frame: np.ndarray | None = None
     voted: PlateRead | None = None
+    pass_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    recent: tuple[str, float] | None = None  # the provisional event's entry in the voter's recent list
 
 
 def sharpness(image: np.ndarray) -> float:
@@ -195,6 +204,7 @@ class PlateVoter:
         self._tracks: dict[int, _Track] = {}
         self._updates = 0
         self._recent: list[tuple[str, float]] = []  # (text, last_seen) of emitted events
+        self._provisional: list[PlateEvent] = []
 
     def current(self, tracker_id: int) -> PlateRead | None:
         """The text voted so far for a live track (for labels such as ``plate LS15EBC 0.93``)."""
@@ -242,7 +252,31 @@ class PlateVoter:
                 for t in self._tracks.values()
                 if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
             ]
-        return self._finish(finished), calls
+        events = self._finish(finished)
+        for track in self._tracks.values():
+            if track.last_update == self._updates and track.recent is None:
+                self._make_provisional(track)
+        return events, calls
+
+    def take_provisional(self) -> list[PlateEvent]:
+        """The provisional events made since the last call (for the store only; see the module)."""
+        events, self._provisional = self._provisional, []
+        return events
+
+    def _make_provisional(self, track: _Track) -> None:
+        voted = track.voted
+        if voted is None or not self._enough(track, voted, quiet=True) or self._repeats(track, voted.text):
+            return
+        track.recent = (voted.text, track.last_seen)
+        self._recent.append(track.recent)
+        self._provisional.append(self._event(track, voted))
+
+    def _repeats(self, track: _Track, text: str, prune: bool = False) -> bool:
+        """Whether ``text`` is like an event emitted within ``dedupe_s`` before the track began."""
+        recent = [(t, s) for t, s in self._recent if track.first_seen - s < self.options.dedupe_s]
+        if prune:
+            self._recent = recent
+        return any(similarity(t, text) >= self.options.cluster_similarity for t, _ in recent)
 
     def flush(self) -> list[PlateEvent]:
         """Finish every open track now (stream ended, engine stopping)."""
@@ -323,18 +357,20 @@ class PlateVoter:
             voted = track.voted
             if voted is None:
                 continue
-            if not self._enough(track, voted):
+            if track.recent is not None:  # its provisional event is stored: the final one replaces it
+                self._repeats(track, voted.text, prune=True)
+                self._recent = [entry for entry in self._recent if entry is not track.recent]
+            elif not self._enough(track, voted):
                 continue
-            event = self._event(track, voted)
-            self._recent = [(t, s) for t, s in self._recent if track.first_seen - s < self.options.dedupe_s]
-            if any(similarity(t, event.text) >= self.options.cluster_similarity for t, _ in self._recent):
+            elif self._repeats(track, voted.text, prune=True):
                 logger.debug("camera %s: track %d repeats a recent event", self.camera, track.tracker_id)
                 continue
+            event = self._event(track, voted)
             self._recent.append((event.text, track.last_seen))
             events.append(event)
         return events
 
-    def _enough(self, track: _Track, voted: PlateRead) -> bool:
+    def _enough(self, track: _Track, voted: PlateRead, quiet: bool = False) -> bool:
         """Whether a finished track's reads make an event.
 
         Two reads like the voted text, or one read at or above ``recognition_threshold``, or (a
@@ -346,6 +382,8 @@ class PlateVoter:
         rules = getattr(self.reader, "rules", None)
         fits = rules is not None and rules.matching_format(voted.text) is not None
         if not (fits or any(c.isdigit() for c in voted.text)):
+            if quiet:
+                return False
             logger.debug(
                 "camera %s: track %d read %r, not a plate", self.camera, track.tracker_id, voted.text
             )
@@ -356,6 +394,8 @@ class PlateVoter:
             return True
         if fits and best >= opts.flush_min_conf:
             return True
+        if quiet:
+            return False
         logger.debug(
             "camera %s: track %d has too few reads (%d, best %.2f)",
             self.camera,
@@ -375,6 +415,7 @@ class PlateVoter:
                 return b""
 
         return PlateEvent(
+            pass_key=track.pass_key,
             camera=self.camera,
             first_seen=datetime.fromtimestamp(track.first_seen, tz=UTC),
             last_seen=datetime.fromtimestamp(track.last_seen, tz=UTC),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 
-from issc.config import CameraConfig, redact_url
+from issc.config import CameraConfig
+from issc.redact import redact_url
 from issc.sources.base import NETWORK_TIMEOUT_S, Source
 from issc.sources.capture import CaptureSource
 from issc.sources.demo import DEMO_PLATE, DemoSource

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from issc.errors import SourceError
+from issc.redact import redact
 
 
 def video_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
@@ -23,7 +24,7 @@ def video_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise SourceError(f"cannot open video file {str(path)!r}: is it a video OpenCV can decode?")
+        raise SourceError(f"cannot open video file {redact(str(path))!r}: is it a video OpenCV can decode?")
     try:
         while True:
             ok, image = cap.read()
@@ -77,7 +78,9 @@ class FileSource:
         cap = cv2.VideoCapture(self.path)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"cannot open video file {self.path!r}: is it a video OpenCV can decode?")
+            raise SourceError(
+                f"cannot open video file {redact(self.path)!r}: is it a video OpenCV can decode?"
+            )
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 240 else 25.0
         self.frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -88,7 +91,7 @@ class FileSource:
 
     def read(self) -> np.ndarray:
         if self._cap is None:
-            raise SourceError(f"{self.path!r} is not open")
+            raise SourceError(f"{redact(self.path)!r} is not open")
         behind = self._wait_until_due()
         if self._gap_left > 0 and self._gap_image is not None:
             skipped = min(behind, self._gap_left - 1)
@@ -107,7 +110,7 @@ class FileSource:
         ok, image = self._cap.read()
         if not ok or image is None:
             if not self.loop:
-                raise SourceError(f"{self.path!r} ended")
+                raise SourceError(f"{redact(self.path)!r} ended")
             self.plays += 1
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             self._next_position = 0
@@ -119,7 +122,7 @@ class FileSource:
                 return self._gap_image
             ok, image = self._cap.read()
             if not ok or image is None:
-                raise SourceError(f"cannot decode frames from {self.path!r}")
+                raise SourceError(f"cannot decode frames from {redact(self.path)!r}")
         self._index += 1
         self.position = self._next_position
         self._next_position += 1

@@ -19,8 +19,8 @@ import certifi
 import cv2
 import numpy as np
 
-from issc.config import redact_url
 from issc.errors import SourceError
+from issc.redact import redact_url
 from issc.sources.base import NETWORK_TIMEOUT_S
 
 CONNECT_TIMEOUT_S = 3.0

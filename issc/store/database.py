@@ -4,13 +4,18 @@ SQLite gets its parent folder, WAL mode (readers never wait for the writer), for
 transactions (pysqlite's own handling skips ``BEGIN`` before DDL); a connection with the execution
 option ``begin_immediate=True`` takes the write lock at ``BEGIN``, so that a transaction that reads
 before it writes (a migration) waits for another writer instead of failing with "database is locked".
-PostgreSQL gets pre-pinged pooled connections. Both support ``INSERT ... ON CONFLICT``, which
+PostgreSQL gets pre-pinged pooled connections with a connect timeout and a statement timeout, so a
+server that is down or stuck fails a write in seconds (the writer then keeps its batch and retries)
+instead of hanging the writer. A new SQLite file gets incremental auto-vacuum (see
+:mod:`issc.store.retention`). Both support ``INSERT ... ON CONFLICT``, which
 :func:`dialect_insert` builds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
 logger = logging.getLogger(__name__)
+
+#: SQLite waits this long for another writer's lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 10
+#: PostgreSQL: a server that does not answer within this many seconds fails the connection.
+PG_CONNECT_TIMEOUT_S = 5
+#: PostgreSQL: a statement running longer than this many seconds is cancelled (a stuck server or lock).
+PG_STATEMENT_TIMEOUT_S = 30
 
 
 def create_engine(database_url: str) -> sa.Engine:
@@ -32,6 +44,14 @@ def create_engine(database_url: str) -> sa.Engine:
         The engine. Nothing is connected yet.
     """
     url = sa.make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        timeouts = {
+            "connect_timeout": PG_CONNECT_TIMEOUT_S,
+            "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_S * 1000}",
+        }
+        return sa.create_engine(
+            url, pool_pre_ping=True, pool_timeout=PG_CONNECT_TIMEOUT_S, connect_args=timeouts
+        )
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     memory = url.database in (None, "", ":memory:")
@@ -39,7 +59,7 @@ def create_engine(database_url: str) -> sa.Engine:
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -48,10 +68,12 @@ def create_engine(database_url: str) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA busy_timeout = 10000")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = FULL")  # one fsync per batch, at most one per second
             if not memory:
+                # takes effect on a new file only (before its first table); see issc.store.retention
+                cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 try:
                     cursor.execute("PRAGMA journal_mode = WAL")
                 except Exception as exc:  # a read-only file still serves reads
@@ -65,6 +87,18 @@ def create_engine(database_url: str) -> sa.Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that takes SQLite's write lock at ``BEGIN`` (waiting up to the busy timeout).
+
+    A deferred transaction that reads before it writes fails at once with "database is locked" when
+    another writer committed in between (WAL mode); the writer thread and the retention purge both
+    read first, so both use this.
+    """
+    with engine.connect() as conn, conn.execution_options(begin_immediate=True).begin():
+        yield conn
 
 
 def dialect_insert(conn: sa.Connection) -> Any:

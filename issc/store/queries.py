@@ -189,25 +189,44 @@ class PlateQueries:
     def iter_plates_csv(self, flt: PlateFilter = EVERYTHING, chunk_rows: int = 1000) -> Iterator[str]:
         """CSV of exactly the events matching ``flt``, newest first, as text chunks (header first).
 
-        Rows are streamed from the database ``chunk_rows`` at a time; memory stays flat for any count.
-        Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``.
+        The events are read ``chunk_rows`` at a time by keyset (``last_seen_ms``, ``id``
+        descending), each page on a short connection of its own that goes back to the pool before
+        the page is yielded: however slowly the client reads, no connection is held meanwhile, so
+        downloads never starve the writer. The download holds the events that existed when it began
+        (ids up to the largest then), each once; events written meanwhile are left out. Memory
+        stays flat for any count. Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``.
         """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         with self.engine.connect() as conn:
             where = self._where(conn, flt)
-            if where is not None:
-                stmt = sa.select(*_ROW_COLUMNS).where(*where).order_by(E.c.last_seen_ms.desc(), E.c.id.desc())
-                result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
-                for partition in result.partitions():
-                    for r in partition:
-                        writer.writerow(_csv_row(r))
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue()
+            top = conn.execute(sa.select(sa.func.max(E.c.id))).scalar() if where is not None else None
+        if where is not None and top is not None:
+            base = sa.select(*_ROW_COLUMNS).where(*where, E.c.id <= top)
+            order = (E.c.last_seen_ms.desc(), E.c.id.desc())
+            after: tuple[int, int] | None = None
+            while True:
+                stmt = base
+                if after is not None:
+                    seen_ms, event_id = after
+                    stmt = stmt.where(
+                        sa.or_(
+                            E.c.last_seen_ms < seen_ms,
+                            sa.and_(E.c.last_seen_ms == seen_ms, E.c.id < event_id),
+                        )
+                    )
+                with self.engine.connect() as conn:
+                    rows = conn.execute(stmt.order_by(*order).limit(chunk_rows)).all()
+                for r in rows:
+                    writer.writerow(_csv_row(r))
+                if len(rows) < chunk_rows:
+                    break
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+                after = (int(rows[-1].last_seen_ms), int(rows[-1].id))
+        yield buffer.getvalue()
 
     def _where(self, conn: sa.Connection, flt: PlateFilter) -> list[sa.ColumnElement[bool]] | None:
         """SQL conditions for ``flt``; ``None`` when no event can match (unknown plate text)."""
@@ -270,18 +289,32 @@ def _plate_row(r: sa.Row[Any]) -> PlateRow:
     )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a string starting with ``= + - @``, a tab or a
+    carriage return gets a leading apostrophe (formula injection: ``=HYPERLINK(...)`` in a label)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_row(r: sa.Row[Any]) -> list[Any]:
     return [
-        r.id,
-        from_ms(r.first_seen_ms).isoformat(),
-        from_ms(r.last_seen_ms).isoformat(),
-        r.camera,
-        r.text,
-        f"{r.confidence:.3f}",
-        r.reads,
-        r.ocr_calls,
-        r.watchlist or "",
-        r.box.replace(",", " "),
+        csv_cell(cell)
+        for cell in (
+            r.id,
+            from_ms(r.first_seen_ms).isoformat(),
+            from_ms(r.last_seen_ms).isoformat(),
+            r.camera,
+            r.text,
+            f"{r.confidence:.3f}",
+            r.reads,
+            r.ocr_calls,
+            r.watchlist or "",
+            r.box.replace(",", " "),
+        )
     ]
 
 

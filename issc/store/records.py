@@ -18,6 +18,9 @@ class StoreStatus:
         buffered: Records waiting in memory to be written.
         dropped: Records lost since start because the buffer was full.
         written: Records written since start.
+        queued_bytes: Bytes (mostly JPEGs) of the records waiting to be written.
+        poisoned: Records set aside since start because they could not be written at all.
+        retention: What the last background purge did (``""`` before the first one).
     """
 
     ok: bool
@@ -25,6 +28,26 @@ class StoreStatus:
     buffered: int
     dropped: int
     written: int
+    queued_bytes: int = 0
+    poisoned: int = 0
+    retention: str = ""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the writer set aside because it failed on its own (a poison record).
+
+    Attributes:
+        at: Unix time it was set aside.
+        kind: ``PlateEvent`` or ``PeopleCount``.
+        record: A short description (camera, text, time; never images).
+        error: The database's one-line error.
+    """
+
+    at: float
+    kind: str
+    record: str
+    error: str
 
 
 @dataclass(frozen=True)

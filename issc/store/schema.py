@@ -29,6 +29,7 @@ plate_events = sa.Table(
     sa.Column("has_crop", sa.Boolean, nullable=False),
     sa.Column("has_snapshot", sa.Boolean, nullable=False),
     sa.Column("fold_key", sa.String(32)),  # revision 0002
+    sa.Column("pass_key", sa.String(40)),  # revision 0006: provisional and final event of one pass
 )
 
 plate_images = sa.Table(

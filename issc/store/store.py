@@ -3,18 +3,27 @@
 :class:`Store` migrates the database to the latest schema, then combines the writer
 (:mod:`issc.store.writer`), the plate queries (:mod:`issc.store.queries`), the watchlist
 (:mod:`issc.store.watchlist`) and the key-value settings (:mod:`issc.store.settings`), which share
-its engine.
+its engine, and owns the background retention purge (:mod:`issc.store.retention`).
 """
 
 from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Self
 
 from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
 from issc.store.migrate import migrate
 from issc.store.queries import PlateQueries
+from issc.store.records import StoreStatus
+from issc.store.retention import Purger, RetentionPolicy
 from issc.store.settings import SettingsTable
 from issc.store.watchlist import WatchlistTable
-from issc.store.writer import HistoryWriter
+from issc.store.writer import QUEUE_MAX_BYTES, HistoryWriter
+from issc.types import PlateEvent
+
+logger = logging.getLogger(__name__)
 
 
 class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
@@ -32,12 +41,22 @@ class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
         flush_interval_s: Longest time a record waits before its batch is committed.
         batch_size: Most records per transaction.
         retry_interval_s: Wait between attempts while writes fail.
+        queue_max_bytes: JPEG bytes that may wait for the writer; beyond that new records are dropped.
+        retention_days: Events and their images older than this many days are purged (0: kept).
+        retention_max_gb: While the history is larger than this, the oldest events go (0: no cap).
+        snapshot_retention_days: Snapshots older than this many days are dropped, crops kept (0: kept).
+        purge_interval_s: Time between background purges.
+        purge_first_after_s: Delay of the first purge after ``start``.
+
+    The retention arguments default to keeping everything; the service passes the ``store`` settings
+    (``RETENTION_DAYS``, ``RETENTION_MAX_GB``, ``SNAPSHOT_RETENTION_DAYS``).
 
     Attributes:
         database_url: The URL it was opened with.
         engine: The SQLAlchemy engine every part uses.
         schema_revision: Alembic revision the database is at (the latest one).
         plate_keys: The fold-key table and which substring index it has.
+        purger: The retention purge (``purger.purge()`` runs one now).
     """
 
     def __init__(
@@ -48,9 +67,19 @@ class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
         flush_interval_s: float = 0.5,
         batch_size: int = 500,
         retry_interval_s: float = 1.0,
+        queue_max_bytes: int = QUEUE_MAX_BYTES,
+        retention_days: int = 0,
+        retention_max_gb: float = 0.0,
+        snapshot_retention_days: int = 0,
+        purge_interval_s: float = 3600.0,
+        purge_first_after_s: float = 60.0,
     ) -> None:
-        if queue_size < 1 or batch_size < 1:
-            raise ValueError(f"queue_size={queue_size} and batch_size={batch_size} must be at least 1")
+        if queue_size < 1 or batch_size < 1 or queue_max_bytes < 1:
+            raise ValueError(
+                f"queue_size={queue_size}, batch_size={batch_size} and queue_max_bytes={queue_max_bytes}"
+                " must be at least 1"
+            )
+        policy = RetentionPolicy(retention_days, retention_max_gb, snapshot_retention_days)
         if not 0 < flush_interval_s <= 1.0:
             raise ValueError(
                 f"flush_interval_s={flush_interval_s} must be in (0, 1] (a crash loses at most 1 s)"
@@ -67,17 +96,47 @@ class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
             flush_interval_s=flush_interval_s,
             batch_size=batch_size,
             retry_interval_s=retry_interval_s,
+            queue_max_bytes=queue_max_bytes,
         )
         PlateQueries.__init__(self, engine, plate_keys)
         WatchlistTable.__init__(self, engine)
         SettingsTable.__init__(self, engine)
+        self.purger = Purger(
+            engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
+        )
+
+    def start(self) -> Self:
+        """Start the writer and the retention purge (idempotent). Returns ``self``."""
+        HistoryWriter.start(self)
+        self.purger.start()
+        return self
+
+    def save_provisional(self, event: PlateEvent) -> None:
+        """Queue the provisional event of a pass still in view (``event.pass_key`` set); never blocks.
+
+        The final event of the pass (same ``pass_key``) replaces it. The watchlist label is set here,
+        as :class:`issc.alerts.AlertingSink` sets it on final events; no alert is raised for it.
+        """
+        try:
+            label = self.watchlist_match(event.text)
+        except Exception:
+            logger.exception("watchlist lookup failed for a provisional plate event")
+            label = None
+        if label is not None:
+            event = dataclasses.replace(event, watchlist=label)
+        self._enqueue(event)
+
+    def status(self) -> StoreStatus:
+        """Current health of the writer, with what the last retention purge did."""
+        return dataclasses.replace(HistoryWriter.status(self), retention=self.purger.last)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (one last attempt), stop the writer and release connections."""
+        """Stop the purge, write what is queued (one last attempt), stop the writer, release connections."""
+        self.purger.stop(timeout)
         self.stop(timeout)
         self.engine.dispose()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:

@@ -17,6 +17,23 @@ from issc.search import allowed_distance, fold
 from issc.store import schema
 from issc.store.records import WatchlistEntry, from_ms
 
+#: Longest plate text and label the watchlist keeps (its columns hold 32 and 128 characters).
+MAX_PLATE, MAX_LABEL = 16, 128
+
+
+def watchlist_label(label: str) -> str:
+    """The label as stored: trimmed, not empty, at most :data:`MAX_LABEL` characters.
+
+    Raises:
+        ValueError: one sentence saying what to change.
+    """
+    label = label.strip()
+    if not label:
+        raise ValueError("Enter a label, e.g. stolen.")
+    if len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
+        raise ValueError(f"A label has at most {MAX_LABEL} characters and no control characters.")
+    return label
+
 
 def watchlist_plate(text: str) -> str:
     """The plate as the watchlist stores it (A-Z, 0-9), from what someone typed.
@@ -25,6 +42,8 @@ def watchlist_plate(text: str) -> str:
         ValueError: one sentence when nothing usable is left.
     """
     plate = normalize(text)
+    if len(plate) > MAX_PLATE:
+        raise ValueError(f"A plate has at most {MAX_PLATE} letters and digits; this one has {len(plate)}.")
     if not plate:
         raise ValueError(
             f"“{text.strip()}” has no letters or digits: enter the plate as written, e.g. LS15 EBC."
@@ -60,8 +79,7 @@ class WatchlistTable:
             The stored entry.
         """
         text = watchlist_plate(plate)
-        if not label.strip():
-            raise ValueError("label must not be empty")
+        label = watchlist_label(label)
         distance = allowed_distance(len(text)) if max_distance is None else max_distance
         if distance < 0:
             raise ValueError(f"max_distance={max_distance} must be at least 0")
@@ -69,7 +87,7 @@ class WatchlistTable:
         with self.engine.begin() as conn:
             entry_id = conn.execute(
                 schema.watchlist.insert().values(
-                    plate=text, label=label.strip(), max_distance=distance, created_ms=int(created * 1000)
+                    plate=text, label=label, max_distance=distance, created_ms=int(created * 1000)
                 )
             ).inserted_primary_key[0]
         self._reload_watchlist()
@@ -88,9 +106,7 @@ class WatchlistTable:
         if plate is not None:
             values["plate"] = watchlist_plate(plate)
         if label is not None:
-            if not label.strip():
-                raise ValueError("label must not be empty")
-            values["label"] = label.strip()
+            values["label"] = watchlist_label(label)
         if max_distance is not None:
             if max_distance < 0:
                 raise ValueError(f"max_distance={max_distance} must be at least 0")

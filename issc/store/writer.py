@@ -1,11 +1,21 @@
-"""The history writer: a bounded queue, one writer thread, batched inserts, and the writer's health.
+"""The history writer: a queue bounded in records and bytes, one writer thread, batched inserts, health.
 
-Writes never block the caller: ``add_plate_event`` / ``add_people_count`` put the record on a bounded
-queue and return. One writer thread (``issc-store-writer``) takes records off the queue and commits
-them in batches at least every ``flush_interval_s``, so a crash loses at most that much. When a write
-fails (disk full, read-only file, database down) the writer keeps the batch, reports the failure in
-:meth:`HistoryWriter.status`, retries, and writes the batch once the database works again; meanwhile
-new records wait on the queue and, once it is full, are dropped (newest first) and counted.
+Writes never block the caller: ``add_plate_event`` / ``add_people_count`` / ``save_provisional`` put
+the record on a bounded queue and return. One writer thread (``issc-store-writer``) takes records off
+the queue and commits them in batches at least every ``flush_interval_s``, so a crash loses at most
+that much; a batch holding a pass's plate event (one with a ``pass_key``) is committed at once. The queue holds at most ``queue_size`` records and ``queue_max_bytes`` of JPEGs; beyond
+either, new records are dropped, counted, and logged once per burst of drops (with its count).
+
+When a write fails because of the database (disk full, read-only file, database down: the driver's
+``OperationalError``) the writer keeps the batch, reports the failure in :meth:`HistoryWriter.status`,
+retries, and writes the batch once the database works again. When it fails because of a record
+(a constraint, a value the database refuses), the batch is written one record at a time and each
+record that fails on its own is set aside: logged, counted and kept in a short dead-letter list,
+so that one poison record never blocks the ones behind it.
+
+A plate event that carries a ``pass_key`` (see :mod:`issc.plates.voting`) is
+upserted by it: the provisional event written while the pass is still in view is replaced by the
+final one, and the hourly roll-up counts the pass once.
 """
 
 from __future__ import annotations
@@ -14,21 +24,37 @@ import logging
 import queue
 import threading
 import time
-from typing import Self
+from collections import deque
+from typing import Any, Self
 
 import sqlalchemy as sa
 
 from issc.plates.text import normalize
 from issc.search import fold
 from issc.store import schema
-from issc.store.database import dialect_insert
+from issc.store.database import dialect_insert, write_transaction
 from issc.store.keys import PlateKeys
-from issc.store.records import HOUR_MS, StoreStatus, to_ms
+from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, to_ms
 from issc.types import PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
 
 Record = PlateEvent | PeopleCount
+#: Default byte bound of the queue: JPEGs of records waiting for the writer.
+QUEUE_MAX_BYTES = 256 * 1024 * 1024
+#: Bytes counted per record besides its JPEGs.
+_RECORD_OVERHEAD = 256
+#: Records set aside that :meth:`HistoryWriter.dead_letters` keeps.
+DEAD_LETTERS_KEPT = 100
+#: Errors that say the database cannot write now (retry the batch), not that a record is bad.
+_DATABASE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, OSError)
+
+
+def record_bytes(record: Record) -> int:
+    """What a queued record costs against the byte bound: its JPEGs plus a small overhead."""
+    if isinstance(record, PlateEvent):
+        return len(record.crop_jpeg or b"") + len(record.snapshot_jpeg or b"") + _RECORD_OVERHEAD
+    return _RECORD_OVERHEAD
 
 
 class HistoryWriter:
@@ -40,6 +66,7 @@ class HistoryWriter:
         engine: Engine of a migrated history database.
         plate_keys: The database's fold-key table, kept up to date with each event.
         queue_size: Records that may wait for the writer; beyond that new ones are dropped and counted.
+        queue_max_bytes: JPEG bytes that may wait for the writer; beyond that new records are dropped.
         flush_interval_s: Longest time a record waits before its batch is committed.
         batch_size: Most records per transaction.
         retry_interval_s: Wait between attempts while writes fail.
@@ -54,10 +81,12 @@ class HistoryWriter:
         flush_interval_s: float,
         batch_size: int,
         retry_interval_s: float,
+        queue_max_bytes: int = QUEUE_MAX_BYTES,
     ) -> None:
         self.engine = engine
         self.plate_keys = plate_keys
         self._queue: queue.Queue[Record] = queue.Queue(maxsize=queue_size)
+        self._max_bytes = queue_max_bytes
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
         self._retry_interval_s = retry_interval_s
@@ -65,9 +94,13 @@ class HistoryWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pending = 0  # records taken off the queue but not yet committed
+        self._bytes = 0  # bytes of queued and pending records
         self._accepted = 0
         self._written = 0
         self._dropped = 0
+        self._burst = 0  # drops since the queue last accepted a record
+        self._poisoned = 0
+        self._dead: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
         self._error: str | None = None
 
     def start(self) -> Self:
@@ -94,17 +127,30 @@ class HistoryWriter:
         self._enqueue(count)
 
     def _enqueue(self, record: Record) -> None:
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            with self._lock:
-                self._dropped += 1
-            return
+        size = record_bytes(record)
         with self._lock:
+            try:
+                if self._bytes + size > self._max_bytes:
+                    raise queue.Full
+                self._queue.put_nowait(record)
+            except queue.Full:
+                self._dropped += 1
+                self._burst += 1
+                if self._burst == 1:
+                    logger.warning(
+                        "history store: queue full (%d records, %.0f MB): dropping new records",
+                        self._queue.qsize(),
+                        self._bytes / 1e6,
+                    )
+                return
+            self._bytes += size
             self._accepted += 1
+            burst, self._burst = self._burst, 0
+        if burst:
+            logger.warning("history store: queue accepts records again; %d dropped meanwhile", burst)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued before this call is committed.
+        """Wait until everything queued before this call is committed (or set aside as poison).
 
         Returns:
             True when written; False on timeout (e.g. while the disk is failing).
@@ -114,24 +160,31 @@ class HistoryWriter:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if self._written >= target:
+                if self._written + self._poisoned >= target:
                     return True
             time.sleep(0.02)
         return False
 
+    def dead_letters(self) -> list[DeadLetter]:
+        """The latest records set aside because they could not be written (oldest first)."""
+        with self._lock:
+            return list(self._dead)
+
     def status(self) -> StoreStatus:
-        """Current health: whether writes succeed, what is buffered, dropped and written."""
+        """Current health: whether writes succeed, what is buffered, dropped, set aside and written."""
         with self._lock:
             buffered = self._queue.qsize() + self._pending
             error, dropped, written = self._error, self._dropped, self._written
+            held, poisoned = self._bytes, self._poisoned
+        extra: dict[str, Any] = {"queued_bytes": held, "poisoned": poisoned}
         if error is None:
             message = "writing normally" if self._thread is not None else "writer not started"
-            return StoreStatus(True, message, buffered, dropped, written)
+            return StoreStatus(True, message, buffered, dropped, written, **extra)
         message = (
             f"cannot write the history ({error}); keeping {buffered} records in memory and retrying"
             f" every {self._retry_interval_s:g} s — free disk space or fix the database"
         )
-        return StoreStatus(False, message, buffered, dropped, written)
+        return StoreStatus(False, message, buffered, dropped, written, **extra)
 
     def _run_writer(self) -> None:
         batch: list[Record] = []
@@ -143,11 +196,12 @@ class HistoryWriter:
                     return
                 continue
             try:
-                self._write(batch)
+                self._commit(batch)
             except Exception as exc:
                 with self._lock:
                     first = self._error is None
                     self._error = _short_error(exc)
+                    self._pending = len(batch)
                 if first:
                     logger.exception("history store: write failed, will retry")
                 if stopping:
@@ -156,12 +210,10 @@ class HistoryWriter:
                 self._stop.wait(self._retry_interval_s)
                 continue
             with self._lock:
-                self._written += len(batch)
                 self._pending = 0
                 if self._error is not None:
                     logger.warning("history store: writing again")
                 self._error = None
-            batch = []
 
     def _fill(self, batch: list[Record], stopping: bool) -> None:
         """Add queued records to ``batch`` for up to one flush interval (not at all when stopping)."""
@@ -174,6 +226,8 @@ class HistoryWriter:
             with self._lock:
                 self._pending = len(batch)
         while len(batch) < self._batch_size:
+            if any(isinstance(r, PlateEvent) and r.pass_key for r in batch):
+                deadline = 0  # a pass's event: commit now (what is already queued comes along)
             remaining = deadline - time.monotonic()
             try:
                 record = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
@@ -183,50 +237,118 @@ class HistoryWriter:
             with self._lock:
                 self._pending = len(batch)
 
+    def _commit(self, batch: list[Record]) -> None:
+        """Write ``batch`` and empty it; poison records are set aside.
+
+        Raises:
+            Exception: the database cannot write now; ``batch`` keeps what is still to be written.
+        """
+        try:
+            self._write(batch)
+        except _DATABASE_ERRORS:
+            raise
+        except Exception:
+            logger.warning("history store: a batch of %d failed on a record; writing one by one", len(batch))
+        else:
+            self._done(batch, written=len(batch))
+            batch.clear()
+            return
+        while batch:  # find the poison: each record in its own transaction
+            record = batch[0]
+            try:
+                self._write([record])
+            except _DATABASE_ERRORS:
+                raise
+            except Exception as exc:
+                self._set_aside(record, exc)
+            else:
+                self._done([record], written=1)
+            batch.pop(0)
+
+    def _done(self, records: list[Record], *, written: int) -> None:
+        with self._lock:
+            self._written += written
+            self._bytes -= sum(record_bytes(r) for r in records)
+
+    def _set_aside(self, record: Record, exc: Exception) -> None:
+        letter = DeadLetter(time.time(), type(record).__name__, _describe(record), _short_error(exc))
+        logger.error(
+            "history store: setting aside a %s that cannot be written: %s", letter.kind, letter.error
+        )
+        with self._lock:
+            self._poisoned += 1
+            self._bytes -= record_bytes(record)
+            self._dead.append(letter)
+
     def _write(self, batch: list[Record]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for record in batch:
                 if isinstance(record, PlateEvent):
                     self._insert_event(conn, record)
-                else:
+                elif isinstance(record, PeopleCount):
                     _upsert_people(conn, record)
+                else:
+                    raise TypeError(f"cannot store a {type(record).__name__}")
 
     def _insert_event(self, conn: sa.Connection, event: PlateEvent) -> None:
+        E = schema.plate_events
         text = normalize(event.text) or event.text
         key = fold(text)
-        result = conn.execute(
-            schema.plate_events.insert().values(
-                camera=event.camera,
-                first_seen_ms=to_ms(event.first_seen),
-                last_seen_ms=to_ms(event.last_seen),
-                text=text,
-                confidence=float(event.confidence),
-                reads=int(event.reads),
-                box=",".join(str(int(v)) for v in event.box),
-                ocr_calls=int(event.ocr_calls),
-                watchlist=event.watchlist,
-                has_crop=bool(event.crop_jpeg),
-                has_snapshot=bool(event.snapshot_jpeg),
-                fold_key=key,
-            )
+        pass_key = event.pass_key
+        values = dict(
+            camera=event.camera,
+            first_seen_ms=to_ms(event.first_seen),
+            last_seen_ms=to_ms(event.last_seen),
+            text=text,
+            confidence=float(event.confidence),
+            reads=int(event.reads),
+            box=",".join(str(int(v)) for v in event.box),
+            ocr_calls=int(event.ocr_calls),
+            watchlist=event.watchlist,
+            has_crop=bool(event.crop_jpeg),
+            has_snapshot=bool(event.snapshot_jpeg),
+            fold_key=key,
+            pass_key=pass_key,
         )
+        old = None
+        if pass_key is not None:
+            old = conn.execute(
+                sa.select(E.c.id, E.c.camera, E.c.last_seen_ms).where(E.c.pass_key == pass_key)
+            ).first()
+        if old is None:
+            event_id = conn.execute(E.insert().values(**values)).inserted_primary_key[0]
+        else:
+            event_id = old.id
+            conn.execute(E.update().where(E.c.id == event_id).values(**values))
+            conn.execute(schema.plate_images.delete().where(schema.plate_images.c.event_id == event_id))
+            _count_hour(conn, old.camera, int(old.last_seen_ms), -1)
         if event.crop_jpeg or event.snapshot_jpeg:
             conn.execute(
                 schema.plate_images.insert().values(
-                    event_id=result.inserted_primary_key[0],
+                    event_id=event_id,
                     crop_jpeg=event.crop_jpeg or None,
                     snapshot_jpeg=event.snapshot_jpeg or None,
                 )
             )
         self.plate_keys.insert(conn, [key])
-        hours = dialect_insert(conn)(schema.plate_hours).values(
-            camera=event.camera, hour_ms=to_ms(event.last_seen) // HOUR_MS * HOUR_MS, plates=1
-        )
+        _count_hour(conn, event.camera, values["last_seen_ms"], +1)
+
+
+def _count_hour(conn: sa.Connection, camera: str, last_seen_ms: int, delta: int) -> None:
+    """Add ``delta`` to the roll-up of the hour ``last_seen_ms`` falls in (rows reaching 0 go)."""
+    h = schema.plate_hours
+    hour_ms = last_seen_ms // HOUR_MS * HOUR_MS
+    if delta > 0:
+        insert = dialect_insert(conn)(h).values(camera=camera, hour_ms=hour_ms, plates=delta)
         conn.execute(
-            hours.on_conflict_do_update(
-                index_elements=["camera", "hour_ms"], set_={"plates": schema.plate_hours.c.plates + 1}
+            insert.on_conflict_do_update(
+                index_elements=["camera", "hour_ms"], set_={"plates": h.c.plates + delta}
             )
         )
+        return
+    where = (h.c.camera == camera, h.c.hour_ms == hour_ms)
+    conn.execute(h.update().where(*where).values(plates=h.c.plates + delta))
+    conn.execute(h.delete().where(*where, h.c.plates <= 0))
 
 
 def _upsert_people(conn: sa.Connection, count: PeopleCount) -> None:
@@ -244,6 +366,15 @@ def _upsert_people(conn: sa.Connection, count: PeopleCount) -> None:
             set_={k: insert.excluded[k] for k in ("max_count", "mean_count", "samples")},
         )
     )
+
+
+def _describe(record: Record) -> str:
+    """A short description of a record for the dead-letter list (no images)."""
+    if isinstance(record, PlateEvent):
+        return f"plate {record.text!r} on {record.camera!r} last seen {record.last_seen!s}"
+    if isinstance(record, PeopleCount):
+        return f"people count on {record.camera!r} for {record.minute!s}"
+    return repr(record)[:200]
 
 
 def _short_error(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ import html
 import time
 from datetime import UTC, tzinfo
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,3 +119,23 @@ def webhook_state(webhook_url: str | None) -> str:
         return "not POSTed anywhere yet: no webhook is configured (set `WEBHOOK_URL` to POST hits as JSON)."
     host = urlsplit(webhook_url).hostname or "the configured URL"
     return f"POSTed as JSON to the webhook on **{host}** (`WEBHOOK_URL` is set)."
+
+
+def store_banner(service: Any) -> None:
+    """A warning at the top of a page while the history store cannot write (or drops records).
+
+    Pages call it once near the top; it costs one in-memory status read and shows nothing while the
+    store writes normally or the history is off.
+    """
+    store = getattr(service, "store", None)
+    if store is None:
+        return
+    status = store.status()
+    if not status.ok:
+        st.warning(f"History: {status.message}", icon="⚠️")
+    elif status.dropped or status.poisoned:
+        st.warning(
+            f"History: {status.dropped} records dropped (queue full) and {status.poisoned} set aside"
+            " (could not be written) since start; see the log.",
+            icon="⚠️",
+        )

@@ -1,0 +1,229 @@
+"""Users and API tokens in the history database: add, list, remove, and check a password or a token.
+
+Passwords are kept as argon2id hashes (argon2-cffi), tokens as the SHA-256 of 32 random bytes (a
+token is as strong as a key, so a slow hash adds nothing); neither is ever stored, logged or shown
+in the clear. The session-cookie key lives in the store's key-value table when ``AUTH_SECRET`` is unset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from issc.auth import tables
+from issc.errors import ISSCError
+from issc.store import schema
+from issc.store.database import dialect_insert
+
+#: Roles, weakest first: a role may do everything the ones before it may.
+ROLES = ("viewer", "admin")
+#: Key of the generated session-cookie key in the store's key-value table.
+SECRET_KEY = "auth.session_secret"
+TOKEN_PREFIX = "issc_"
+MIN_PASSWORD = 8
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_LAST_USED_EVERY_MS = 60_000  # a token's "last used" is written at most once a minute
+
+
+class AuthError(ISSCError):
+    """A user or token request cannot be done; the message says why in one sentence."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request comes from: a name, a role and how it proved it (session, token, proxy, open)."""
+
+    name: str
+    role: str
+    via: str
+
+    def can(self, role: str) -> bool:
+        """Whether this principal has ``role`` or a stronger one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    name: str
+    role: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    name: str
+    role: str
+    created_ms: int
+    last_used_ms: int | None
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"role {role!r} is not known: expected one of {', '.join(ROLES)}.")
+    return role
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise AuthError(
+            f"name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting "
+            "with a letter or digit."
+        )
+    return name
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Accounts:
+    """Users and tokens of one history database (migrated to revision 0005 or later).
+
+    Args:
+        engine: The store's SQLAlchemy engine (``service.current().store.engine``).
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._hasher = PasswordHasher()
+        self._dummy = self._hasher.hash(secrets.token_hex(16))  # unknown names cost the same time
+
+    # --- users ---------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str) -> None:
+        """Add a user; raises :class:`AuthError` when the name is taken or the password too short."""
+        check_name(name)
+        check_role(role)
+        if len(password) < MIN_PASSWORD:
+            raise AuthError(f"the password is too short: use at least {MIN_PASSWORD} characters.")
+        row = {"name": name, "role": role, "password_hash": self._hasher.hash(password)}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(tables.users.insert().values(**row, created_ms=_now_ms()))
+        except sa.exc.IntegrityError:
+            raise AuthError(f"user {name!r} exists already: remove it first, or pick another name.") from None
+
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password (their open sessions end)."""
+        if len(password) < MIN_PASSWORD:
+            raise AuthError(f"the password is too short: use at least {MIN_PASSWORD} characters.")
+        with self.engine.begin() as conn:
+            update = tables.users.update().where(tables.users.c.name == name)
+            if conn.execute(update.values(password_hash=self._hasher.hash(password))).rowcount == 0:
+                raise AuthError(f"user {name!r} does not exist.")
+
+    def remove_user(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(tables.users.delete().where(tables.users.c.name == name)).rowcount > 0
+
+    def users(self) -> list[UserRow]:
+        u = tables.users
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(u.c.name, u.c.role, u.c.created_ms).order_by(u.c.name)).all()
+        return [UserRow(*row) for row in rows]
+
+    def has_users(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(tables.users)).scalar_one() > 0
+
+    def user(self, name: str) -> tuple[str, str] | None:
+        """``(role, password_hash)`` of a user, or None."""
+        u = tables.users
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(u.c.role, u.c.password_hash).where(u.c.name == name)).first()
+        return None if row is None else (row[0], row[1])
+
+    def check_password(self, name: str, password: str) -> Principal | None:
+        """The user, when ``password`` is theirs (an unknown name takes as long as a wrong password)."""
+        found = self.user(name) if _NAME.match(name or "") else None
+        try:
+            self._hasher.verify(found[1] if found else self._dummy, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return Principal(name, found[0], "session") if found else None
+
+    def ensure_admin(self) -> str | None:
+        """With no user at all, create ``admin`` with a random password and return it (once)."""
+        if self.has_users():
+            return None
+        password = secrets.token_urlsafe(15)
+        try:
+            self.add_user("admin", "admin", password)
+        except AuthError:  # another process made it first
+            return None
+        return password
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def create_token(self, name: str, role: str = "viewer") -> str:
+        """A new API token (returned once; only its hash is kept)."""
+        check_name(name)
+        check_role(role)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        t = tables.tokens
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.insert().values(name=name, role=role, token_sha256=_digest(token), created_ms=_now_ms())
+                )
+        except sa.exc.IntegrityError:
+            raise AuthError(
+                f"a token named {name!r} exists already: revoke it first, or pick another name."
+            ) from None
+        return token
+
+    def tokens(self) -> list[TokenRow]:
+        t = tables.tokens
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.name, t.c.role, t.c.created_ms, t.c.last_used_ms).order_by(t.c.name)
+            ).all()
+        return [TokenRow(*row) for row in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(tables.tokens.delete().where(tables.tokens.c.name == name)).rowcount > 0
+
+    def check_token(self, token: str) -> Principal | None:
+        """The token's principal, when it is a live token; notes when it was last used."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+            return None
+        t = tables.tokens
+        digest = _digest(token)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.c.id, t.c.name, t.c.role, t.c.last_used_ms).where(t.c.token_sha256 == digest)
+            ).first()
+        if row is None:
+            return None
+        now = _now_ms()
+        if row.last_used_ms is None or now - row.last_used_ms > _LAST_USED_EVERY_MS:
+            with self.engine.begin() as conn:
+                conn.execute(t.update().where(t.c.id == row.id).values(last_used_ms=now))
+        return Principal(row.name, row.role, "token")
+
+    # --- the session key -----------------------------------------------------------------
+
+    def session_secret(self) -> bytes:
+        """The generated session-cookie key, made once and kept in the key-value table."""
+        s = schema.settings
+        with self.engine.begin() as conn:
+            fresh = f'"{secrets.token_hex(32)}"'  # a JSON string, like every value there
+            conn.execute(
+                dialect_insert(conn)(s)
+                .values(key=SECRET_KEY, value=fresh)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            value = conn.execute(sa.select(s.c.value).where(s.c.key == SECRET_KEY)).scalar_one()
+        return value.strip('"').encode("ascii")

@@ -1,0 +1,30 @@
+"""The auth tables as they are after revision 0005 (``issc/store/migrations``), for queries.
+
+Like :mod:`issc.store.schema`, these describe the end state only; the Alembic revision builds them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "auth_users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+tokens = sa.Table(
+    "auth_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_used_ms", sa.BigInteger),
+)

@@ -1,0 +1,397 @@
+"""Authentication: users, tokens, sessions and the rate limit on a real SQLite store, the command
+line as a subprocess, and a real ``streamlit run app.py`` server with ``AUTH=on`` where every route
+and the Streamlit websocket answer 401 without credentials and 200 with them."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from conftest import ROOT, free_port
+from test_pages_history import seed_history
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from issc.auth import Accounts, AuthError, Gate, LoginRefused
+from issc.auth import __main__ as cli
+from issc.auth.sessions import RateLimit, SessionSigner
+from issc.config import load_settings
+from issc.errors import ConfigError
+from issc.store import create_engine
+from issc.store.migrate import migrate
+
+PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
+    """Accounts on a fresh database of each kind (PostgreSQL skips without ``ISSC_TEST_POSTGRES_URL``)."""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
+        from test_store import reset_postgres
+
+        reset_postgres(PG_URL)
+    engine = create_engine(f"sqlite:///{tmp_path}/auth.db" if request.param == "sqlite" else PG_URL)
+    migrate(engine)
+    yield Accounts(engine)
+    engine.dispose()
+
+
+def run_cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "issc.auth", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("auth", "address", "enforced"),
+    [
+        ("auto", "127.0.0.1", False),
+        ("auto", "localhost", False),
+        ("auto", "::1", False),
+        ("auto", "0.0.0.0", True),
+        ("auto", "192.168.1.20", True),
+        ("on", "127.0.0.1", True),
+        ("off", "127.0.0.1", False),
+    ],
+)
+def test_auth_auto_is_on_beyond_loopback(auth: str, address: str, enforced: bool) -> None:
+    settings = load_settings(auth=auth, server_address=address)
+    assert settings.auth.enforced() is enforced
+
+
+def test_auth_off_on_the_network_refuses_with_one_sentence() -> None:
+    with pytest.raises(
+        ConfigError, match=r"AUTH=off while the server listens on 0\.0\.0\.0.*AUTH_INSECURE_I_KNOW"
+    ):
+        load_settings(auth="off", server_address="0.0.0.0")
+    assert not load_settings(auth="off", server_address="0.0.0.0", auth_insecure_i_know=True).auth.enforced()
+
+
+def test_default_hosts_and_a_listed_set() -> None:
+    defaults = load_settings().auth.hosts("box.lan")
+    assert {"localhost", "127.0.0.1", "::1", "box.lan", "box"} <= defaults
+    assert load_settings(allowed_hosts="cams.example.org").auth.hosts("box") == {"cams.example.org"}
+
+
+# --- accounts, tokens, sessions -------------------------------------------------------------
+
+
+def test_passwords_and_tokens_are_stored_hashed_and_checked(accounts: Accounts) -> None:
+    accounts.add_user("ana", "admin", "correct horse")
+    token = accounts.create_token("ci", "viewer")
+    assert accounts.check_password("ana", "correct horse").role == "admin"
+    assert accounts.check_password("ana", "wrong horse!") is None
+    assert accounts.check_password("nobody", "correct horse") is None
+    assert accounts.check_token(token).name == "ci"
+    assert accounts.check_token(token + "x") is None
+    with accounts.engine.connect() as conn:
+        stored = " ".join(
+            str(r) for t in ("auth_users", "auth_tokens") for r in conn.execute(sa.text(f"SELECT * FROM {t}"))
+        )
+    assert "correct horse" not in stored and token not in stored and "$argon2id$" in stored
+    assert accounts.tokens()[0].last_used_ms is not None
+    assert accounts.revoke_token("ci") and accounts.check_token(token) is None
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda a: a.add_user("x y", "admin", "longenough"), "name 'x y' is not valid"),
+        (lambda a: a.add_user("bo", "root", "longenough"), "role 'root' is not known"),
+        (lambda a: a.add_user("bo", "admin", "short"), "too short"),
+        (
+            lambda a: (a.add_user("bo", "viewer", "longenough"), a.add_user("bo", "viewer", "longenough")),
+            "exists",
+        ),
+        (lambda a: (a.create_token("t"), a.create_token("t")), "exists"),
+        (lambda a: a.set_password("ghost", "longenough"), "does not exist"),
+    ],
+)
+def test_bad_requests_get_one_sentence(accounts: Accounts, call, message: str) -> None:
+    with pytest.raises(AuthError, match=message):
+        call(accounts)
+
+
+def test_first_admin_is_made_once(accounts: Accounts) -> None:
+    password = accounts.ensure_admin()
+    assert password and accounts.check_password("admin", password).role == "admin"
+    assert accounts.ensure_admin() is None
+
+
+def test_session_cookie_is_signed_expires_and_ends_with_a_password_change(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "first password")
+    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
+    principal, cookie = gate.login("ana", "first password", "10.0.0.1")
+    assert principal.role == "viewer"
+    assert gate.identify({}, {"issc_session": cookie}, None) == principal.__class__(
+        "ana", "viewer", "session"
+    )
+    assert gate.identify({}, {"issc_session": cookie[:-2] + "AA"}, None) is None  # tampered
+    assert SessionSigner(b"other key", 60).read(cookie) is None
+    assert SessionSigner(accounts.session_secret(), -1).read(cookie) is None  # expired
+    accounts.set_password("ana", "second password")
+    fresh = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")  # no cache
+    assert fresh.identify({}, {"issc_session": cookie}, None) is None
+
+
+def test_login_rate_limit_per_client_and_name(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
+    for _ in range(5):
+        with pytest.raises(LoginRefused) as refused:
+            gate.login("ana", "wrong", "10.0.0.9")
+        assert refused.value.status == 401
+    with pytest.raises(LoginRefused) as refused:
+        gate.login("ana", "right password", "10.0.0.9")
+    assert refused.value.status == 429 and 0 < refused.value.retry_after <= 60
+    assert gate.login("ana", "right password", "10.0.0.10")[0].name == "ana"  # another client
+    limit = RateLimit(per_user=2, per_client=3, window_s=60)
+    for name in ("a", "b", "c"):
+        limit.failed("c1", name)
+    assert limit.retry_after("c1", "d") > 0  # too many names from one client
+
+
+def test_trusted_proxy_header_only_from_loopback(accounts: Accounts) -> None:
+    accounts.add_user("ana", "admin", "right password")
+    gate = Gate(
+        load_settings(auth="on", trusted_proxy_header="X-Forwarded-User").auth,
+        accounts,
+        bind_address="0.0.0.0",
+    )
+    assert gate.identify({"x-forwarded-user": "ana"}, {}, "127.0.0.1").role == "admin"
+    assert gate.identify({"x-forwarded-user": "eve"}, {}, "127.0.0.1").role == "viewer"
+    assert gate.identify({"x-forwarded-user": "ana"}, {}, "10.1.1.1") is None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path) -> None:
+    if kind == "postgresql":
+        if not PG_URL:
+            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
+        from test_store import reset_postgres
+
+        reset_postgres(PG_URL)
+    url = f"sqlite:///{tmp_path}/m.db" if kind == "sqlite" else PG_URL
+    engine = create_engine(url)
+    try:
+        migrate(engine, "0004")
+        assert migrate(engine) >= "0005"
+        names = set(sa.inspect(engine).get_table_names())
+        assert {"auth_users", "auth_tokens"} <= names
+        Accounts(engine).add_user("ana", "admin", "right password")
+        assert Accounts(engine).session_secret() == Accounts(engine).session_secret()
+    finally:
+        engine.dispose()
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_command_line_users_and_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    made = run_cli(url, "token", "create", "--name", "ci", "--role", "admin")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert re.fullmatch(r"issc_[\w-]{40,}", token)
+    added = run_cli(
+        url, "user", "add", "ana", "--role", "admin", "--password-stdin", stdin="a long password\n"
+    )
+    assert added.returncode == 0, added.stderr
+    listed = run_cli(url, "user", "list").stdout + run_cli(url, "token", "list").stdout
+    assert "ana\tadmin" in listed and "ci\tadmin" in listed and token not in listed
+    bad = run_cli(url, "user", "add", "bo", "--password-stdin", stdin="short\n")
+    assert (
+        bad.returncode == 1
+        and bad.stderr.strip() == "error: the password is too short: use at least 8 characters."
+    )
+    assert "short" not in bad.stdout
+    # in-process, for the remaining verbs
+    monkeypatch.setattr("sys.stdin", io.StringIO("another password\n"))
+    assert cli.main(["--database-url", url, "user", "passwd", "ana", "--password-stdin"]) == 0
+    assert cli.main(["--database-url", url, "token", "revoke", "ci"]) == 0
+    assert cli.main(["--database-url", url, "user", "remove", "ana"]) == 0
+    assert cli.main(["--database-url", url, "user", "remove", "ana"]) == 1
+    assert "user 'ana' does not exist" in capsys.readouterr().err
+
+
+# --- a real server with AUTH=on -------------------------------------------------------------
+
+GUARDED = [
+    "/video_feed/check_cams/",
+    "/api/cameras",
+    "/api/plates",
+    "/api/plates.csv",
+    "/api/plates/1/crop.jpg",
+    "/_stcore/host-config",
+    "/",
+]
+
+
+def ws_status(url: str, headers: dict[str, str]) -> int:
+    try:
+        with connect(url, additional_headers=headers, subprotocols=["streamlit"], open_timeout=10) as ws:
+            return ws.response.status_code
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+@pytest.fixture
+def auth_server(streamlit_server, tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/history.db"
+    seed_history(url)  # plate event 1 with its crop
+    tokens = {
+        role: run_cli(url, "token", "create", "--name", f"{role}-script", "--role", role).stdout.strip()
+        for role in ("viewer", "admin")
+    }
+    assert all(t.startswith("issc_") for t in tokens.values())
+    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    return server, tokens, url
+
+
+def test_every_route_and_the_websocket_need_credentials(auth_server) -> None:
+    server, tokens, _ = auth_server
+    viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+    for path in GUARDED:
+        anonymous = requests.get(server.url + path, timeout=10, allow_redirects=False)
+        assert anonymous.status_code == 401, path
+        assert anonymous.headers["content-type"] == "application/json" and "error" in anonymous.json()
+        assert requests.get(server.url + path, headers=viewer, timeout=10).status_code == 200, path
+    stream = requests.get(server.url + "/video_feed/0/", headers=viewer, stream=True, timeout=10)
+    assert stream.status_code == 200 and stream.headers["content-type"].startswith(
+        "multipart/x-mixed-replace"
+    )
+    stream.close()
+    assert requests.get(server.url + "/video_feed/0/", timeout=10).status_code == 401
+    ws = server.url.replace("http://", "ws://") + "/_stcore/stream"
+    assert ws_status(ws, {}) == 401
+    assert ws_status(ws, viewer) == 101
+    assert ws_status(ws, {"Authorization": "Bearer issc_not-a-token"}) == 401
+    # the health check stays open; a forged principal header is not a credential
+    assert requests.get(server.url + "/_stcore/health", timeout=10).status_code == 200
+    forged = {"X-ISSC-Principal": "eve;admin;session"}
+    assert requests.get(server.url + "/api/cameras", headers=forged, timeout=10).status_code == 401
+
+
+def test_viewers_read_admins_change_and_browsers_are_sent_to_the_login_page(auth_server) -> None:
+    server, tokens, _ = auth_server
+    viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    upload = "/_stcore/upload_file/session/file"
+    assert requests.put(server.url + upload, headers=viewer, timeout=10).status_code == 403
+    assert requests.post(server.url + "/api/plates", headers=viewer, timeout=10).status_code == 403
+    assert (
+        requests.post(server.url + "/api/plates", headers=admin, timeout=10).status_code == 405
+    )  # past the gate
+    page = requests.get(
+        server.url + "/plates?q=LS15", headers={"Accept": "text/html"}, allow_redirects=False, timeout=10
+    )
+    assert page.status_code == 303 and page.headers["location"] == "/auth/login?next=%2Fplates%3Fq%3DLS15"
+    form = requests.get(server.url + "/auth/login?next=/plates", timeout=10)
+    assert form.status_code == 200 and 'name="password"' in form.text and "/_stcore" not in form.text
+    evil = requests.get(server.url + "/api/cameras", headers={**admin, "Host": "evil.example"}, timeout=10)
+    assert evil.status_code == 400
+
+
+def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
+    auth_server, streamlit_server
+) -> None:
+    server, _, url = auth_server
+    time.sleep(0.5)
+    printed = re.findall(r"user 'admin' was created with password (\S+) ", server.log.read_text())
+    assert len(printed) == 1
+    login = requests.post(
+        server.url + "/auth/login",
+        data={"name": "admin", "password": printed[0], "next": "/plates"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert login.status_code == 303 and login.headers["location"] == "/plates"
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "issc_session=" in cookie
+    session = requests.Session()
+    session.cookies.set("issc_session", login.cookies["issc_session"])
+    assert session.get(server.url + "/api/plates.csv", timeout=10).status_code == 200
+    assert session.post(server.url + "/api/plates", timeout=10).status_code == 405  # an admin passes the gate
+    assert requests.post(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 303
+    for _ in range(5):
+        wrong = requests.post(
+            server.url + "/auth/login", json={"name": "admin", "password": "guess"}, timeout=10
+        )
+        assert wrong.status_code == 401 and wrong.json() == {"error": "Wrong name or password."}
+    limited = requests.post(
+        server.url + "/auth/login", json={"name": "admin", "password": printed[0]}, timeout=10
+    )
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    server.stop()
+    again = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    assert "was created with password" not in again.log.read_text()
+    assert printed[0] not in again.log.read_text()
+
+
+def test_make_run_listens_on_loopback_only(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("SERVER_ADDRESS", "AUTH")}
+    env.update(CAMERAS="demo", DETECTOR="none", DATABASE_URL=f"sqlite:///{tmp_path}/m.db")
+    log = (tmp_path / "make.log").open("wb")
+    # -o: take the installed venv as it is (the test must not reinstall anything)
+    process = subprocess.Popen(
+        ["make", "-o", ".venv/.installed", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        else:
+            pytest.fail((tmp_path / "make.log").read_text()[-2000:])
+        listening = _listening_addresses(port)
+        assert listening == {"127.0.0.1"}, listening
+        assert "Network URL" not in (tmp_path / "make.log").read_text()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+        log.close()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            if len(address) == 8:
+                found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+            else:
+                found.add("::" if set(address) == {"0"} else address)
+    return found

@@ -1,0 +1,73 @@
+"""Signing in through the login form in a real browser, with ``AUTH=on``: the cookie is HttpOnly, the
+Live page and its stream load, and a viewer sees no admin page."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_auth import run_cli
+from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium.new_context(viewport={"width": 1400, "height": 1000})
+        chromium.close()
+
+
+def sign_in(page, url: str, name: str, password: str) -> None:
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_admin_pages"),
+    [("viewer", False), ("admin", True)],
+)
+def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
+    streamlit_server, browser, tmp_path: Path, role: str, sees_admin_pages: bool
+) -> None:
+    url = f"sqlite:///{tmp_path}/history.db"
+    added = run_cli(url, "user", "add", "vera", "--role", role, "--password-stdin", stdin="vera's password\n")
+    assert added.returncode == 0, added.stderr
+    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    page = browser.new_page()
+    # an anonymous visit lands on the login form, which remembers where it was going
+    page.goto(server.url + "/")
+    assert "/auth/login?next=" in page.url
+    sign_in(page, server.url, "vera", "wrong password")
+    page.get_by_role("alert").filter(has_text="Wrong name or password.").wait_for(timeout=10_000)
+    sign_in(page, server.url, "vera", "vera's password")
+    page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
+    cookie = next(c for c in browser.cookies() if c["name"] == "issc_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert page.evaluate("document.cookie").find("issc_session") == -1  # scripts cannot read it
+    # the live stream is served to the signed-in browser
+    assert page.request.get(server.url + "/video_feed/check_cams/").status == 200
+    page.get_by_text("Signed in as").wait_for(timeout=10_000)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("Plates").wait_for(timeout=10_000)
+    assert (nav.get_by_text("Tuning").count() > 0) is sees_admin_pages
+    # a deep link to an admin page opens it for an admin only
+    page.goto(server.url + "/tuning")
+    if sees_admin_pages:
+        page.get_by_role("heading", name="Tuning").wait_for(timeout=30_000)
+    else:
+        page.get_by_role("heading", name="Live").wait_for(timeout=30_000)  # Streamlit falls back to Live
+        assert page.get_by_role("heading", name="Tuning").count() == 0
+    # signing out ends the session: the API answers 401 again
+    page.goto(server.url + "/auth/logout")
+    assert "/auth/login" in page.url
+    assert page.request.get(server.url + "/api/cameras").status == 401
