@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
-from conftest import free_port
+from conftest import serving
 from starlette.applications import Starlette
 from test_store import EVENTS, plate_event
 
@@ -32,18 +29,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store]]
         images = {"crop_jpeg": CROP, "snapshot_jpeg": SNAPSHOT} if i == 0 else {}
         store.add_plate_event(plate_event(minute, camera, text, conf, label, **images))
     assert store.flush()
-    app = Starlette(routes=plate_routes(lambda: store))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(10)
+    with serving(Starlette(routes=plate_routes(lambda: store))) as url:
+        yield url, store
     store.close()
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +19,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
-import uvicorn
-from conftest import free_port
+from conftest import serving
 from starlette.applications import Starlette
 from test_store import plate_event
 
@@ -46,18 +43,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Stor
     )
     store.add_plate_event(plate_event(1, "-yard", "AB12CDE", 0.8, "@SUM(1+1)"))
     assert store.flush()
-    app = Starlette(routes=plate_routes(lambda: store))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(10)
+    with serving(Starlette(routes=plate_routes(lambda: store))) as url:
+        yield url, store
     store.close()
 
 

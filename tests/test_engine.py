@@ -6,10 +6,9 @@ import itertools
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import PLATE_CLIP, free_port, issc_threads
+from conftest import PLATE_CLIP, free_port, is_no_signal, issc_threads
 from mjpeg_server import MjpegCamera
 from scenes import MovingPatch, PatchSource
 
@@ -28,15 +27,6 @@ def wait_until(predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
             return True
         time.sleep(step)
     return False
-
-
-def is_no_signal(jpeg: bytes) -> bool:
-    """The prototype's NO SIGNAL frame: purple at the top, a red circle in the upper middle."""
-    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    h, w = img.shape[:2]
-    b, g, r = (int(v) for v in img[5, 5])
-    cb, cg, cr = (int(v) for v in img[int(h * 0.38) - int(30 * h / 360), w // 2 - int(25 * h / 360)])
-    return b > g + 30 and r > g + 20 and cr > 180 and cg < 90 and cb < 90
 
 
 def test_two_clips_and_an_unreachable_camera(videos_dir: Path, no_thread_leak) -> None:

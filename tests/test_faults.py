@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from conftest import free_port
+from conftest import free_port, is_no_signal
 from mjpeg_server import MjpegCamera
 
 from issc.config import load_settings
@@ -46,15 +45,6 @@ def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
             return True
         time.sleep(step)
     return predicate()
-
-
-def is_no_signal(jpeg: bytes) -> bool:
-    """The NO SIGNAL frame: purple at the top, a red circle in the upper middle (as test_engine)."""
-    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    h, w = img.shape[:2]
-    b, g, r = (int(v) for v in img[5, 5])
-    cb, cg, cr = (int(v) for v in img[int(h * 0.38) - int(30 * h / 360), w // 2 - int(25 * h / 360)])
-    return b > g + 30 and r > g + 20 and cr > 180 and cg < 90 and cb < 90
 
 
 def open_fds() -> int:

@@ -17,6 +17,7 @@ COMMANDS = {
     "search": "issc.bench.search",
     "mjpeg": "issc.bench.mjpeg",
     "viewers": "issc.bench.viewers",
+    "soak": "issc.bench.soak",
 }
 
 
