@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,7 +70,9 @@ def run(
             while True:
                 now = time.monotonic()
                 rss, threads, fds, depth = _sample(proc, service)
-                for key, value in zip(out, (round(now - t0, 1), round(rss, 1), threads, fds, depth), strict=True):
+                for key, value in zip(
+                    out, (round(now - t0, 1), round(rss, 1), threads, fds, depth), strict=True
+                ):
                     out[key].append(value)
                 if on_sample is not None:
                     on_sample(out)
@@ -81,6 +85,8 @@ def run(
             service.stop()
     warm_idx = next((i for i, t in enumerate(out["t_s"]) if t >= warmup_min * 60), len(out["t_s"]) - 1)
     after = slice(warm_idx, None)
+    window = max(1, round(60 / interval_s))  # about one minute of samples: RSS moves with frame buffers
+    first, last = out["rss_mb"][warm_idx : warm_idx + window], out["rss_mb"][-window:]
     return {
         "cameras": cameras + (1 if demo else 0),
         "minutes": minutes,
@@ -91,6 +97,7 @@ def run(
         "rss_warm_mb": out["rss_mb"][warm_idx],
         "rss_end_mb": out["rss_mb"][-1],
         "rss_growth_mb": round(out["rss_mb"][-1] - out["rss_mb"][warm_idx], 1),
+        "rss_growth_median_mb": round(statistics.median(last) - statistics.median(first), 1),
         "threads_range_after_warmup": [min(out["threads"][after]), max(out["threads"][after])],
         "fds_range_after_warmup": [min(out["fds"][after]), max(out["fds"][after])],
         "queue_depth_max": max(out["queue_depth"]),
@@ -130,9 +137,7 @@ def main(args: argparse.Namespace) -> int:
     def progress(out: dict) -> None:
         if not args.json:
             return
-        # with --json, keep a partial file-friendly trace on stderr so a long run can be watched
-        import sys
-
+        # with --json stdout is for the final object: one line per sample on stderr to watch a long run
         print(
             f"t={out['t_s'][-1]:.0f}s rss={out['rss_mb'][-1]} threads={out['threads'][-1]} "
             f"fds={out['fds'][-1]} queue={out['queue_depth'][-1]}",
@@ -146,7 +151,8 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"soak: {result['cameras']} camera(s), {result['minutes']} min, detector={result['detector']}, "
         f"RSS {result['rss_warm_mb']} MB after {result['warmup_min']} min warm-up -> {result['rss_end_mb']} MB "
-        f"(growth {result['rss_growth_mb']} MB), threads {result['threads_range_after_warmup']}, "
+        f"(growth {result['rss_growth_mb']} MB, minute medians {result['rss_growth_median_mb']} MB), "
+        f"threads {result['threads_range_after_warmup']}, "
         f"fds {result['fds_range_after_warmup']}, written {result['records_written']}, "
         f"dropped {result['records_dropped']}"
     )
