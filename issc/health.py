@@ -8,10 +8,13 @@ ones the pages show.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from issc.service import Service
 
 
-def health_json(service: Any) -> dict[str, Any]:
+def health_json(service: Service) -> dict[str, Any]:
     """Health of ``service`` (an :class:`issc.service.Service`) as a JSON-ready dict.
 
     Returns:
@@ -20,7 +23,7 @@ def health_json(service: Any) -> dict[str, Any]:
         ``queue_depth``, ``queue_bytes``, ``dropped``, ``poisoned``, ``written``, ``retention``);
         ``cameras`` lists each camera's status (as ``/api/cameras`` does).
     """
-    store = getattr(service, "store", None)
+    store = service.store
     store_json: dict[str, Any] | None = None
     if store is not None:
         s = store.status()

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from issc.alerts import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
@@ -26,6 +26,9 @@ from issc.errors import ConfigError, UnavailableError
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
 from issc.tuning import Tuning, TuningBook
+
+if TYPE_CHECKING:
+    from issc.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ def analyzer_factory(settings: Settings, detector: Detector | None) -> AnalyzerF
     return make
 
 
-def open_history(settings: Settings) -> Any:
+def open_history(settings: Settings) -> Store:
     """The history store of ``DATABASE_URL``, its writer started.
 
     Raises:
@@ -106,7 +109,7 @@ class Service:
     engine: Engine
     sink: EventSink
     detector: Detector | None = None
-    store: Any = None  # issc.store.Store, or None when the history is off
+    store: Store | None = None  # None when the history is off
 
     @classmethod
     def build(

@@ -47,10 +47,9 @@ class Tuning(BaseModel):
     @classmethod
     def bounds(cls, name: str) -> tuple[float, float]:
         """``(lowest, highest)`` allowed for a numeric threshold, from its declaration."""
-        low, high = float("-inf"), float("inf")
-        for rule in cls.model_fields[name].metadata:
-            low = float(getattr(rule, "ge", low) if getattr(rule, "ge", None) is not None else low)
-            high = float(getattr(rule, "le", high) if getattr(rule, "le", None) is not None else high)
+        rules = cls.model_fields[name].metadata
+        low = next((float(r.ge) for r in rules if getattr(r, "ge", None) is not None), float("-inf"))
+        high = next((float(r.le) for r in rules if getattr(r, "le", None) is not None), float("inf"))
         return low, high
 
     def changed(self, **values: Any) -> Tuning:

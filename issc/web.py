@@ -121,10 +121,10 @@ class _ViewerStream(StreamingResponse):
 def routes(get_engine: EngineGetter) -> list[BaseRoute]:
     """The routes, reading the running engine through ``get_engine`` at request time."""
     viewers = 0  # open MJPEG streams of this process
-    limiters: dict[int, anyio.CapacityLimiter] = {}  # one worker pool per cap, made on the loop
+    limiter: anyio.CapacityLimiter | None = None  # the viewers' worker threads, made on the loop
 
     async def video_feed(request: Request) -> Response:
-        nonlocal viewers
+        nonlocal viewers, limiter
         engine = get_engine()
         camera_id = request.path_params["camera_id"]
         try:
@@ -138,7 +138,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
         limit = engine.web.max_viewers
         if viewers >= limit:
             return too_many_viewers(limit)
-        limiter = limiters.setdefault(limit, anyio.CapacityLimiter(limit))
+        limiter = limiter or anyio.CapacityLimiter(limit)  # MAX_VIEWERS is read once per process
         viewers += 1
 
         def release() -> None:

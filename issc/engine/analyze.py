@@ -31,6 +31,7 @@ from issc.engine.health import Watchdog
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError
 from issc.motion import MotionGate
 from issc.overlay import BoxOverlay
+from issc.redact import redact
 from issc.sink import EventSink
 from issc.types import Frame, PlateEvent
 
@@ -124,7 +125,9 @@ class AnalysisWorker:
                     duration_ms = (time.perf_counter() - started) * 1000.0
             except DetectorAuthError as exc:
                 minutes = self.reprobe_s / 60
-                self.blocked_by = f"stopped: {exc} (tried again every {minutes:g} min, or use Retry detector)"
+                self.blocked_by = (
+                    f"stopped: {_said(exc)} (tried again every {minutes:g} min, or use Retry detector)"
+                )
                 self._blocked_at = time.monotonic()
                 self._retry.clear()
                 self._watchdog.on_detector(self.blocked_by)
@@ -134,7 +137,7 @@ class AnalysisWorker:
                 asked = exc.retry_after_s
                 wait = asked if asked is not None else backoff
                 why = "as the server asked" if asked is not None else "backoff"
-                self._watchdog.on_detector(f"backing off {wait:.0f} s ({why}): {exc}")
+                self._watchdog.on_detector(f"backing off {wait:.0f} s ({why}): {_said(exc)}")
                 logger.warning("camera %s: detector unavailable: %s", self.config.name, exc)
                 if self._pause(wait):
                     break
@@ -142,12 +145,12 @@ class AnalysisWorker:
                     backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             except DetectorResponseError as exc:
-                self._watchdog.on_detector(f"bad detector response: {exc}")
+                self._watchdog.on_detector(f"bad detector response: {_said(exc)}")
                 logger.warning("camera %s: %s", self.config.name, exc)
                 continue
             except Exception as exc:
                 logger.exception("camera %s: analysis failed", self.config.name)
-                self._watchdog.on_detector(f"analysis failed: {type(exc).__name__}: {exc}")
+                self._watchdog.on_detector(f"analysis failed: {type(exc).__name__}: {_said(exc)}")
                 continue
             backoff = 1.0
             if self.blocked_by is not None:
@@ -221,3 +224,8 @@ class AnalysisWorker:
             logger.exception("camera %s: storing %s failed", self.config.name, type(record).__name__)
             return False
         return True
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's message as pages and ``/api/cameras`` may show it (credentials redacted)."""
+    return redact(str(exc))

@@ -134,7 +134,6 @@ class HealthMonitor(NullWatchdog):
             self._detector_state = "ok"
 
     def on_detector(self, state: str, *, motion_idle: bool = False) -> None:
-        state = redact(state)
         with self._lock:
             self._detector_state = state
             if motion_idle:

@@ -225,15 +225,17 @@ class HistoryWriter:
                 return
             with self._lock:
                 self._pending = len(batch)
+        if any(_commit_now(r) for r in batch):
+            deadline = 0
         while len(batch) < self._batch_size:
-            if any(isinstance(r, PlateEvent) and r.pass_key for r in batch):
-                deadline = 0  # a pass's event: commit now (what is already queued comes along)
             remaining = deadline - time.monotonic()
             try:
                 record = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             batch.append(record)
+            if _commit_now(record):
+                deadline = 0  # a pass's event: commit now (what is already queued comes along)
             with self._lock:
                 self._pending = len(batch)
 
@@ -380,3 +382,8 @@ def _describe(record: Record) -> str:
 def _short_error(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}".strip()
+
+
+def _commit_now(record: Record) -> bool:
+    """A pass's plate event (it carries a ``pass_key``) is committed without waiting for the batch."""
+    return isinstance(record, PlateEvent) and bool(record.pass_key)

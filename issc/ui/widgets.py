@@ -7,7 +7,6 @@ import html
 import time
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +15,7 @@ import streamlit as st
 from issc.alerts import Alert
 from issc.annotate import format_duration
 from issc.engine import Engine
+from issc.service import Service
 from issc.types import CameraState, CameraStatus
 from issc.ui.navigation import PAGES
 
@@ -121,13 +121,13 @@ def webhook_state(webhook_url: str | None) -> str:
     return f"POSTed as JSON to the webhook on **{host}** (`WEBHOOK_URL` is set)."
 
 
-def store_banner(service: Any) -> None:
+def store_banner(service: Service) -> None:
     """A warning at the top of a page while the history store cannot write (or drops records).
 
     Pages call it once near the top; it costs one in-memory status read and shows nothing while the
     store writes normally or the history is off.
     """
-    store = getattr(service, "store", None)
+    store = service.store
     if store is None:
         return
     status = store.status()
