@@ -3,7 +3,8 @@
 It speaks the two request forms that ``inference_sdk.InferenceHTTPClient`` really sends (see
 ``issc/detect/roboflow.py``): the hosted "v0" form ``POST /{project}/{version}?api_key=...`` with
 a base64 body, and the self-hosted "v1" form (``GET /model/registry``, ``POST /model/add``,
-``POST /infer/object_detection`` with a JSON body). It answers Roboflow's detection JSON::
+``POST /infer/object_detection`` with a JSON body), and the health route ``GET /info`` of an
+``inference`` server, which needs no key. It answers Roboflow's detection JSON::
 
     {"predictions": [{"x", "y", "width", "height", "confidence", "class", "class_id",
                       "detection_id"}], "image": {"width", "height"}, "time", "inference_id"}
@@ -88,7 +89,7 @@ def prediction(
 class RoboflowEmulator:
     """Threaded HTTP server; use as a context manager. ``url`` is its base URL."""
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, behaviour: Behaviour | None = None, port: int = 0) -> None:
         self.behaviour = behaviour or Behaviour()
         self.requests: list[RecordedRequest] = []
         self.loaded_models: set[str] = set()
@@ -106,7 +107,7 @@ class RoboflowEmulator:
             def do_POST(self) -> None:
                 emulator._handle(self, "POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # 0: any free port
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="roboflow-emulator"
@@ -172,7 +173,8 @@ class RoboflowEmulator:
 
     def _answer(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
         behaviour = self.behaviour
-        if behaviour.valid_key is not None and request.api_key != behaviour.valid_key:
+        needs_key = request.path != "/info"  # inference exempts its info route from the key check
+        if needs_key and behaviour.valid_key is not None and request.api_key != behaviour.valid_key:
             return self._send(handler, 401, {"message": "Unauthorized api_key"})
         mode = behaviour.mode
         if mode == "drop":
@@ -192,6 +194,12 @@ class RoboflowEmulator:
             return self._send(handler, int(mode), {"message": messages[mode]}, extra)
         if mode == "slow" and self._released.wait(behaviour.delay_s):
             return None  # stopped while waiting: drop the connection
+        if request.method == "GET" and request.path == "/info":
+            return self._send(
+                handler,
+                200,
+                {"name": "Roboflow Inference Server", "version": "emulator", "uuid": "issc-test"},
+            )
         if request.path == "/model/registry":
             return self._send(handler, 200, self._registry())
         if request.path == "/model/add":

@@ -77,7 +77,7 @@ class DetectionSettings(_Section):
         "auto", description="auto: roboflow when API_KEY and a model are set, else local."
     )
     api_key: SecretStr | None = Field(None, description="Roboflow API key (never shown).")
-    api_url: str = Field("https://detect.roboflow.com", description="Roboflow hosted or self-hosted server.")
+    api_url: str = Field("https://detect.roboflow.com", description="Roboflow server(s), comma-separated.")
     human_model: str | None = Field(None, description="Roboflow person model id, e.g. issc-human-detection/1")
     plate_model: str | None = Field(
         None, description="Roboflow plate model id, e.g. issc-plate-recognition/1"
@@ -92,9 +92,17 @@ class DetectionSettings(_Section):
     @field_validator("api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value.rstrip("/")
+        items = [item.strip() for item in value.split(",")]
+        for number, item in enumerate(items, 1):
+            where = f"item {number} of {len(items)}" if len(items) > 1 else ""
+            if not item.startswith(("http://", "https://")):
+                what = "is empty" if not item else f"{item!r} is not an http:// or https:// URL"
+                raise ValueError(
+                    f"{where} {what}: expected comma-separated http(s) server URLs"
+                    if where
+                    else "expected an http:// or https:// URL"
+                )
+        return ",".join(item.rstrip("/") for item in items)
 
     @model_validator(mode="after")
     def _check_detector(self) -> DetectionSettings:
@@ -388,6 +396,7 @@ def _register_secrets(settings: Settings | None, errors: tuple[Any, ...] | list[
             if camera.kind == "url":
                 redact.register_url(camera.source)
         redact.register_url(settings.store.database_url)
+        redact.register_url(settings.detection.api_url)
         redact.register_webhook(settings.store.webhook_url)
         secret = settings.auth.auth_secret
         redact.register(secret.get_secret_value() if secret is not None else None)

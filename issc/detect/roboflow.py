@@ -35,6 +35,9 @@ three times, one second apart. So ``detect`` drives asynchronous calls under
 ``asyncio.wait_for``: both models run at once and the whole call, retries included, ends after
 ``timeout_s``.
 
+``API_URL`` may list several servers: :mod:`issc.detect.pool` spreads the frames over them and
+backs off a failing one; ``timeout_s`` then bounds each server's try.
+
 The API key never leaves this module in clear: messages of the errors raised here are scrubbed
 (the SDK quotes request URLs carrying ``api_key=``, masking only part of the key), SDK exceptions
 are not chained, and ``repr`` shows the server and the models only.
@@ -43,14 +46,12 @@ are not chained, and ``repr`` shows the server and the models only.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import re
-import time
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import numpy as np
@@ -66,6 +67,14 @@ from inference_sdk.http.utils.aliases import resolve_roboflow_model_alias
 from inference_sdk.http.utils.post_processing import adjust_prediction_to_client_scaling_factor
 from pydantic import SecretStr
 
+from issc.detect.pool import (
+    RETRY_AFTER_MAX_S,
+    ServerPool,
+    ServerState,
+    display_url,
+    health_problem,
+    parse_retry_after,
+)
 from issc.detections import PERSON, PLATE, empty_detections, make_detections
 from issc.errors import (
     ConfigError,
@@ -77,9 +86,11 @@ from issc.errors import (
 
 T = TypeVar("T")
 ApiVersion = Literal["auto", "v0", "v1"]
+Model = tuple[str, int, InferenceHTTPClient]  # (model id, canonical class, client)
 
+__all__ = ["RETRY_AFTER_MAX_S", "RoboflowDetector", "ServerState", "parse_retry_after", "scrub_secret"]
 AUTH_STATUSES = frozenset({401, 402, 403})
-RETRY_AFTER_MAX_S = 3600.0  # a longer Retry-After is honoured up to an hour, then asked again
+HEALTH_TIMEOUT_S = 2.0  # longest health check of a down server (DETECTOR_TIMEOUT_S if shorter)
 _MODEL_ID = re.compile(r"^[\w.-]+/\d+$")
 _KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"<>]*|(Bearer\s+)[^\s'\"<>]+", re.IGNORECASE)
 _MASK = "***"
@@ -100,15 +111,6 @@ def scrub_secret(text: str, secret: str | None) -> str:
     return _KEY_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + _MASK, text)
 
 
-def _display_url(url: str) -> str:
-    """The URL without user info or query, fit for messages and status pages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` to the end from synchronous code, even inside a running event loop."""
     try:
@@ -117,34 +119,6 @@ def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="issc-roboflow") as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent.
-
-    Args:
-        value: The header's value.
-        now: The current time (epoch seconds) for dates; default: now.
-
-    Returns:
-        Seconds in [0, :data:`RETRY_AFTER_MAX_S`], or None when the value is absent or unreadable.
-    """
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
 
 
 class _HttpStatus(Exception):
@@ -187,18 +161,32 @@ def _retry_giveup_status(exc: Exception) -> int | None:
         return 429
 
 
+@dataclass(frozen=True)
+class _Server:
+    """One inference server of ``API_URL``: its URL, the name shown for it, a client per model."""
+
+    url: str
+    name: str
+    models: tuple[Model, ...]
+
+
 class RoboflowDetector:
     """People and plates from Roboflow object-detection models, through ``inference_sdk``.
 
+    Several servers (a comma-separated ``api_url`` or a list) form a pool: calls take turns over
+    the healthy ones, a failing one is backed off and the frame goes to the next at once (see
+    :mod:`issc.detect.pool`).
+
     Args:
-        api_url: Hosted API (``https://detect.roboflow.com``) or a self-hosted server URL.
+        api_url: Hosted API (``https://detect.roboflow.com``) or self-hosted server URL; several
+            separated by commas, or a sequence of them.
         api_key: Roboflow API key; None only for a self-hosted server that needs none.
         human_model: Model id (``project/version``) whose boxes are people; None: no people.
         plate_model: Model id whose boxes are plates; None: no plates.
         person_conf: Confidence threshold sent with person requests, in [0, 1].
         plate_conf: Confidence threshold sent with plate requests, in [0, 1].
         iou: IoU threshold of the server's non-maximum suppression, in [0, 1].
-        timeout_s: Longest time one ``detect`` call may take, both models and retries included.
+        timeout_s: Longest time one server may take for a frame, both models and retries included.
         api_version: ``"auto"`` lets the SDK pick by URL (hosted: v0, other: v1); ``"v0"`` or
             ``"v1"`` force a request format.
         human_classes: Keep only these class names of the person model (for a multi-class model
@@ -206,15 +194,15 @@ class RoboflowDetector:
         plate_classes: The same for the plate model.
 
     Raises:
-        ConfigError: No model, a malformed model id, a bad threshold or timeout, or no key for the
-            hosted API.
+        ConfigError: No model, a malformed model id, a bad threshold or timeout, an empty server
+            URL, or no key for the hosted API.
     """
 
     name = "roboflow"
 
     def __init__(
         self,
-        api_url: str,
+        api_url: str | Sequence[str],
         api_key: SecretStr | str | None,
         human_model: str | None,
         plate_model: str | None,
@@ -229,8 +217,10 @@ class RoboflowDetector:
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self._key = key or None
-        self._url = api_url.rstrip("/")
-        self.api_url = _display_url(self._url)
+        urls = [u.strip().rstrip("/") for u in (api_url.split(",") if isinstance(api_url, str) else api_url)]
+        if not urls or not all(urls):
+            raise ConfigError("API_URL has an empty item: expected one or more comma-separated server URLs")
+        self.api_url = ", ".join(display_url(url) for url in urls)
         if not (human_model or plate_model):
             raise ConfigError("Roboflow detector needs HUMAN_MODEL or PLATE_MODEL (a project/version id)")
         for setting, model in (("HUMAN_MODEL", human_model), ("PLATE_MODEL", plate_model)):
@@ -250,25 +240,32 @@ class RoboflowDetector:
             PERSON: None if human_classes is None else frozenset(human_classes),
             PLATE: None if plate_classes is None else frozenset(plate_classes),
         }
-        # (model id, canonical class, client): one client per model, configured once, so that
-        # concurrent detect() calls from several engine workers share no mutable state.
-        self._models: list[tuple[str, int, InferenceHTTPClient]] = []
-        for model, class_id, conf in ((human_model, PERSON, person_conf), (plate_model, PLATE, plate_conf)):
-            if model is None:
-                continue
-            client = InferenceHTTPClient(api_url=self._url, api_key=self._key)
-            if api_version == "v0":
-                client.select_api_v0()
-            elif api_version == "v1":
-                client.select_api_v1()
-            client.configure(
-                InferenceConfiguration(
-                    confidence_threshold=conf, iou_threshold=iou, api_key_transport="header"
-                )
+        wanted = [(human_model, PERSON, person_conf), (plate_model, PLATE, plate_conf)]
+        # One client per server and model, configured once, so that concurrent detect() calls
+        # from several engine workers share no mutable state.
+        self._servers = [
+            _Server(
+                url,
+                display_url(url),
+                tuple((m, c, self._client(url, f, iou, api_version)) for m, c, f in wanted if m),
             )
-            if client.client_mode.value == "v0" and self._key is None:
-                raise ConfigError(f"API_KEY is required by the Roboflow API at {self.api_url}")
-            self._models.append((model, class_id, client))
+            for url in urls
+        ]
+        for server in self._servers:
+            if self._key is None and any(client.client_mode.value == "v0" for _, _, client in server.models):
+                raise ConfigError(f"API_KEY is required by the Roboflow API at {server.name}")
+        self._pool = ServerPool([server.name for server in self._servers])
+
+    def _client(self, url: str, conf: float, iou: float, api_version: ApiVersion) -> InferenceHTTPClient:
+        client = InferenceHTTPClient(api_url=url, api_key=self._key)
+        if api_version == "v0":
+            client.select_api_v0()
+        elif api_version == "v1":
+            client.select_api_v1()
+        client.configure(
+            InferenceConfiguration(confidence_threshold=conf, iou_threshold=iou, api_key_transport="header")
+        )
+        return client
 
     def __repr__(self) -> str:
         return (
@@ -276,8 +273,14 @@ class RoboflowDetector:
             f"plate_model={self.plate_model!r}, timeout_s={self.timeout_s})"
         )
 
+    def servers(self) -> list[ServerState]:
+        """Each server of ``API_URL`` with its state: in rotation, calls, failures, next check."""
+        return self._pool.states()
+
     def detect(self, image: np.ndarray) -> sv.Detections:
-        """Run both models on ``image`` and return their boxes with canonical classes.
+        """Run both models on ``image`` on the next healthy server and return their boxes.
+
+        A server that is unavailable is backed off and the frame goes to the next one at once.
 
         Args:
             image: BGR uint8 array of shape (h, w, 3).
@@ -287,36 +290,67 @@ class RoboflowDetector:
 
         Raises:
             DetectorAuthError: The key, quota or model id was rejected (401/402/403/404).
-            DetectorUnavailableError: 429, 5xx, timeout or no connection.
+            DetectorUnavailableError: 429, 5xx, timeout or no connection, on every server; with
+                several servers, ``retry_after_s`` says when the first is checked again.
             DetectorResponseError: The answer is not Roboflow detection JSON.
         """
+        last: DetectorUnavailableError | None = None
+        for index, check in self._pool.plan():
+            server = self._servers[index]
+            if check and not self._pool.check(index, lambda url=server.url: self._health(url)):
+                continue
+            self._pool.started(index)
+            try:
+                results = self._infer(server, image)
+            except DetectorUnavailableError as exc:
+                last = exc
+                self._pool.failed(index, exc.retry_after_s, exc)
+                continue
+            self._pool.succeeded(index)
+            found = [self._to_detections(result, model, class_id) for (model, class_id, _), result in results]
+            return sv.Detections.merge(found) if found else empty_detections()
+        raise self._all_down(last)
+
+    def _all_down(self, last: DetectorUnavailableError | None) -> DetectorUnavailableError:
+        """The error when no server took the frame: the last one's, or how many are down."""
+        if len(self._servers) == 1 and last is not None:
+            return last  # one server: exactly what it said; the analysis worker backs off
+        soonest = self._pool.soonest_s() or 0.0
+        detail = f"; last error: {last}" if last is not None else ""
+        return DetectorUnavailableError(
+            f"{self._pool.down()} of {len(self._servers)} Roboflow servers are down (API_URL); the "
+            f"first is checked again in {soonest:.1f} s{detail}",
+            retry_after_s=soonest,
+        )
+
+    def _health(self, url: str) -> str | None:
+        problem = _run_coroutine(health_problem(url, min(self.timeout_s, HEALTH_TIMEOUT_S)))
+        return None if problem is None else self._scrub(problem)
+
+    def _infer(self, server: _Server, image: np.ndarray) -> list[tuple[Model, object]]:
         try:
-            results = _run_coroutine(self._infer_all(image))
+            return _run_coroutine(self._infer_all(server, image))
         except DetectorError:
             raise
         except Exception as exc:  # SDK and aiohttp errors: translated, scrubbed, not chained
-            raise self._translate(exc) from None
-        found = [self._to_detections(result, model, class_id) for (model, class_id, _), result in results]
-        return sv.Detections.merge(found) if found else empty_detections()
+            raise self._translate(exc, server.name) from None
 
-    async def _infer_all(
-        self, image: np.ndarray
-    ) -> list[tuple[tuple[str, int, InferenceHTTPClient], object]]:
+    async def _infer_all(self, server: _Server, image: np.ndarray) -> list[tuple[Model, object]]:
         async with aiohttp.ClientSession() as session:
             calls = [
                 self._infer_v0(session, client, model, image)
                 if client.client_mode.value == "v0"
                 else client.infer_async(image, model_id=model)
-                for model, _, client in self._models
+                for model, _, client in server.models
             ]
             try:
                 answers: Sequence[object] = await asyncio.wait_for(asyncio.gather(*calls), self.timeout_s)
             except TimeoutError:
                 raise DetectorUnavailableError(
-                    f"Roboflow at {self.api_url} did not answer within {self.timeout_s:g} s "
+                    f"Roboflow at {server.name} did not answer within {self.timeout_s:g} s "
                     "(DETECTOR_TIMEOUT_S): the server is slow or unreachable"
                 ) from None
-        return list(zip(self._models, answers, strict=True))
+        return list(zip(server.models, answers, strict=True))
 
     @staticmethod
     async def _infer_v0(
@@ -363,9 +397,9 @@ class RoboflowDetector:
     def _scrub(self, text: str) -> str:
         return scrub_secret(text, self._key)
 
-    def _translate(self, exc: Exception) -> DetectorError:
-        """Our error for an SDK or transport failure, its message free of the key."""
-        where = f"Roboflow at {self.api_url}"
+    def _translate(self, exc: Exception, server: str) -> DetectorError:
+        """Our error for an SDK or transport failure at ``server``, its message free of the key."""
+        where = f"Roboflow at {server}"
         status = _retry_giveup_status(exc)
         if status is not None:
             return DetectorUnavailableError(f"{where} is busy or failing (HTTP {status}, retried)")
@@ -411,4 +445,4 @@ class RoboflowDetector:
         )
 
     def _model_list(self) -> str:
-        return " or ".join(repr(model) for model, _, _ in self._models)
+        return " or ".join(repr(model) for model, _, _ in self._servers[0].models)
