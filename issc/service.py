@@ -23,12 +23,14 @@ from issc.config import CameraConfig, Settings, load_settings, redact_url
 from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, SourceFactory
 from issc.errors import ConfigError, UnavailableError
+from issc.memory import tune_malloc
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
 from issc.tuning import Tuning, TuningBook
+from issc.types import PlateEvent
 
 if TYPE_CHECKING:
-    from issc.store import Store
+    from issc.store import CorrectionResult, Store
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,25 @@ class Service:
     sink: EventSink
     detector: Detector | None = None
     store: Store | None = None  # None when the history is off
+    alerts: AlertingSink | None = None  # the watchlist alerts of the history's events
+
+    def corrected(self, result: CorrectionResult) -> None:
+        """After an analyst's correction: a text that now matches the watchlist raises the alert."""
+        if result.new_watchlist_hit and self.alerts is not None:
+            row = result.after
+            self.alerts.raise_alert(
+                PlateEvent(
+                    camera=row.camera,
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                    text=row.text,
+                    confidence=row.confidence,
+                    reads=row.reads,
+                    box=row.box,
+                    ocr_calls=row.ocr_calls,
+                    watchlist=row.watchlist,
+                )
+            )
 
     @classmethod
     def build(
@@ -153,9 +174,11 @@ class Service:
             if store is not None:
                 store.close()  # no writer or retention thread left behind by a failed build
             raise
-        return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store)
+        return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store, alerts=alerts)
 
     def start(self) -> Service:
+        """Start the cameras (after the malloc settings that keep a long run's memory flat)."""
+        tune_malloc()
         self.engine.start()
         return self
 

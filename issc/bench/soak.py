@@ -21,6 +21,7 @@ import psutil
 
 from issc.bench.common import Viewers, clips, print_json, print_table
 from issc.config import load_settings
+from issc.memory import keep_defaults, tune_malloc
 from issc.service import Service
 
 
@@ -31,14 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--detector", default="local", help="DETECTOR setting (none, local, ...)")
     parser.add_argument("--no-demo", action="store_true", help="leave out the demo camera")
+    parser.add_argument(
+        "--malloc-defaults", action="store_true", help="keep glibc's malloc defaults (no issc.memory tuning)"
+    )
     parser.add_argument("--png", type=Path, help="write the curves to this PNG")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
 
 
-def _sample(proc: psutil.Process, service: Service) -> tuple[float, int, int, int]:
+def _sample(proc: psutil.Process, service: Service) -> tuple[float, int, int, int, float]:
     rss = proc.memory_info().rss / 2**20
     depth = service.store.status().buffered if service.store is not None else 0
-    return rss, proc.num_threads(), proc.num_fds(), depth
+    cpu = proc.cpu_times()
+    return rss, proc.num_threads(), proc.num_fds(), depth, cpu.user + cpu.system
 
 
 def run(
@@ -49,13 +54,21 @@ def run(
     detector: str = "local",
     demo: bool = True,
     on_sample=None,
+    malloc_defaults: bool = False,
 ) -> dict:
-    """Run the service for ``minutes`` and return the sampled curves and the growth figures."""
+    """Run the service for ``minutes`` and return the sampled curves and the growth figures.
+
+    With ``malloc_defaults`` the process keeps glibc's malloc settings (:mod:`issc.memory` is off),
+    to compare against.
+    """
+    if malloc_defaults:
+        keep_defaults()
+    malloc = tune_malloc()
     sources = [f"cam{i}={p}" for i, p in enumerate(itertools.islice(itertools.cycle(clips()), cameras))]
     if demo:
         sources.append("demo=demo")
     proc = psutil.Process()
-    out: dict[str, list] = {"t_s": [], "rss_mb": [], "threads": [], "fds": [], "queue_depth": []}
+    out: dict[str, list] = {"t_s": [], "rss_mb": [], "threads": [], "fds": [], "queue_depth": [], "cpu_s": []}
     with tempfile.TemporaryDirectory(prefix="issc-soak-") as tmp:
         settings = load_settings(
             cameras=",".join(sources),
@@ -69,9 +82,11 @@ def run(
         try:
             while True:
                 now = time.monotonic()
-                rss, threads, fds, depth = _sample(proc, service)
+                rss, threads, fds, depth, cpu_s = _sample(proc, service)
                 for key, value in zip(
-                    out, (round(now - t0, 1), round(rss, 1), threads, fds, depth), strict=True
+                    out,
+                    (round(now - t0, 1), round(rss, 1), threads, fds, depth, round(cpu_s, 1)),
+                    strict=True,
                 ):
                     out[key].append(value)
                 if on_sample is not None:
@@ -94,6 +109,12 @@ def run(
         "interval_s": interval_s,
         "detector": detector,
         **out,
+        "malloc_tuned": any(malloc.values()),
+        "cpu_s_per_min_after_warmup": round(
+            (out["cpu_s"][-1] - out["cpu_s"][warm_idx])
+            / max(1e-9, (out["t_s"][-1] - out["t_s"][warm_idx]) / 60),
+            1,
+        ),
         "rss_warm_mb": out["rss_mb"][warm_idx],
         "rss_end_mb": out["rss_mb"][-1],
         "rss_growth_mb": round(out["rss_mb"][-1] - out["rss_mb"][warm_idx], 1),
@@ -126,7 +147,8 @@ def write_png(result: dict, path: Path) -> None:
     for ax in axes:
         ax.axvline(result["warmup_min"], color="grey", lw=0.8, ls="--")
         ax.set_xlabel("minutes")
-    fig.suptitle(f"soak: {result['cameras']} cameras, detector={result['detector']}", fontsize=10)
+    malloc = "malloc tuned" if result.get("malloc_tuned") else "glibc malloc defaults"
+    fig.suptitle(f"soak: {result['cameras']} cameras, detector={result['detector']}, {malloc}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -146,10 +168,19 @@ def main(args: argparse.Namespace) -> int:
         )
 
     result = run(
-        args.cameras, args.minutes, args.warmup, args.interval, args.detector, not args.no_demo, progress
+        args.cameras,
+        args.minutes,
+        args.warmup,
+        args.interval,
+        args.detector,
+        not args.no_demo,
+        progress,
+        malloc_defaults=args.malloc_defaults,
     )
     print(
         f"soak: {result['cameras']} camera(s), {result['minutes']} min, detector={result['detector']}, "
+        f"malloc {'tuned' if result['malloc_tuned'] else 'glibc defaults'}, "
+        f"CPU {result['cpu_s_per_min_after_warmup']} s/min, "
         f"RSS {result['rss_warm_mb']} MB after {result['warmup_min']} min warm-up -> {result['rss_end_mb']} MB "
         f"(growth {result['rss_growth_mb']} MB, minute medians {result['rss_growth_median_mb']} MB), "
         f"threads {result['threads_range_after_warmup']}, "
