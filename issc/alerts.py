@@ -138,12 +138,19 @@ class AlertingSink:
             event = replace(event, watchlist=label)
         self.inner.add_plate_event(event)
         if label is not None:
-            with self._lock:
-                self._seq += 1
-                self._alerts.append(Alert(self._seq, time.time(), event))
-            logger.info("watchlist hit: %s (%s) on %s", event.text, label, event.camera)
-            if self.webhook is not None:
-                self.webhook.send(alert_payload(event))
+            self.raise_alert(event)
+
+    def raise_alert(self, event: PlateEvent) -> None:
+        """Raise the alert of a watchlist hit (``event.watchlist`` set): recent list, log and webhook.
+
+        Also used when an analyst's correction makes a stored event match the watchlist.
+        """
+        with self._lock:
+            self._seq += 1
+            self._alerts.append(Alert(self._seq, time.time(), event))
+        logger.info("watchlist hit: %s (%s) on %s", event.text, event.watchlist, event.camera)
+        if self.webhook is not None:
+            self.webhook.send(alert_payload(event))
 
     def save_provisional(self, event: PlateEvent) -> None:
         """Passed on: no alert until the pass has ended (its final event comes through add_plate_event)."""

@@ -5,6 +5,10 @@ Built by :func:`plate_routes` for the Starlette app behind ``st.App``:
 * ``GET /api/plates?q=&camera=&since=&until=&min_conf=&watchlist_only=&limit=&offset=`` →
   ``{"items": [...], "total": N, "limit": L, "offset": O}``, newest first.
 * ``GET /api/plates.csv`` (same filters, no paging) → every matching row, streamed, as an attachment.
+* ``GET /api/plates/{id}`` → the event with the reads that voted for it and its audit trail.
+* ``PATCH /api/plates/{id}`` with JSON ``{"text": "...", "confirmed": true}`` (either or both) corrects
+  and/or confirms the event as the signed-in user (an analyst or admin: the middleware answers 403
+  to a viewer); 400 for a text that normalises to nothing, 404 for an unknown id.
 * ``GET /api/plates/{id}/crop.jpg`` and ``/api/plates/{id}/snapshot.jpg`` → ``image/jpeg`` or 404;
   any other ``/api/plates/...`` path → a 404 JSON error (not the dashboard's page).
 
@@ -26,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from issc.store import PlateFilter, PlateRow, Store
+from issc.auth import PRINCIPAL_HEADER, read_principal_header
+from issc.store import CorrectionResult, PlateDetail, PlateFilter, PlateRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +158,64 @@ def plate_json(row: PlateRow) -> dict[str, Any]:
         "watchlist": row.watchlist,
         "crop_url": f"/api/plates/{row.id}/crop.jpg" if row.has_crop else None,
         "snapshot_url": f"/api/plates/{row.id}/snapshot.jpg" if row.has_snapshot else None,
+        "original_text": row.machine_text,
+        "confirmed": row.confirmed,
+        "reviewed_by": row.reviewed_by,
+        "reviewed_at": None if row.reviewed_at is None else row.reviewed_at.isoformat(),
+        "probable": row.probable,
     }
+
+
+def detail_json(detail: PlateDetail) -> dict[str, Any]:
+    """The JSON form of ``GET /api/plates/{id}``: the event, its votes and its audit trail."""
+    row = detail.row
+    return {
+        **plate_json(row),
+        "last_seen": row.last_seen.isoformat(),
+        "box": list(row.box),
+        "ocr_calls": row.ocr_calls,
+        "char_conf": [round(c, 3) for c in row.char_conf],
+        "votes": [
+            {
+                "text": v.text,
+                "confidence": round(v.confidence, 3),
+                "at": None if v.at is None else v.at.isoformat(),
+                "source": v.source,
+                "char_conf": [round(c, 3) for c in v.char_conf],
+            }
+            for v in detail.votes
+        ],
+        "audit": [
+            {
+                "at": a.at.isoformat(),
+                "user": a.user,
+                "action": a.action,
+                "old_text": a.old_text,
+                "new_text": a.new_text,
+                "confirmed": a.confirmed,
+            }
+            for a in detail.audit
+        ],
+    }
+
+
+def parse_correction(body: Any) -> tuple[str | None, bool | None]:
+    """``(text, confirmed)`` from a PATCH body; raises :class:`BadParameter` for anything else."""
+    if not isinstance(body, dict):
+        raise BadParameter("body", 'expected a JSON object such as {"text": "LS15EBC", "confirmed": true}')
+    unknown = sorted(set(body) - {"text", "confirmed"})
+    if unknown:
+        raise BadParameter(unknown[0], "unknown field: expected only text and confirmed")
+    text, confirmed = body.get("text"), body.get("confirmed")
+    if text is not None and not isinstance(text, str):
+        raise BadParameter("text", "expected a string")
+    if text is not None and len(text) > MAX_QUERY_CHARS:
+        raise BadParameter("text", f"expected at most {MAX_QUERY_CHARS} characters, got {len(text)}")
+    if confirmed is not None and not isinstance(confirmed, bool):
+        raise BadParameter("confirmed", "expected true or false")
+    if text is None and confirmed is None:
+        raise BadParameter("body", "expected text, confirmed, or both")
+    return text, confirmed
 
 
 def _error(status: int, message: str, parameter: str | None = None) -> JSONResponse:
@@ -170,11 +232,15 @@ def _unavailable(exc: Exception) -> JSONResponse:
     )
 
 
-def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
+def plate_routes(
+    get_store: Callable[[], Store], on_correction: Callable[[CorrectionResult], None] | None = None
+) -> list[Route]:
     """Routes for the plate history.
 
     Args:
         get_store: Returns the store to query; called per request (so it may be created lazily).
+        on_correction: Called (in the thread pool) after each correction, e.g. to raise the
+            watchlist alert that a corrected text now deserves.
 
     Returns:
         Starlette routes to add to the app.
@@ -233,17 +299,73 @@ def plate_routes(get_store: Callable[[], Store]) -> list[Route]:
 
         return image
 
+    def checked_id(request: Request) -> int:
+        event_id = request.path_params["event_id"]
+        if event_id > MAX_EVENT_ID:
+            raise BadParameter("event_id", f"expected a plate event id from 0 to {MAX_EVENT_ID}")
+        return int(event_id)
+
+    async def get_plate(request: Request) -> Response:
+        try:
+            event_id = checked_id(request)
+            detail = await run_in_threadpool(lambda: get_store().plate_detail(event_id))
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+        except sa.exc.SQLAlchemyError as exc:
+            return _unavailable(exc)
+        if detail is None:
+            return _error(404, f"no plate event with id {event_id}")
+        return JSONResponse(detail_json(detail))
+
+    async def patch_plate(request: Request) -> Response:
+        principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
+        user = principal.name if principal is not None else "anonymous"
+        try:
+            event_id = checked_id(request)
+            try:
+                body = await request.json()
+            except ValueError:
+                raise BadParameter("body", "expected a JSON object") from None
+            text, confirmed = parse_correction(body)
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+
+        def correct() -> PlateDetail | None:
+            store = get_store()
+            result = store.correct_plate(event_id, text=text, confirmed=confirmed, user=user)
+            if on_correction is not None:
+                try:
+                    on_correction(result)
+                except Exception:
+                    logger.exception("after correcting plate event %d", event_id)
+            return store.plate_detail(event_id)
+
+        try:
+            detail = await run_in_threadpool(correct)
+        except ValueError as exc:
+            return _error(400, str(exc), "text")
+        except LookupError:
+            return _error(404, f"no plate event with id {event_id}")
+        except sa.exc.SQLAlchemyError as exc:
+            return _unavailable(exc)
+        if detail is None:  # deleted by the retention purge in between
+            return _error(404, f"no plate event with id {event_id}")
+        logger.info("plate event %d reviewed by %s: %s", event_id, user, detail.row.text)
+        return JSONResponse(detail_json(detail))
+
     async def unknown(request: Request) -> Response:
         # Without this, Streamlit's catch-all would answer a mistyped URL with the dashboard's HTML.
         return _error(
             404,
-            "no such route: expected /api/plates, /api/plates.csv or /api/plates/<numeric id>/crop.jpg "
-            "(or snapshot.jpg)",
+            "no such route: expected /api/plates, /api/plates.csv, /api/plates/<numeric id> "
+            "or /api/plates/<numeric id>/crop.jpg (or snapshot.jpg)",
         )
 
     return [
         Route("/api/plates", list_plates, methods=["GET"]),
         Route("/api/plates.csv", export_csv, methods=["GET"]),
+        Route("/api/plates/{event_id:int}", get_plate, methods=["GET"]),
+        Route("/api/plates/{event_id:int}", patch_plate, methods=["PATCH"]),
         Route("/api/plates/{event_id:int}/crop.jpg", image_route("crop"), methods=["GET"]),
         Route("/api/plates/{event_id:int}/snapshot.jpg", image_route("snapshot"), methods=["GET"]),
         Route("/api/plates/{rest:path}", unknown),

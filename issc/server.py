@@ -28,7 +28,7 @@ from issc.config import is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
-from issc.store import Store
+from issc.store import CorrectionResult, Store
 
 
 class _Unavailable(Exception):
@@ -52,6 +52,10 @@ def _store() -> Store:
     return store
 
 
+def _corrected(result: CorrectionResult) -> None:
+    service.current().corrected(result)
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=503)
 
@@ -70,7 +74,7 @@ def routes() -> list[BaseRoute]:
     return [
         *auth.auth_routes(_login_gate),
         *web.routes(_engine),
-        *plate_routes(_store),
+        *plate_routes(_store, _corrected),
         Route("/api/health", _health, methods=["GET"]),
     ]
 

@@ -68,12 +68,31 @@ class CameraStatus:
         }
 
 
+#: ``PlateRead.source`` values: an OCR call on a crop, the plate locator's own (free) line read,
+#: and the consensus of a track's reads (``issc.plates.voting.vote``).
+READ_SOURCES = ("ocr", "locator", "vote")
+
+
 @dataclass(frozen=True)
 class PlateRead:
-    """One OCR result for one crop: normalised text and confidence in [0, 1]."""
+    """One read of a plate: normalised text and confidence in [0, 1].
+
+    Attributes:
+        text: Normalised plate text (``issc.plates.text.normalize``).
+        confidence: How sure the read is, in [0, 1].
+        at: Capture time of the frame it was read from, seconds since the epoch (``None``:
+            unknown, e.g. a still image).
+        source: Where it came from, one of ``READ_SOURCES``.
+        char_conf: Confidence of each character of ``text``, in [0, 1] (the recogniser's
+            probability, or for a vote ``issc.plates.voting.vote``'s per-character figure);
+            empty when unknown (EasyOCR, the locator's free reads).
+    """
 
     text: str
     confidence: float
+    at: float | None = None
+    source: str = "ocr"
+    char_conf: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,8 @@ class PlateEvent:
     ocr_calls: int = 0
     watchlist: str | None = None  # label of the matching watchlist entry, if any
     pass_key: str | None = None  # one per vehicle pass: a provisional event and the final one share it
+    votes: tuple[PlateRead, ...] = ()  # the reads kept for the pass, in the order read (``reads`` of them)
+    char_conf: tuple[float, ...] = ()  # confidence of each character of ``text`` (``vote``)
 
 
 @dataclass(frozen=True)

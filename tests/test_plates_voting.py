@@ -9,6 +9,8 @@ import pytest
 import supervision as sv
 
 from issc.detections import PLATE, make_detections
+from issc.plates.ocr.lines import CharBelief, TextLine
+from issc.plates.ocr.reader import PlateReader
 from issc.plates.text import PlateRules
 from issc.plates.voting import PlateVoter, VotingOptions, vote
 from issc.types import PlateRead
@@ -226,3 +228,122 @@ def test_the_live_tuning_sets_the_recognition_threshold() -> None:
     analyzer.tuning = Tuning(recognition_threshold=0.97)
     analyzer.analyze(Frame(textured_frame(), 0, "0", T0, 0.0))
     assert analyzer.voter.options.recognition_threshold == 0.97
+
+
+# --- what an analyst reviews: every read that voted, and how sure each voted character is ---
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [PlateRead("LS15EBC", 0.9)],
+        [PlateRead("LS15EBC", 0.6), PlateRead("LS15E8C", 0.7), PlateRead("L515EBC", 0.6)],
+        [PlateRead("KELLER", 0.95), PlateRead("OUN4297", 0.8), PlateRead("OUN429", 0.7)],
+        [PlateRead("LS15EBC", 0.9, char_conf=(0.9,) * 7), PlateRead("LS15EBC", 0.0)],
+    ],
+)
+def test_voted_text_has_one_confidence_per_character_in_0_1(reads: list[PlateRead]) -> None:
+    result = vote(reads)
+    assert result is not None and result.source == "vote"
+    assert len(result.char_conf) == len(result.text)
+    assert all(0.0 <= c <= 1.0 for c in result.char_conf)
+
+
+def test_a_character_the_reads_dispute_is_less_sure_than_the_agreed_ones() -> None:
+    # given three reads that agree but for the sixth character (B, 8, B)
+    reads = [PlateRead("LS15EBC", 0.9), PlateRead("LS15E8C", 0.8), PlateRead("LS15EBC", 0.7)]
+    # when they vote
+    result = vote(reads)
+    # then B wins, clearly less sure than the characters all three read
+    assert result is not None and result.text == "LS15EBC"
+    disputed, agreed = result.char_conf[5], [c for i, c in enumerate(result.char_conf) if i != 5]
+    assert disputed == pytest.approx((0.9 * 0.9 + 0.7 * 0.7) / 2.4, abs=1e-4)
+    assert disputed < min(agreed) - 0.25
+
+
+def test_a_character_the_recogniser_doubted_is_less_sure_than_the_others() -> None:
+    sure = (0.99, 0.98, 0.97, 0.99, 0.98, 0.99, 0.97)
+    doubted = (0.99, 0.98, 0.45, 0.99, 0.98, 0.99, 0.97)  # "1" or "I"?
+    result = vote([PlateRead("LS15EBC", 0.9, char_conf=sure), PlateRead("LS15EBC", 0.8, char_conf=doubted)])
+    assert result is not None
+    assert result.char_conf[2] < min(c for i, c in enumerate(result.char_conf) if i != 2) - 0.2
+
+
+def test_a_single_read_keeps_the_recognisers_per_character_confidence() -> None:
+    char_conf = (0.99, 0.5, 0.97, 0.91, 0.99, 0.8, 0.95)
+    result = vote([PlateRead("RZ58GTY", 0.93, char_conf=char_conf)])
+    assert result is not None and result.char_conf == char_conf
+
+
+def test_reads_without_per_character_confidence_count_with_their_own() -> None:
+    result = vote([PlateRead("RZ58GTY", 0.6)])
+    assert result is not None and result.char_conf == (0.6,) * 7
+
+
+def test_events_carry_the_reads_that_voted_stamped_with_time_and_source() -> None:
+    # given a plate that the locator reads unsurely (a free read) and OCR reads twice
+    reader = ScriptedReader([PlateRead("LS15E8C", 0.8), PlateRead("LS15EBC", 0.85)])
+    voter = PlateVoter("gate", reader, VotingOptions(min_gap_frames=1))  # type: ignore[arg-type]
+    frame = textured_frame()
+    for i, box in enumerate([(200, 200, 300, 230), (200, 200, 330, 240)]):  # the plate comes closer
+        dets = tracked(box)
+        if i == 0:
+            dets.data["plate_text"] = np.array(["LS15EBC"], dtype=object)
+            dets.confidence = np.array([0.6], dtype=np.float32)
+        voter.update(frame, dets, T0 + i)
+    # when the pass ends
+    (event,) = voter.flush()
+    # then the event lists its votes in the order read, each with its frame's time and source
+    assert [(r.text, r.source, r.at) for r in event.votes] == [
+        ("LS15EBC", "locator", T0),
+        ("LS15E8C", "ocr", T0),
+        ("LS15EBC", "ocr", T0 + 1),
+    ]
+    assert event.reads == len(event.votes) == 3
+    # and the voted text's per-character confidence, weakest where the reads disagree
+    assert event.text == "LS15EBC" and len(event.char_conf) == 7
+    assert event.char_conf == vote(list(event.votes)).char_conf  # type: ignore[union-attr]
+    assert min(event.char_conf) == event.char_conf[5]
+
+
+class OneLineEngine:
+    """Stands in for an OCR engine: every image holds one line, read with these beliefs."""
+
+    name = "fake"
+
+    def __init__(self, raw: str, probs: list[dict[str, float]]) -> None:
+        chars = tuple(CharBelief(max(p, key=p.__getitem__), max(p.values()), p) for p in probs)
+        polygon = np.array([[0, 0], [200, 0], [200, 40], [0, 40]], dtype=np.float32)
+        self.line = TextLine(polygon, raw, 0.95, chars)
+
+    def lines(self, image: np.ndarray) -> list[TextLine]:
+        return [self.line]
+
+
+def sure(ch: str, p: float = 0.99) -> dict[str, float]:
+    return {ch: p, "": 1 - p}
+
+
+@pytest.mark.parametrize(
+    ("raw", "probs", "expected"),
+    [
+        # a hyphen between the groups is dropped; the doubted "1" keeps its probability
+        ("LS1-5EBC", [sure("L"), sure("S"), {"1": 0.55, "I": 0.4}, sure("-"), *map(sure, "5EBC")], 0.55),
+        # the rules swap an unsure "I" for the "1" the layout wants: what the recogniser gave "1"
+        ("LSI5EBC", [sure("L"), sure("S"), {"I": 0.6, "1": 0.3}, *map(sure, "5EBC")], 0.3),
+    ],
+)
+def test_the_recognisers_per_character_confidence_reaches_the_event(
+    raw: str, probs: list[dict[str, float]], expected: float
+) -> None:
+    # given a reader whose engine knows how sure it was of each character
+    reader = PlateReader(OneLineEngine(raw, probs))  # type: ignore[arg-type]
+    # when a track is read once and ends
+    voter = PlateVoter("gate", reader)
+    voter.update(textured_frame(), tracked((200, 200, 300, 230)), T0)
+    (event,) = voter.flush()
+    # then the read and the event carry it, aligned with the plate text
+    assert event.text == "LS15EBC"
+    assert event.votes[0].char_conf == event.char_conf
+    assert event.char_conf[2] == pytest.approx(expected)
+    assert all(c == pytest.approx(0.99) for i, c in enumerate(event.char_conf) if i != 2)

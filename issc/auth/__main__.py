@@ -3,7 +3,7 @@
     python -m issc.auth user add NAME --role admin        # prompts for the password
     echo "$PW" | python -m issc.auth user add NAME --password-stdin
     python -m issc.auth user list | user remove NAME | user passwd NAME
-    python -m issc.auth token create --name NAME [--role viewer|admin]   # prints the token once
+    python -m issc.auth token create --name NAME [--role viewer|analyst|admin]   # prints the token once
     python -m issc.auth token list | token revoke NAME
 
 The database is ``DATABASE_URL`` from the settings (``--database-url`` overrides it); it is brought

@@ -22,8 +22,9 @@ from issc.errors import ISSCError
 from issc.store import schema
 from issc.store.database import dialect_insert
 
-#: Roles, weakest first: a role may do everything the ones before it may.
-ROLES = ("viewer", "admin")
+#: Roles, weakest first: a role may do everything the ones before it may (an analyst also reviews
+#: plate reads; an admin also tunes, edits the watchlist, pushes webcam frames and manages users).
+ROLES = ("viewer", "analyst", "admin")
 #: Key of the generated session-cookie key in the store's key-value table.
 SECRET_KEY = "auth.session_secret"
 TOKEN_PREFIX = "issc_"

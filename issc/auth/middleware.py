@@ -20,13 +20,15 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 
-from issc.auth.accounts import Principal
+from issc.auth.accounts import ROLES, Principal
 from issc.auth.gate import MISS, Gate
 
 PRINCIPAL_HEADER = "x-issc-principal"
 #: Paths that answer without credentials (the login page needs no other asset).
 PUBLIC_PATHS = frozenset({"/auth/login", "/auth/logout", "/_stcore/health", "/healthz"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Writes that an analyst may do (reviewing plate reads); every other write needs an admin.
+_ANALYST_WRITES = (("PATCH", "/api/plates/"),)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -43,7 +45,7 @@ def principal_header(principal: Principal) -> str:
 
 def read_principal_header(value: str | None) -> Principal | None:
     parts = (value or "").split(";")
-    if len(parts) != 3 or parts[1] not in ("viewer", "admin"):
+    if len(parts) != 3 or parts[1] not in ROLES:
         return None
     return Principal(*parts)
 
@@ -104,7 +106,7 @@ class AuthMiddleware:
                     "Sign in first: a session cookie or an 'Authorization: Bearer' token is needed.",
                 )
             return
-        needed = "viewer" if scope["type"] == "websocket" or scope.get("method") in _READ_METHODS else "admin"
+        needed = _needed_role(scope, path)
         if not principal.can(needed):
             await _deny(
                 scope,
@@ -114,6 +116,17 @@ class AuthMiddleware:
             )
             return
         await self.app(_with_principal(scope, principal), receive, send)
+
+
+def _needed_role(scope: Scope, path: str) -> str:
+    """The weakest role that may make this request: reads need a viewer, reviews an analyst, other
+    writes an admin (pages refine this per page: :func:`issc.ui.access.require_role`)."""
+    method = scope.get("method")
+    if scope["type"] == "websocket" or method in _READ_METHODS:
+        return "viewer"
+    if any(method == m and path.startswith(prefix) for m, prefix in _ANALYST_WRITES):
+        return "analyst"
+    return "admin"
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -10,6 +10,8 @@ a line, and counts half (``OTHER_LINE_FACTOR``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import supervision as sv
 
@@ -57,7 +59,7 @@ def read_plates(image: np.ndarray, locator: PlateLocator, reader: PlateReader) -
         candidates = [
             _unless_other_line(read, str(line_text)) for read in reader.candidates(image[y0:y1, x0:x1])
         ]
-        candidates.append(PlateRead(str(line_text), float(line_conf)))
+        candidates.append(PlateRead(str(line_text), float(line_conf), source="locator"))
         candidates.sort(key=lambda r: r.confidence, reverse=True)
         best = candidates[0]
         ok = best.text and best.confidence >= reader.min_conf
@@ -75,4 +77,4 @@ def _unless_other_line(read: PlateRead, line_text: str) -> PlateRead:
     line of the crop (``OTHER_LINE_SIMILARITY``); unchanged when the line read nothing."""
     if not line_text or similarity(read.text, line_text) >= OTHER_LINE_SIMILARITY:
         return read
-    return PlateRead(read.text, round(read.confidence * OTHER_LINE_FACTOR, 4))
+    return replace(read, confidence=round(read.confidence * OTHER_LINE_FACTOR, 4))

@@ -10,8 +10,9 @@ For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker
 3. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
    within it, reads of the usual length vote character by character, weighted by confidence;
 4. when the tracker drops the track (or on ``flush``: the stream ended, the scene is static, the
-   engine stops), emits exactly one event with the voted text, the sharpest crop and the full
-   frame it came from (JPEG), if its reads are enough (``_enough``), and drops the track.
+   engine stops), emits exactly one event with the voted text and its per-character confidence,
+   the reads that voted (each stamped with its frame's time and source), the sharpest crop and
+   the full frame it came from (JPEG), if its reads are enough (``_enough``), and drops the track.
 
 A track that the tracker loses and restarts under a new id would read the same plate again: a
 second event with a similar text within ``dedupe_s`` of the first is suppressed.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import cv2
@@ -152,16 +153,27 @@ def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
     """The consensus of several reads of one plate.
 
     Reads are clustered greedily by string similarity (``threshold``); the cluster with the largest
-    summed confidence wins. Inside it, reads of the most common length vote per character
+    summed confidence wins. Inside it, the reads ``S`` of the most common length vote per character
     (confidence-weighted), which repairs a character misread in one frame.
+
+    The confidence of voted character ``c`` at position ``i`` is
+
+        char_conf[i] = sum(w_r * q_r[i] for r in S if r.text[i] == c) / sum(w_r for r in S)
+
+    with ``w_r`` the read's confidence and ``q_r[i]`` the recogniser's probability of its
+    character there (``r.char_conf[i]``; the read's confidence when it has none). It is the
+    weighted share of reads that agree on ``c`` (lower where reads disagree) times how sure the
+    recogniser was of it in those reads (lower where it doubted), in [0, 1]; 0 when every weight
+    is 0. A single read keeps its own ``char_conf``.
 
     Args:
         reads: Normalised reads of one track.
         threshold: Minimum similarity for two reads to be one cluster.
 
     Returns:
-        The voted text with confidence = (winning cluster's share of all confidence) × (mean
-        confidence of its reads); ``None`` when there are no non-empty reads.
+        The voted text (``source="vote"``) with ``char_conf`` as above and confidence = (winning
+        cluster's share of all confidence) × (mean confidence of its reads); ``None`` when there
+        are no non-empty reads.
     """
     reads = [r for r in reads if r.text]
     if not reads:
@@ -176,16 +188,22 @@ def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
     best = max(clusters, key=lambda c: sum(r.confidence for r in c))
     length = Counter(len(r.text) for r in best).most_common(1)[0][0]
     same_length = [r for r in best if len(r.text) == length]
-    chars = []
+    weight = sum(r.confidence for r in same_length)
+    probs = [r.char_conf if len(r.char_conf) == length else (r.confidence,) * length for r in same_length]
+    chars, char_conf = [], []
     for i in range(length):
         weights: dict[str, float] = defaultdict(float)
         for r in same_length:
             weights[r.text[i]] += r.confidence
-        chars.append(max(weights, key=lambda ch: weights[ch]))
+        ch = max(weights, key=lambda c: weights[c])
+        sure = sum(r.confidence * q[i] for r, q in zip(same_length, probs, strict=True) if r.text[i] == ch)
+        chars.append(ch)
+        char_conf.append(round(min(1.0, sure / weight), 4) if weight > 0 else 0.0)
     total = sum(r.confidence for r in reads)
     cluster_conf = sum(r.confidence for r in best)
     share = cluster_conf / total if total > 0 else 0.0
-    return PlateRead(text="".join(chars), confidence=round(share * cluster_conf / len(best), 4))
+    confidence = round(share * cluster_conf / len(best), 4)
+    return PlateRead("".join(chars), confidence, source="vote", char_conf=tuple(char_conf))
 
 
 class PlateVoter:
@@ -223,7 +241,7 @@ class PlateVoter:
                 ``data["plate_text"]``, when present, is a free read (the locator read the line
                 to find it) that votes with ``data["text_conf"]`` (else ``confidence``) as its
                 confidence.
-            timestamp: Capture time, seconds since the epoch.
+            timestamp: Capture time, seconds since the epoch; stamped on the reads (``at``).
             alive: The tracker's live track ids: tracks not in it are finished. ``None``: tracks
                 end after ``lost_frames`` analyses or ``lost_s`` seconds unseen.
 
@@ -242,7 +260,7 @@ class PlateVoter:
                     continue
                 free = None
                 if texts is not None and texts[i] and confs is not None:
-                    free = PlateRead(str(texts[i]), float(confs[i]))
+                    free = PlateRead(str(texts[i]), float(confs[i]), at=timestamp, source="locator")
                 calls += self._see(int(tid), xyxy, image, timestamp, free)
         if alive is not None:
             finished = [t for t in self._tracks.values() if t.tracker_id not in alive]
@@ -321,13 +339,13 @@ class PlateVoter:
             logger.exception("camera %s: OCR failed on track %d", self.camera, tid)
             return 1
         if read is not None:
-            self._add_read(track, read)
+            self._add_read(track, replace(read, at=timestamp, source="ocr"))
         return 1
 
     def _add_read(self, track: _Track, read: PlateRead) -> None:
         track.reads.append(read)
-        if len(track.reads) > self.options.max_reads:
-            track.reads.remove(min(track.reads, key=lambda r: r.confidence))
+        if len(track.reads) > self.options.max_reads:  # drop the (first) least confident
+            del track.reads[min(range(len(track.reads)), key=lambda k: track.reads[k].confidence)]
         track.voted = vote(track.reads, self.options.cluster_similarity)
 
     def _worth_reading(self, track: _Track, height: float, sharp: float, quality: float) -> bool:
@@ -426,4 +444,6 @@ class PlateVoter:
             crop_jpeg=jpeg(track.best_crop),
             snapshot_jpeg=jpeg(track.best_frame),
             ocr_calls=track.ocr_calls,
+            votes=tuple(track.reads),
+            char_conf=voted.char_conf,
         )

@@ -26,6 +26,7 @@ from issc.store.records import (
     PlateFrequency,
     PlateRow,
     from_ms,
+    parse_char_conf,
     to_ms,
 )
 
@@ -43,6 +44,10 @@ CSV_COLUMNS = (
     "ocr_calls",
     "watchlist",
     "box",
+    "original_text",
+    "confirmed",
+    "reviewed_by",
+    "probable",
 )
 
 
@@ -77,9 +82,9 @@ class PlateQueries:
             where = self._where(conn, flt)
             if where is None:
                 return []
-            stmt = sa.select(*_ROW_COLUMNS).where(*where).order_by(E.c.last_seen_ms.desc(), E.c.id.desc())
+            stmt = sa.select(*ROW_COLUMNS).where(*where).order_by(E.c.last_seen_ms.desc(), E.c.id.desc())
             rows = conn.execute(stmt.limit(limit).offset(offset)).all()
-        return [_plate_row(r) for r in rows]
+        return [plate_row(r) for r in rows]
 
     def count_plates(self, flt: PlateFilter = EVERYTHING) -> int:
         """How many plate events match ``flt``."""
@@ -92,8 +97,8 @@ class PlateQueries:
     def get_plate(self, event_id: int) -> PlateRow | None:
         """One plate event by id, or ``None``."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(*_ROW_COLUMNS).where(E.c.id == event_id)).first()
-        return None if row is None else _plate_row(row)
+            row = conn.execute(sa.select(*ROW_COLUMNS).where(E.c.id == event_id)).first()
+        return None if row is None else plate_row(row)
 
     def plate_image(self, event_id: int, kind: Literal["crop", "snapshot"]) -> bytes | None:
         """The crop or snapshot JPEG of an event; ``None`` when the event or the image is missing."""
@@ -111,7 +116,7 @@ class PlateQueries:
         writer keeps, and only the partial hours at the ends of the range are counted from events.
         """
         with self.engine.connect() as conn:
-            if flt.query_text or flt.min_conf is not None or flt.watchlist_only:
+            if flt.query_text or flt.min_conf is not None or flt.watchlist_only or flt.reviewed is not None:
                 return _hour_counts(self._count_hours(conn, flt))
             lo = None if flt.since is None else -(-to_ms(flt.since) // HOUR_MS) * HOUR_MS
             hi = None if flt.until is None else to_ms(flt.until) // HOUR_MS * HOUR_MS
@@ -194,7 +199,8 @@ class PlateQueries:
         the page is yielded: however slowly the client reads, no connection is held meanwhile, so
         downloads never starve the writer. The download holds the events that existed when it began
         (ids up to the largest then), each once; events written meanwhile are left out. Memory
-        stays flat for any count. Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``.
+        stays flat for any count. Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``; ``text`` is the
+        reviewed text and ``original_text`` the machine's read (the same unless an analyst corrected it).
         """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -203,7 +209,7 @@ class PlateQueries:
             where = self._where(conn, flt)
             top = conn.execute(sa.select(sa.func.max(E.c.id))).scalar() if where is not None else None
         if where is not None and top is not None:
-            base = sa.select(*_ROW_COLUMNS).where(*where, E.c.id <= top)
+            base = sa.select(*ROW_COLUMNS).where(*where, E.c.id <= top)
             order = (E.c.last_seen_ms.desc(), E.c.id.desc())
             after: tuple[int, int] | None = None
             while True:
@@ -235,6 +241,8 @@ class PlateQueries:
             where.append(E.c.confidence >= flt.min_conf)
         if flt.watchlist_only:
             where.append(E.c.watchlist.is_not(None))
+        if flt.reviewed is not None:
+            where.append(E.c.reviewed_ms.is_not(None) if flt.reviewed else E.c.reviewed_ms.is_(None))
         query_key = fold(flt.query_text)
         if query_key:
             keys = self.plate_keys.matching(conn, query_key)
@@ -251,7 +259,7 @@ def _hour_counts(counts: dict[tuple[int, str], int]) -> list[HourCount]:
     return [HourCount(from_ms(h * HOUR_MS), cam, n) for (h, cam), n in sorted(counts.items()) if n]
 
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     E.c.id,
     E.c.camera,
     E.c.first_seen_ms,
@@ -264,6 +272,12 @@ _ROW_COLUMNS = (
     E.c.watchlist,
     E.c.has_crop,
     E.c.has_snapshot,
+    E.c.original_text,
+    E.c.confirmed,
+    E.c.reviewed_by,
+    E.c.reviewed_ms,
+    E.c.probable,
+    E.c.char_conf,
 )
 
 
@@ -272,7 +286,7 @@ def _parse_box(box: str) -> tuple[int, int, int, int]:
     return (x1, y1, x2, y2)
 
 
-def _plate_row(r: sa.Row[Any]) -> PlateRow:
+def plate_row(r: sa.Row[Any]) -> PlateRow:
     return PlateRow(
         id=r.id,
         camera=r.camera,
@@ -286,6 +300,12 @@ def _plate_row(r: sa.Row[Any]) -> PlateRow:
         watchlist=r.watchlist,
         has_crop=bool(r.has_crop),
         has_snapshot=bool(r.has_snapshot),
+        original_text=r.original_text,
+        confirmed=bool(r.confirmed),
+        reviewed_by=r.reviewed_by,
+        reviewed_at=None if r.reviewed_ms is None else from_ms(r.reviewed_ms),
+        probable=r.probable,
+        char_conf=parse_char_conf(r.char_conf),
     )
 
 
@@ -314,6 +334,10 @@ def _csv_row(r: sa.Row[Any]) -> list[Any]:
             r.ocr_calls,
             r.watchlist or "",
             r.box.replace(",", " "),
+            r.original_text or r.text,
+            "yes" if r.confirmed else "no",
+            r.reviewed_by or "",
+            r.probable or "",
         )
     ]
 

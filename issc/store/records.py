@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from issc.plates.text import normalize
 
@@ -67,6 +68,13 @@ class PlateRow:
         watchlist: Label of the matching watchlist entry, if any.
         has_crop: Whether a crop JPEG is stored.
         has_snapshot: Whether a snapshot JPEG is stored.
+        original_text: The machine's read when an analyst changed ``text``; ``None`` otherwise.
+        confirmed: An analyst confirmed ``text``.
+        reviewed_by: Who last corrected or confirmed the event.
+        reviewed_at: When (UTC), or ``None`` for an event nobody reviewed.
+        probable: A plate confirmed on this camera within one edit of ``text`` ("probably X").
+        char_conf: Per-character confidence of ``text`` as voted (empty for older events and
+            after a correction).
     """
 
     id: int
@@ -81,6 +89,120 @@ class PlateRow:
     watchlist: str | None
     has_crop: bool
     has_snapshot: bool
+    original_text: str | None = None
+    confirmed: bool = False
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    probable: str | None = None
+    char_conf: tuple[float, ...] = ()
+
+    @property
+    def machine_text(self) -> str:
+        """What the reader voted: the original text of a corrected event, else the text."""
+        return self.original_text or self.text
+
+    @property
+    def corrected(self) -> bool:
+        """An analyst changed the text."""
+        return self.original_text is not None and self.original_text != self.text
+
+
+@dataclass(frozen=True)
+class StoredRead:
+    """One read that voted for an event: its text, confidence, the frame's time and where it came from.
+
+    Attributes:
+        text: Normalised text of the read.
+        confidence: Its confidence in [0, 1].
+        at: UTC time of the frame it was read from (``None`` when not known).
+        source: ``"ocr"`` (an OCR call on a crop) or ``"locator"`` (the detector's own read).
+        char_conf: Per-character confidence when the recogniser gave one.
+    """
+
+    text: str
+    confidence: float
+    at: datetime | None
+    source: str
+    char_conf: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One correction or confirmation of an event.
+
+    Attributes:
+        at: When (UTC).
+        user: Who (user or token name).
+        action: ``"correct"`` (the text changed) or ``"confirm"`` (it did not; ``confirmed`` says
+            whether the event is now confirmed or un-confirmed).
+        old_text: Text before.
+        new_text: Text after.
+        confirmed: Whether the event was confirmed after this entry.
+    """
+
+    at: datetime
+    user: str
+    action: str
+    old_text: str
+    new_text: str
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class PlateDetail:
+    """An event with everything a reviewer needs: the row, the reads that voted, the audit trail."""
+
+    row: PlateRow
+    votes: tuple[StoredRead, ...]
+    audit: tuple[AuditEntry, ...]
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """An event in the review queue with how likely it is to be wrong, and why."""
+
+    row: PlateRow
+    priority: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CorrectionPair:
+    """A reviewed event's machine read and its reviewed text (equal when it was confirmed unchanged)."""
+
+    event_id: int
+    camera: str
+    original: str
+    text: str
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class CorrectionResult:
+    """What :meth:`issc.store.Store.correct_plate` did: the event before and after.
+
+    Attributes:
+        before: The event as it was.
+        after: The event as it is now.
+        new_watchlist_hit: The new text matches the watchlist and the old one did not: raise the alert.
+    """
+
+    before: PlateRow
+    after: PlateRow
+    new_watchlist_hit: bool
+
+
+@dataclass(frozen=True)
+class LabelledCrop:
+    """A reviewed event's crop with its reviewed text, for ``python -m issc.review export``."""
+
+    event_id: int
+    camera: str
+    text: str
+    original_text: str
+    confirmed: bool
+    reviewed_at: datetime
+    crop_jpeg: bytes
 
 
 @dataclass(frozen=True)
@@ -95,6 +217,8 @@ class PlateFilter:
         until: Only events last seen before this time (timezone-aware).
         min_conf: Only events with confidence >= this, in [0, 1].
         watchlist_only: Only events that matched a watchlist entry.
+        reviewed: Only events an analyst corrected or confirmed (True), or only those nobody
+            reviewed yet (False).
     """
 
     q: str | None = None
@@ -103,6 +227,7 @@ class PlateFilter:
     until: datetime | None = None
     min_conf: float | None = None
     watchlist_only: bool = False
+    reviewed: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -171,3 +296,19 @@ def to_ms(value: datetime) -> int:
 def from_ms(ms: int) -> datetime:
     """UTC time of milliseconds since the epoch."""
     return _EPOCH + ms * _MS
+
+
+def format_char_conf(values: Any) -> str | None:
+    """Per-character confidences as stored: ``"0.98,0.41"`` (``None`` for none)."""
+    values = tuple(values or ())
+    return ",".join(f"{float(v):.2f}" for v in values) if values else None
+
+
+def parse_char_conf(raw: str | None) -> tuple[float, ...]:
+    """The stored per-character confidences (empty when none or unreadable)."""
+    if not raw:
+        return ()
+    try:
+        return tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        return ()

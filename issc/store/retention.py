@@ -246,6 +246,8 @@ class Purger:
                 hour = (r.camera, int(r.last_seen_ms) // HOUR_MS * HOUR_MS)
                 hours[hour] = hours.get(hour, 0) + 1
             conn.execute(I.delete().where(I.c.event_id.in_(ids)))
+            conn.execute(schema.plate_reads.delete().where(schema.plate_reads.c.event_id.in_(ids)))
+            conn.execute(schema.plate_audit.delete().where(schema.plate_audit.c.event_id.in_(ids)))
             conn.execute(E.delete().where(E.c.id.in_(ids)))
             h = schema.plate_hours
             for (camera, hour_ms), n in hours.items():

@@ -30,6 +30,48 @@ plate_events = sa.Table(
     sa.Column("has_snapshot", sa.Boolean, nullable=False),
     sa.Column("fold_key", sa.String(32)),  # revision 0002
     sa.Column("pass_key", sa.String(40)),  # revision 0006: provisional and final event of one pass
+    # revision 0007: analyst review
+    sa.Column("original_text", sa.String(32)),  # the machine's read, once an analyst changed the text
+    sa.Column("confirmed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reviewed_by", sa.String(64)),
+    sa.Column("reviewed_ms", sa.BigInteger),
+    sa.Column("char_conf", sa.String(512)),  # per-character confidence of the voted text, "0.98,0.41,..."
+    sa.Column("probable", sa.String(32)),  # a confirmed plate within one edit: "probably X"
+)
+
+plate_reads = sa.Table(  # revision 0007: every read that voted for an event
+    "plate_reads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("plate_events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("text", sa.String(32), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("at_ms", sa.BigInteger),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("char_conf", sa.String(512)),
+)
+
+plate_audit = sa.Table(  # revision 0007: corrections and confirmations, who and when
+    "plate_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("plate_events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("old_text", sa.String(32), nullable=False),
+    sa.Column("new_text", sa.String(32), nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+)
+
+known_plates = sa.Table(  # revision 0007: plates confirmed on a camera (outlive event retention)
+    "known_plates",
+    metadata,
+    sa.Column("camera", sa.String(64), primary_key=True),
+    sa.Column("text", sa.String(32), primary_key=True),
+    sa.Column("confirmed_ms", sa.BigInteger, nullable=False),
+    sa.Column("confirmed_by", sa.String(64), nullable=False),
 )
 
 plate_images = sa.Table(

@@ -14,10 +14,11 @@ from typing import Self
 
 from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
+from issc.store.known import KnownPlates
 from issc.store.migrate import migrate
-from issc.store.queries import PlateQueries
 from issc.store.records import StoreStatus
 from issc.store.retention import Purger, RetentionPolicy
+from issc.store.review import ReviewTable
 from issc.store.settings import SettingsTable
 from issc.store.watchlist import WatchlistTable
 from issc.store.writer import QUEUE_MAX_BYTES, HistoryWriter
@@ -26,8 +27,11 @@ from issc.types import PlateEvent
 logger = logging.getLogger(__name__)
 
 
-class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
-    """Plate history, people counts, watchlist and settings in one SQL database. Implements ``EventSink``.
+class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
+    """Plate history, people counts, watchlist, settings and analyst review in one SQL database.
+
+    Implements ``EventSink``. The plate queries come with :class:`issc.store.review.ReviewTable`
+    (a :class:`issc.store.queries.PlateQueries`).
 
     Usage::
 
@@ -88,6 +92,7 @@ class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
         engine = create_engine(database_url)
         self.schema_revision = migrate(engine)
         plate_keys = PlateKeys.detect(engine)
+        known = KnownPlates()
         HistoryWriter.__init__(
             self,
             engine,
@@ -97,9 +102,10 @@ class Store(HistoryWriter, PlateQueries, WatchlistTable, SettingsTable):
             batch_size=batch_size,
             retry_interval_s=retry_interval_s,
             queue_max_bytes=queue_max_bytes,
+            known=known,
         )
-        PlateQueries.__init__(self, engine, plate_keys)
         WatchlistTable.__init__(self, engine)
+        ReviewTable.__init__(self, engine, plate_keys, known, watchlist=self)
         SettingsTable.__init__(self, engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s

@@ -34,7 +34,8 @@ from issc.search import fold
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
 from issc.store.keys import PlateKeys
-from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, to_ms
+from issc.store.known import KnownPlates
+from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, format_char_conf, to_ms
 from issc.types import PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class HistoryWriter:
         flush_interval_s: Longest time a record waits before its batch is committed.
         batch_size: Most records per transaction.
         retry_interval_s: Wait between attempts while writes fail.
+        known: Confirmed plates, to mark a read one edit from one "probably X" (none: not marked).
     """
 
     def __init__(
@@ -82,9 +84,11 @@ class HistoryWriter:
         batch_size: int,
         retry_interval_s: float,
         queue_max_bytes: int = QUEUE_MAX_BYTES,
+        known: KnownPlates | None = None,
     ) -> None:
         self.engine = engine
         self.plate_keys = plate_keys
+        self.known = known
         self._queue: queue.Queue[Record] = queue.Queue(maxsize=queue_size)
         self._max_bytes = queue_max_bytes
         self._flush_interval_s = flush_interval_s
@@ -297,7 +301,7 @@ class HistoryWriter:
         text = normalize(event.text) or event.text
         key = fold(text)
         pass_key = event.pass_key
-        values = dict(
+        values: dict[str, Any] = dict(
             camera=event.camera,
             first_seen_ms=to_ms(event.first_seen),
             last_seen_ms=to_ms(event.last_seen),
@@ -311,18 +315,29 @@ class HistoryWriter:
             has_snapshot=bool(event.snapshot_jpeg),
             fold_key=key,
             pass_key=pass_key,
+            char_conf=format_char_conf(event.char_conf),
+            probable=None if self.known is None else self.known.probable(conn, event.camera, text),
         )
         old = None
         if pass_key is not None:
             old = conn.execute(
-                sa.select(E.c.id, E.c.camera, E.c.last_seen_ms).where(E.c.pass_key == pass_key)
+                sa.select(E.c.id, E.c.camera, E.c.last_seen_ms, E.c.text, E.c.reviewed_ms).where(
+                    E.c.pass_key == pass_key
+                )
             ).first()
         if old is None:
             event_id = conn.execute(E.insert().values(**values)).inserted_primary_key[0]
         else:
             event_id = old.id
+            if old.reviewed_ms is not None:
+                # an analyst reviewed the provisional event: their text stands, the final read is
+                # kept as the original (the audit trail has what they changed)
+                for name in ("text", "fold_key", "watchlist", "probable", "char_conf"):
+                    del values[name]
+                values["original_text"] = text if text != old.text else None
             conn.execute(E.update().where(E.c.id == event_id).values(**values))
             conn.execute(schema.plate_images.delete().where(schema.plate_images.c.event_id == event_id))
+            conn.execute(schema.plate_reads.delete().where(schema.plate_reads.c.event_id == event_id))
             _count_hour(conn, old.camera, int(old.last_seen_ms), -1)
         if event.crop_jpeg or event.snapshot_jpeg:
             conn.execute(
@@ -332,7 +347,24 @@ class HistoryWriter:
                     snapshot_jpeg=event.snapshot_jpeg or None,
                 )
             )
-        self.plate_keys.insert(conn, [key])
+        if event.votes:
+            conn.execute(
+                schema.plate_reads.insert(),
+                [
+                    dict(
+                        event_id=event_id,
+                        seq=seq,
+                        text=(read.text or "")[:32],
+                        confidence=float(read.confidence),
+                        at_ms=None if read.at is None else round(read.at * 1000),
+                        source=read.source,
+                        char_conf=format_char_conf(read.char_conf),
+                    )
+                    for seq, read in enumerate(event.votes)
+                ],
+            )
+        if "fold_key" in values:
+            self.plate_keys.insert(conn, [key])
         _count_hour(conn, event.camera, values["last_seen_ms"], +1)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from issc.errors import ConfigError
 from issc.plates.ocr import get_engine
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs, joined_sizes
-from issc.plates.text import DEFAULT_RULES, PlateRules
+from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize_beliefs
 from issc.types import PlateRead
 
 PREPROCESS = ("none", "prototype")
@@ -46,6 +46,62 @@ def _is_plate_like(text: str) -> float:
     has_digit = any(c.isdigit() for c in text)
     has_alpha = any(c.isalpha() for c in text)
     return 1.0 if has_digit and has_alpha else 0.8
+
+
+#: Look-alikes that many plate fonts print with one glyph: a character's confidence is that of both.
+_SAME_GLYPH = frozenset("O0")
+
+
+def char_confidences(raw: str, beliefs: list[Belief] | None, text: str) -> tuple[float, ...]:
+    """The recogniser's confidence in each character of ``text``, the plate text that
+    ``PlateRules.apply`` made of ``raw``; empty when ``beliefs`` is ``None`` (an engine that gives
+    no per-character probabilities) or ``text`` cannot be traced back to ``raw``.
+
+    ``apply`` only drops characters (marks, ghosts, small glyphs, non-plate symbols) and swaps
+    look-alikes in place, so ``text`` is traced back to the normalised read by the alignment that
+    keeps its order and needs the fewest swaps. A character's confidence is the probability the
+    recogniser gave that very character there: a look-alike swapped in by the rules gets what the
+    recogniser thought of it (usually little), and O and 0 count together (one glyph in many fonts).
+
+    Args:
+        raw: The raw line text given to ``apply``.
+        beliefs: One belief per character of ``raw`` (``lines.joined_beliefs``), or ``None``.
+        text: What ``apply`` returned.
+    """
+    if beliefs is None or len(beliefs) != len(raw) or not text:
+        return ()
+    source, source_beliefs = normalize_beliefs(raw, beliefs)
+    index = _align(source, text)
+    if index is None:
+        return ()
+    out = []
+    for ch, i in zip(text, index, strict=True):
+        belief = source_beliefs[i]
+        keys = _SAME_GLYPH if ch in _SAME_GLYPH else (ch,)
+        out.append(round(min(1.0, max(0.0, sum(belief.get(k, 0.0) for k in keys))), 4))
+    return tuple(out)
+
+
+def _align(source: str, text: str) -> list[int] | None:
+    """For each character of ``text``, the index in ``source`` it came from: ``text`` is
+    ``source`` with characters dropped and some swapped; the alignment with the fewest swaps wins
+    (``None`` when ``text`` is longer than ``source``)."""
+    n, m = len(source), len(text)
+    if m > n:
+        return None
+    inf = n + m + 1
+    # cost[i][j]: fewest swaps to make text[:j] from a subsequence of source[:i]
+    cost = [[0] + [inf] * m for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, min(i, m) + 1):
+            cost[i][j] = min(cost[i - 1][j], cost[i - 1][j - 1] + (source[i - 1] != text[j - 1]))
+    index, i, j = [0] * m, n, m
+    while j:
+        if cost[i][j] == cost[i - 1][j - 1] + (source[i - 1] != text[j - 1]):
+            index[j - 1] = i - 1
+            j -= 1
+        i -= 1
+    return index
 
 
 @dataclass(frozen=True)
@@ -121,7 +177,8 @@ class PlateReader:
 
         Returns:
             Normalised reads; ``confidence`` is the OCR confidence times a plate-likeness factor
-            (format match, letters and digits mixed, registration row).
+            (format match, letters and digits mixed, registration row); ``char_conf`` is the
+            recogniser's per-character confidence when the engine gives one (``char_confidences``).
         """
         if crop.size == 0 or min(crop.shape[:2]) < 4:
             return []
@@ -132,23 +189,25 @@ class PlateReader:
             lines = [TextLine(np.zeros((4, 2), np.float32), text, conf)] if text.strip() else []
         if not lines:
             return []
-        scored: dict[str, float] = {}
+        scored: dict[str, tuple[float, tuple[float, ...]]] = {}  # text -> (score, char_conf)
 
         def offer(row: list[TextLine], factor: float) -> None:
             raw = "".join(ln.text for ln in row)
             conf = float(np.mean([ln.confidence for ln in row]))
-            text = self.rules.apply(raw, joined_beliefs(row), joined_sizes(row))
+            beliefs = joined_beliefs(row)
+            text = self.rules.apply(raw, beliefs, joined_sizes(row))
             if not self.rules.plausible(text):
                 return
             fmt = 1.0 if self.rules.matching_format(text) else 0.9 * _is_plate_like(text)
             score = conf * fmt * factor
-            scored[text] = max(scored.get(text, 0.0), score)
+            if text not in scored or score > scored[text][0]:
+                scored[text] = (score, char_confidences(raw, beliefs, text))
 
         for row, factor in self._rows(lines):
             offer(row, factor)
         for ln in lines:
             offer([ln], 0.6)
-        reads = [PlateRead(text=t, confidence=round(s, 4)) for t, s in scored.items()]
+        reads = [PlateRead(t, round(s, 4), char_conf=cc) for t, (s, cc) in scored.items()]
         return sorted(reads, key=lambda r: r.confidence, reverse=True)
 
     def read(self, crop: np.ndarray) -> PlateRead | None:
