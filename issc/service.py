@@ -52,8 +52,14 @@ def build_detector(settings: Settings) -> Detector:
     return make_detector(settings.detection, floor, settings.plates)
 
 
-def analyzer_factory(settings: Settings, detector: Detector | None) -> AnalyzerFactory:
-    """Makes one analyzer per camera around the shared detector (none: nothing is detected)."""
+def analyzer_factory(
+    settings: Settings, detector: Detector | None, swaps: list[tuple[str, str]] | None = None
+) -> AnalyzerFactory:
+    """Makes one analyzer per camera around the shared detector (none: nothing is detected).
+
+    ``swaps`` are look-alike rules applied from the Review page's corrections report (``[read,
+    meant]`` pairs saved in the store), added to the region's.
+    """
     if detector is None:
         return lambda camera, tuning: NullAnalyzer(tuning)
     from issc.analysis import PlateAnalyzer
@@ -62,12 +68,32 @@ def analyzer_factory(settings: Settings, detector: Detector | None) -> AnalyzerF
 
     voting = VotingOptions(dedupe_s=settings.plates.plate_dedupe_s)  # recognition threshold: the tuning's
     rules = plate_rules(settings.plates)
+    if swaps:
+        from issc.plates.review import with_lookalikes
+
+        try:
+            rules = with_lookalikes(rules, swaps)
+        except ValueError as exc:  # a hand-edited setting: read with the region's rules
+            logger.warning("ignoring the saved look-alike rules: %s", exc)
     rate = settings.detection.detect_fps
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
         return PlateAnalyzer(detector, camera.name, tuning, voting=voting, frame_rate=rate, rules=rules)
 
     return make
+
+
+def _saved_swaps(store: Store | None) -> list[tuple[str, str]]:
+    """The look-alike rules applied from the corrections report (none without a history)."""
+    if store is None:
+        return []
+    from issc.plates.review import LOOKALIKES_SETTING
+
+    try:
+        return [(str(a), str(b)) for a, b in store.get_setting(LOOKALIKES_SETTING, [])]
+    except (TypeError, ValueError):
+        logger.warning("ignoring the saved look-alike rules: %s is not a list of pairs", LOOKALIKES_SETTING)
+        return []
 
 
 def open_history(settings: Settings) -> Store:
@@ -162,7 +188,7 @@ class Service:
                 settings.cameras,
                 settings.detection,
                 settings.web,
-                analyzer_factory=analyzer_factory(settings, detector),
+                analyzer_factory=analyzer_factory(settings, detector, _saved_swaps(store)),
                 sink=sink,
                 source_factory=source_factory,
                 tuning=tuning,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from issc.store import PlateFilter
-from issc.ui import access, history, widgets
+from issc.ui import access, history, review, widgets
 
 service = access.get_service()
 st.title("Plates")
@@ -128,37 +128,66 @@ else:
     if selected is None:
         st.caption("Select a row to see the crop and the full snapshot.")
 
-# --- one pass in detail ------------------------------------------------------------------
+# --- one pass in detail: images, why it reads so, and (analysts) correct or confirm --------
 if selected is not None:
-    with st.container(border=True, key="plate_details"):
-        st.subheader(f"{selected.text} · {selected.camera}")
-        info, crop_col, snap_col = st.columns([3, 2, 5])
-        seen = selected.last_seen.astimezone(tz)
-        info.markdown(
-            "\n".join(
-                [
-                    f"- **Last seen** {seen:%Y-%m-%d %H:%M:%S}",
-                    f"- **First seen** {selected.first_seen.astimezone(tz):%H:%M:%S}",
-                    f"- **Confidence** {selected.confidence:.2f} from {selected.reads} agreeing reads "
-                    f"({selected.ocr_calls} OCR calls)",
-                    f"- **Watchlist** :orange-badge[{selected.watchlist}]"
-                    if selected.watchlist
-                    else "- **Watchlist** no match",
-                    f"- **Event** #{selected.id}",
-                ]
+    detail = store.plate_detail(selected.id)
+    if detail is None:  # purged by retention since the table was read
+        st.info("This event is no longer in the history.", icon=":material/history_toggle_off:")
+    else:
+        selected = detail.row
+        with st.container(border=True, key="plate_details"):
+            st.subheader(f"{selected.text} · {selected.camera}")
+            info, crop_col, snap_col = st.columns([3, 2, 5])
+            seen = selected.last_seen.astimezone(tz)
+            info.markdown(
+                "\n".join(
+                    [
+                        f"- **Last seen** {seen:%Y-%m-%d %H:%M:%S}",
+                        f"- **First seen** {selected.first_seen.astimezone(tz):%H:%M:%S}",
+                        f"- **Confidence** {selected.confidence:.2f} from {selected.reads} reads "
+                        f"({selected.ocr_calls} OCR calls)",
+                        f"- **Watchlist** :orange-badge[{selected.watchlist}]"
+                        if selected.watchlist
+                        else "- **Watchlist** no match",
+                        f"- **Event** #{selected.id}",
+                    ]
+                )
             )
-        )
-        crop = history.stored_image(store, selected.id, "crop") if selected.has_crop else None
-        if crop is not None:
-            crop_col.image(crop, caption="Crop", width="stretch")
-        else:
-            crop_col.caption("No crop stored.")
-        snapshot = history.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
-        boxed = history.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
-        if boxed is not None:
-            snap_col.image(boxed, channels="BGR", caption="Snapshot", width="stretch")
-        else:
-            snap_col.caption("No snapshot stored.")
+            crop = history.stored_image(store, selected.id, "crop") if selected.has_crop else None
+            if crop is not None:
+                crop_col.image(crop, caption="Crop", width="stretch")
+            else:
+                crop_col.caption("No crop stored.")
+            snapshot = history.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
+            boxed = history.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
+            if boxed is not None:
+                snap_col.image(boxed, channels="BGR", caption="Snapshot", width="stretch")
+            else:
+                snap_col.caption("No snapshot stored.")
+            why, edit = st.columns([3, 2])
+            with why:
+                review.show_why(detail, tz)
+            with edit:
+                user = access.current_user()
+                if review.can_review(user):
+                    with st.form(f"correct_{selected.id}", border=False):
+                        typed = st.text_input(
+                            "Plate text", value=selected.text, key=f"correct_text_{selected.id}", max_chars=32
+                        )
+                        st.caption("Leave the text to confirm it, or type the right plate to correct it.")
+                        if st.form_submit_button(
+                            "Confirm or correct", type="primary", icon=":material/check:"
+                        ):
+                            problem = review.apply_review(
+                                service, store, selected.id, typed, selected.text, user
+                            )
+                            if problem:
+                                st.error(problem)
+                            else:
+                                history.clear_caches()
+                                st.rerun()
+                else:
+                    st.caption("Analysts and admins can correct or confirm this read.")
 
 # --- charts over the same filters ---------------------------------------------------------
 st.subheader("Over time")

@@ -36,6 +36,9 @@ PRIORITY_WEIGHTS: Mapping[str, float] = MappingProxyType(
 )
 #: Confidence below which :func:`review_priority` names it as a reason (it always adds to the score).
 LOW_CONFIDENCE = 0.6
+#: Key, in the store's settings table, of the look-alike swaps applied from the corrections report:
+#: a JSON list of ``[read, meant]`` character pairs, added to the region's rules when cameras start.
+LOOKALIKES_SETTING = "review.lookalikes"
 #: Most distinct reads a "reads disagree" reason lists.
 _MAX_LISTED_READS = 4
 #: Most layout names a "fits no ... format" reason lists.

@@ -73,6 +73,12 @@ def _plate_count(_store: Store, database_url: str, flt: PlateFilter) -> int:
     return _store.count_plates(flt)
 
 
+def clear_caches() -> None:
+    """Forget cached rows and counts (after a correction, so the table shows it at once)."""
+    _plate_rows.clear()
+    _plate_count.clear()
+
+
 def plate_rows(store: Store, flt: PlateFilter, limit: int, offset: int) -> list[PlateRow]:
     """One page of matching plate events, newest first (paged in SQL, cached briefly)."""
     return _plate_rows(store, store.database_url, flt, limit, offset)
@@ -179,7 +185,8 @@ def plate_image_url(event_id: int, kind: str = "crop") -> str:
 
 
 def plates_table(rows: list[PlateRow], tz: tzinfo) -> pd.DataFrame:
-    """The Plates table: crop thumbnail URL, local time, camera, text, confidence, reads, watchlist."""
+    """The Plates table: crop thumbnail URL, local time, camera, text, confidence, reads, watchlist,
+    review state."""
     return pd.DataFrame(
         {
             "crop": [plate_image_url(r.id) if r.has_crop else None for r in rows],
@@ -189,8 +196,17 @@ def plates_table(rows: list[PlateRow], tz: tzinfo) -> pd.DataFrame:
             "confidence": [r.confidence for r in rows],
             "reads": [r.reads for r in rows],
             "watchlist": [r.watchlist or "" for r in rows],
+            "review": [_review_state(r) for r in rows],
         }
     )
+
+
+def _review_state(row: PlateRow) -> str:
+    if row.corrected:
+        return f"corrected (was {row.original_text})"
+    if row.confirmed:
+        return "confirmed"
+    return f"probably {row.probable}" if row.probable else ""
 
 
 def plates_column_config() -> dict[str, Any]:
@@ -205,6 +221,9 @@ def plates_column_config() -> dict[str, Any]:
         ),
         "reads": st.column_config.NumberColumn("Reads", format="%d", help="OCR reads that agreed"),
         "watchlist": st.column_config.TextColumn("Watchlist", help="Label of the matching watchlist entry"),
+        "review": st.column_config.TextColumn(
+            "Review", help="Corrected or confirmed by an analyst, or a confirmed plate one edit away"
+        ),
     }
 
 

@@ -19,6 +19,8 @@ def run_dashboard() -> None:
         st.Page(PAGES / "plates.py", title="Plates", icon=":material/directions_car:"),
     ]
     user = access.current_user()
+    if user is None or user.can("analyst"):
+        pages.append(st.Page(PAGES / "review.py", title="Review", icon=":material/fact_check:"))
     if user is None or user.can(
         "admin"
     ):  # nobody: the page itself says so (pages run without a server in tests)
