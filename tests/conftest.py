@@ -4,6 +4,7 @@ skip with a clear reason when it is absent."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -192,3 +193,45 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ISSC_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.chdir(tmp_path)
+
+
+# --- Chromium (Debian's) driven by Playwright, for the page tests --------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture
+def chromium():
+    """A launched Chromium, closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_context(chromium):
+    """A fresh browser profile (own cookies) with camera access and downloads allowed."""
+    context = chromium.new_context(
+        viewport={"width": 1400, "height": 1000}, permissions=["camera"], accept_downloads=True
+    )
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def browser(browser_context):
+    """One page in a fresh browser profile."""
+    return browser_context.new_page()

@@ -241,6 +241,7 @@ GUARDED = [
     "/api/cameras",
     "/api/plates",
     "/api/plates.csv",
+    "/api/plates/1",
     "/api/plates/1/crop.jpg",
     "/_stcore/host-config",
     "/",

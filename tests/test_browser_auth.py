@@ -8,22 +8,11 @@ from pathlib import Path
 
 import pytest
 from test_auth import run_cli
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium.new_context(viewport={"width": 1400, "height": 1000})
-        chromium.close()
 
 
 def sign_in(page, url: str, name: str, password: str) -> None:
@@ -37,13 +26,13 @@ def sign_in(page, url: str, name: str, password: str) -> None:
     [("viewer", False), ("admin", True)],
 )
 def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
-    streamlit_server, browser, tmp_path: Path, role: str, sees_admin_pages: bool
+    streamlit_server, browser_context, tmp_path: Path, role: str, sees_admin_pages: bool
 ) -> None:
     url = f"sqlite:///{tmp_path}/history.db"
     added = run_cli(url, "user", "add", "vera", "--role", role, "--password-stdin", stdin="vera's password\n")
     assert added.returncode == 0, added.stderr
     server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
-    page = browser.new_page()
+    page = browser_context.new_page()
     # an anonymous visit lands on the login form, which remembers where it was going
     page.goto(server.url + "/")
     assert "/auth/login?next=" in page.url
@@ -51,7 +40,7 @@ def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
     page.get_by_role("alert").filter(has_text="Wrong name or password.").wait_for(timeout=10_000)
     sign_in(page, server.url, "vera", "vera's password")
     page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
-    cookie = next(c for c in browser.cookies() if c["name"] == "issc_session")
+    cookie = next(c for c in browser_context.cookies() if c["name"] == "issc_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert page.evaluate("document.cookie").find("issc_session") == -1  # scripts cannot read it
     # the live stream is served to the signed-in browser

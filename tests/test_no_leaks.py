@@ -19,7 +19,6 @@ import pytest
 import requests
 from conftest import free_port
 from roboflow_emulator import Behaviour, RoboflowEmulator
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 from issc import redact
 from issc.alerts import WebhookSender
@@ -29,7 +28,7 @@ CAMERA_PASSWORD = "S3cretPw"
 DVR_PASSWORD = "DvrPw4455"
 WEBHOOK_TOKEN = "HookTok3n9988"
 SECRETS = (API_KEY, CAMERA_PASSWORD, DVR_PASSWORD, WEBHOOK_TOKEN)
-PAGES = ("/", "/plates", "/tuning", "/watchlist", "/webcam")
+PAGES = ("/", "/plates", "/review", "/tuning", "/watchlist", "/webcam")
 
 
 def leaks(text: str | bytes) -> list[str]:
@@ -106,16 +105,6 @@ def assert_no_leaks(
 def emulator() -> Iterator[RoboflowEmulator]:
     with RoboflowEmulator(Behaviour(valid_key="some-other-key")) as server:  # our key gets 401
         yield server
-
-
-@pytest.fixture
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def browse_every_page(chromium, base: str, wait_for: str) -> list[tuple[str, str | bytes]]:

@@ -353,3 +353,22 @@ def test_patch_and_get_of_unknown_or_huge_ids(guarded: tuple[str, Store, dict[st
         timeout=10,
     )
     assert broken.status_code in (400, 404)
+
+
+def test_applied_lookalike_rules_reach_the_cameras_rules(store: Store) -> None:
+    # given an admin applied "B read where a digit belongs means 8" from the corrections report
+    from issc.plates.review import LOOKALIKES_SETTING
+    from issc.service import _saved_swaps
+
+    assert _saved_swaps(store) == []
+    store.set_setting(LOOKALIKES_SETTING, [["Q", "0"]])
+    # then the swaps saved in the store are what the analyzer factory adds to the region's rules
+    swaps = _saved_swaps(store)
+    assert swaps == [("Q", "0")]
+    from issc.plates.review import with_lookalikes
+
+    rules = with_lookalikes(region_preset("uk").rules(), swaps)
+    assert rules.letter_to_digit["Q"] == "0"
+    # and a hand-broken setting is ignored with a warning, not a crash
+    store.set_setting(LOOKALIKES_SETTING, "nonsense")
+    assert _saved_swaps(store) == []
