@@ -46,6 +46,7 @@ import supervision as sv
 from issc.bench.common import clips, percentile, print_json, print_table
 from issc.config import CameraConfig, load_settings
 from issc.detections import OPACITY_KEY, PLATE, box_iou
+from issc.memory import keep_defaults, tune_malloc
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource, video_frames
@@ -68,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dedupe-s", type=float, help="PLATE_DEDUPE_S (default: below the gap)")
     parser.add_argument("--detector", help="DETECTOR setting (default: as configured)")
     parser.add_argument("--warmup-plays", type=int, default=1, help="plays before the measured window")
+    parser.add_argument(
+        "--malloc-defaults", action="store_true", help="keep glibc's malloc defaults (the service tunes them)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
 
 
@@ -213,6 +217,7 @@ def run(
     detector: str | None = None,
     warmup_plays: int = 1,
     cache_dir: Path = CACHE_DIR,
+    malloc_defaults: bool = False,
 ) -> dict:
     """Play ``clip`` through the engine and measure about ``seconds`` of it.
 
@@ -220,6 +225,9 @@ def run(
     then starts with a play and ends when the play running at ``seconds`` ends. Events count when
     their pass started inside the window.
     """
+    if malloc_defaults:
+        keep_defaults()
+    tune_malloc()  # as the service does when it starts
     reference = reference_boxes(clip, plate, cache_dir)
     dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
     overrides = {"detector": detector} if detector else {}
@@ -323,6 +331,7 @@ def main(args: argparse.Namespace) -> int:
         dedupe_s=args.dedupe_s,
         detector=args.detector,
         warmup_plays=args.warmup_plays,
+        malloc_defaults=args.malloc_defaults,
     )
     print(
         f"passes: {clip.name}, plate {result['plate']}, {result['gap_s']:g} s gaps, "
