@@ -35,6 +35,7 @@ from pydantic_settings import (
 from issc import redact
 from issc.config.auth import AuthSettings, is_loopback
 from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
+from issc.config.cluster import ClusterSettings
 from issc.errors import ConfigError
 from issc.redact import redact_url
 from issc.tuning import Tuning
@@ -273,6 +274,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "store": StoreSettings,
     "web": WebSettings,
     "auth": AuthSettings,
+    "cluster": ClusterSettings,
 }
 
 
@@ -310,6 +312,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -128,3 +128,16 @@ plate_hours = sa.Table(  # revision 0004: plate events per camera and UTC hour, 
 KEYS_FTS = "plate_keys_fts"
 #: Name of the PostgreSQL pg_trgm index over ``plate_keys.fold_key`` (revision 0003, when pg_trgm is installed).
 KEYS_TRGM_INDEX = "ix_plate_keys_trgm"
+
+workers = sa.Table(  # revision 0008: camera workers of a cluster (issc.cluster.registry)
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("url", sa.String(512), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("cameras", sa.Text, nullable=False),  # JSON [{"name", "source_hash"}]: runs now
+    sa.Column("standby", sa.Text, nullable=False),  # JSON, same shape: waits to take over
+    sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),  # the database's clock
+    sa.Column("started_ms", sa.BigInteger, nullable=False),
+)

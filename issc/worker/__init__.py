@@ -1,0 +1,353 @@
+"""A camera worker: the engine without Streamlit, for the cameras of its own ``CAMERAS``, in a cluster.
+
+``python -m issc.worker`` (see :mod:`issc.worker.__main__`) builds one :class:`Worker`: the process's
+service (detector, history store, alerts; :class:`issc.service.Service`) for every listed camera, but
+it starts only the cameras whose advisory lock (:mod:`issc.cluster.locks`) it gets. A loop on its
+own thread, once a second:
+
+* pings the lock connection and stops every camera whose lock is lost (the database went away: some
+  other worker may start it now);
+* tries the locks it lacks and starts each camera it gets (failover: the holder died);
+* every ``HEARTBEAT_S``, renews its row in the ``workers`` table with what it runs now
+  (:class:`issc.cluster.Registry`), and reads the saved tuning again (a change made on the
+  dashboard reaches its cameras within one heartbeat).
+
+Cameras start and stop one at a time through the engine's cameras (``Engine.camera(id).start()``,
+``request_stop()``, ``join()``); the engine itself is never started, so that ``Engine.start()`` does
+not start every listed camera. Routes see only the running cameras (:class:`RunningCameras`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from issc import __version__
+from issc.cluster import CameraClaim, CameraLock, LockSession, Registry, WorkerRow
+from issc.config import CameraConfig, Settings, is_loopback
+from issc.engine import Engine
+from issc.engine.buffer import Published
+from issc.errors import ConfigError
+from issc.health import health_json
+from issc.memory import tune_malloc
+from issc.service import Service
+from issc.types import CameraStatus
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two rounds of the worker's loop (lock checks and tries).
+POLL_S = 1.0
+#: Seconds a stopping camera may take to finish its threads.
+CAMERA_STOP_S = 10.0
+
+
+def default_worker_id(port: int) -> str:
+    """``<hostname>-<port>``: unique per machine and port, and the same after a restart."""
+    return f"{socket.gethostname()}-{port}"
+
+
+def default_url(host: str, port: int) -> str:
+    """Where the dashboard reaches a worker listening on ``host`` (every interface: this machine's name)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@dataclass
+class _Camera:
+    """One listed camera: its configuration, its claim in the registry and its lock."""
+
+    config: CameraConfig
+    claim: CameraClaim
+    lock: CameraLock
+    running: bool = False
+    since: float = field(default_factory=time.monotonic)
+
+
+class RunningCameras:
+    """The engine as the routes see it: only the cameras this worker runs now.
+
+    It answers what :func:`issc.web.routes` asks an :class:`~issc.engine.Engine` (``camera``,
+    ``configs``, ``status``, ``cameras``, ``web``, ``wait_newer``, ``current_jpeg``); a camera that
+    is listed but not running is unknown (404), as on a worker that does not list it.
+    """
+
+    def __init__(self, engine: Engine, running: Callable[[], set[str]]) -> None:
+        self._engine = engine
+        self._running = running
+
+    @property
+    def web(self) -> Any:
+        return self._engine.web
+
+    @property
+    def cameras(self) -> dict[str, Any]:
+        ids = self._running()
+        return {cid: cam for cid, cam in self._engine.cameras.items() if cid in ids}
+
+    def camera(self, camera_id: str) -> Any:
+        """Raises KeyError for an unknown id or a camera that is not running here."""
+        if camera_id not in self._running():
+            raise KeyError(camera_id)
+        return self._engine.camera(camera_id)
+
+    def configs(self) -> list[CameraConfig]:
+        return [camera.config for camera in self.cameras.values()]
+
+    def status(self) -> list[CameraStatus]:
+        return [camera.status() for camera in self.cameras.values()]
+
+    def latest(self, camera_id: str) -> Published | None:
+        return self.camera(camera_id).latest()
+
+    def wait_newer(self, camera_id: str, after_id: int, timeout: float) -> Published | None:
+        return self.camera(camera_id).wait_newer(after_id, timeout)
+
+    def current_jpeg(self, camera_id: str) -> tuple[int, bytes]:
+        return self.camera(camera_id).current_jpeg()
+
+
+class Worker:
+    """The cameras of one ``CAMERAS`` list in a cluster: registry row, locks, heartbeat, failover.
+
+    Args:
+        settings: The worker's settings (``CAMERAS``, ``DATABASE_URL``, the ``cluster`` section ...).
+        host: The address its HTTP server listens on (for its URL in the registry).
+        port: Its HTTP port.
+        build: Builds the service (tests pass their own); default: :meth:`Service.build`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8600,
+        build: Callable[[Settings], Service] | None = None,
+    ) -> None:
+        cluster = settings.cluster
+        self.settings = settings
+        self.id = cluster.worker_id or default_worker_id(port)
+        self.host = host
+        self.url = cluster.worker_url or default_url(host, port)
+        self._build = build or Service.build
+        self.service: Service | None = None
+        self.registry: Registry | None = None
+        self._session: LockSession | None = None
+        self._cameras: list[_Camera] = []
+        self._state = threading.Lock()  # guards each camera's running flag
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_beat = 0.0
+        self._stopped = False
+        self._registered = False  # its row is in the table: remove it at the stop
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Worker:
+        """Build the service, register, start the cameras whose locks it gets, and start the loop.
+
+        Raises:
+            ConfigError: a wrong setting, a camera clash or a worker id in use (one sentence).
+            UnavailableError: the database cannot be reached now.
+        """
+        if not is_loopback(self.host) and self.settings.cluster.token() is None:
+            raise ConfigError(
+                f"the worker listens on {self.host or 'every interface'} without WORKER_TOKEN: set "
+                "WORKER_TOKEN (the dashboard sends the same one), or listen on 127.0.0.1 with --host"
+            )
+        service = self.service = self._build(self.settings)
+        try:
+            if service.store is None:
+                raise ConfigError("the worker needs a history store: set DATABASE_URL")
+            engine = service.store.engine
+            if engine.dialect.name != "postgresql":
+                logger.warning(
+                    "DATABASE_URL is %s, not PostgreSQL: a single worker on this machine; other "
+                    "machines cannot share its history, and there is no failover (every camera lock "
+                    "is granted)",
+                    engine.dialect.name,
+                )
+            dead_s = self.settings.cluster.worker_dead_s
+            self.registry = Registry(engine, dead_after_s=dead_s)
+            self._session = LockSession(engine, idle_timeout_s=dead_s)
+            self._cameras = [
+                _Camera(cfg, CameraClaim.of(cfg), self._session.lock(cfg.name))
+                for cfg in self.settings.cameras.cameras
+            ]
+            self.registry.register(
+                self.id,
+                host=socket.gethostname(),
+                url=self.url,
+                version=__version__,
+                standby=[c.claim for c in self._cameras],
+            )
+            self._registered = True
+            tune_malloc()
+            self._round()
+            self._beat()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info(
+            "worker %s at %s runs %s; waits for %s",
+            self.id,
+            self.url,
+            self.running_names() or "no camera",
+            self.standby_names() or "no camera",
+        )
+        self._thread = threading.Thread(target=self._loop, name="issc-worker-loop", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the loop and the cameras, give the locks up, remove the registry row, close the store.
+
+        Safe to call twice, and after a failed :meth:`start`.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(CAMERA_STOP_S + 5)
+        with self._state:
+            running = [c for c in self._cameras if c.running]
+            for camera in running:
+                self._engine().camera(camera.config.id).request_stop()
+            deadline = time.monotonic() + CAMERA_STOP_S
+            for camera in running:
+                self._engine().camera(camera.config.id).join(max(deadline - time.monotonic(), 0.05))
+                camera.running = False
+            for camera in self._cameras:
+                camera.lock.release()
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if self.registry is not None and self._registered:  # never the row of a worker it clashed with
+            try:
+                self.registry.remove(self.id)
+            except Exception as exc:  # the database is gone: the row goes stale by itself
+                logger.warning("worker %s: could not remove its registry row: %s", self.id, exc)
+            self.registry = None
+        if self.service is not None:
+            self.service.stop()  # the engine never ran; closes the sink and the store (flushes events)
+            self.service = None
+        logger.info("worker %s stopped", self.id)
+
+    # --- what it runs ----------------------------------------------------------------------
+
+    def _engine(self) -> Engine:
+        assert self.service is not None, "the worker is not started"
+        return self.service.engine
+
+    def running_ids(self) -> set[str]:
+        """Ids (positions in ``CAMERAS``) of the cameras running here now."""
+        return {c.config.id for c in self._cameras if c.running}
+
+    def running_names(self) -> list[str]:
+        return [c.config.name for c in self._cameras if c.running]
+
+    def standby_names(self) -> list[str]:
+        return [c.config.name for c in self._cameras if not c.running]
+
+    def cameras_view(self) -> RunningCameras:
+        """What the routes serve (:func:`issc.web.routes` takes ``lambda: worker.cameras_view()``)."""
+        return RunningCameras(self._engine(), self.running_ids)
+
+    def row(self) -> WorkerRow | None:
+        """This worker's registry row, as the other workers and the dashboard see it."""
+        registry = self.registry
+        return next((r for r in registry.all() if r.id == self.id), None) if registry else None
+
+    def health(self) -> dict[str, Any]:
+        """``/api/health``: the store's writer and the running cameras, plus who and what this worker is."""
+        assert self.service is not None
+        body = health_json(self.service)
+        cameras = [status.as_json() for status in self.cameras_view().status()]
+        online = any(c["state"] == "online" for c in cameras)
+        store_ok = body["store"] is None or body["store"]["ok"]
+        return {
+            **body,
+            "ok": store_ok and (online or not cameras),
+            "cameras": cameras,
+            "worker": {"id": self.id, "url": self.url, "version": __version__},
+            "standby": self.standby_names(),
+        }
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                self._round()
+                if time.monotonic() - self._last_beat >= self.settings.cluster.heartbeat_s:
+                    self._beat()
+                    self._reload_tuning()
+            except Exception:  # the loop never dies: log, try again next round
+                logger.exception("worker %s: a round of lock checks failed", self.id)
+
+    def _round(self) -> None:
+        """Stop cameras whose lock is lost; start cameras whose lock it gets now."""
+        changed = False
+        with self._state:
+            for camera in self._cameras:
+                if self._stop.is_set():
+                    return
+                if camera.running and not camera.lock.alive():
+                    logger.warning("camera %s: its lock is lost, stopping it", camera.config.name)
+                    self._stop_camera(camera)
+                    changed = True
+                elif not camera.running and camera.lock.try_acquire():
+                    logger.info("camera %s: lock taken, starting it", camera.config.name)
+                    self._engine().camera(camera.config.id).start()
+                    camera.running, camera.since = True, time.monotonic()
+                    changed = True
+        if changed:
+            self._beat()  # say so now, not at the next heartbeat
+
+    def _reload_tuning(self) -> None:
+        """Read the saved tuning again: a change made on the dashboard reaches the cameras within a
+        heartbeat (polling; a camera override cleared elsewhere stays until the worker restarts)."""
+        try:
+            self._engine().tuning.load(c.config.name for c in self._cameras)
+        except Exception as exc:  # the database is away: keep the tuning in force
+            logger.debug("worker %s: tuning not reloaded: %s", self.id, exc)
+
+    def _stop_camera(self, camera: _Camera) -> None:
+        cam = self._engine().camera(camera.config.id)
+        cam.request_stop()
+        cam.join(CAMERA_STOP_S)
+        camera.lock.release()
+        camera.running, camera.since = False, time.monotonic()
+
+    def _beat(self) -> None:
+        registry = self.registry
+        if registry is None:
+            return
+        running = [c.claim for c in self._cameras if c.running]
+        standby = [c.claim for c in self._cameras if not c.running]
+        try:
+            if not registry.heartbeat(self.id, running, standby):
+                logger.warning("worker %s: its registry row was removed; registering again", self.id)
+                registry.register(
+                    self.id,
+                    host=socket.gethostname(),
+                    url=self.url,
+                    version=__version__,
+                    cameras=running,
+                    standby=standby,
+                )
+            self._last_beat = time.monotonic()
+        except ConfigError as exc:  # a clash found on re-registering: keep running, say why
+            logger.error("worker %s: %s", self.id, exc)
+        except Exception as exc:  # the database is away: the locks' pings will stop the cameras
+            logger.warning("worker %s: heartbeat failed: %s", self.id, str(exc).splitlines()[0])
+
+
+__all__ = ["RunningCameras", "Worker", "default_url", "default_worker_id"]
