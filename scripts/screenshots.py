@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from issc.sources import demo as sources  # noqa: E402
 from issc.store import Store  # noqa: E402
-from issc.types import PeopleCount, PlateEvent  # noqa: E402
+from issc.types import PeopleCount, PlateEvent, PlateRead  # noqa: E402
 
 CAMERAS = ["gate", "car-park", "street"]
 PLATES = ["ISSC42", "AB12CDE", "KX65TRM", "RK755AJ", "BRA2E19", "GH07LMN", "ZX19QWE", "LS15EBC", "MN23OPQ"]
@@ -48,14 +48,27 @@ def seed(url: str) -> None:
         x0, y0, x1, y1 = PLATE_BOX
         crop = image[y0 - 8 : y1 + 8, x0 - 10 : x1 + 10]
         seen = now - timedelta(minutes=rng.randint(1, 7 * 24 * 60) * (1 if i > 20 else 0.02))
+        conf = round(rng.uniform(0.55, 0.98), 3)
+        misread = text.replace("B", "8", 1) if "B" in text and i % 3 == 0 else text
+        voted = misread if i % 2 == 0 else text  # the reader voted the misread half of those times
+        t = seen.timestamp()
+        votes = (
+            PlateRead(voted, conf, at=t - 3.2, source="locator"),
+            PlateRead(misread, round(conf * 0.8, 3), at=t - 2.1, source="ocr"),
+            PlateRead(text, round(conf * 0.7, 3), at=t - 1.0, source="ocr"),
+        )
+        weak = [i for i, (a, b) in enumerate(zip(text, misread, strict=True)) if a != b]
+        char_conf = tuple(0.45 if j in weak else round(rng.uniform(0.85, 0.99), 2) for j in range(len(text)))
         store.add_plate_event(
             PlateEvent(
                 camera=rng.choice(CAMERAS),
                 first_seen=seen - timedelta(seconds=4),
                 last_seen=seen,
-                text=text,
-                confidence=round(rng.uniform(0.55, 0.98), 3),
-                reads=rng.randint(2, 3),
+                text=voted,
+                confidence=conf,
+                reads=len(votes),
+                votes=votes,
+                char_conf=char_conf,
                 box=PLATE_BOX,
                 crop_jpeg=cv2.imencode(".jpg", crop)[1].tobytes(),
                 snapshot_jpeg=cv2.imencode(".jpg", image)[1].tobytes(),
@@ -70,6 +83,13 @@ def seed(url: str) -> None:
     store.add_watchlist("KX65TRM", "stolen")
     store.add_watchlist("AB12CDE", "staff", 0)
     store.flush()
+    # an analyst has reviewed some reads: a few corrections (8 read for B) and confirmations
+    for n, row in enumerate(store.search_plates(limit=80)):
+        meant = row.text.replace("8", "B", 1)
+        if meant != row.text and meant in PLATES:
+            store.correct_plate(row.id, text=meant, user="ana")
+        elif n % 4 == 0:
+            store.correct_plate(row.id, confirmed=True, user="ana")
     store.close()
 
 
@@ -153,6 +173,10 @@ def main() -> int:
                 page.mouse.click(box["x"] + 16, box["y"] + 35 + 22)
                 page.wait_for_timeout(3000)
                 page.screenshot(path=str(ROOT / "docs/plates.png"), full_page=True)
+                page.goto("http://127.0.0.1:8597/review")
+                page.locator(".st-key-review_item").wait_for(timeout=30_000)
+                page.wait_for_timeout(3000)
+                page.screenshot(path=str(ROOT / "docs/review.png"), full_page=True)
                 page.goto("http://127.0.0.1:8597/tuning")
                 page.wait_for_timeout(8000)
                 page.screenshot(path=str(ROOT / "docs/tuning.png"), full_page=True)
