@@ -144,7 +144,7 @@ if selected is not None:
                     [
                         f"- **Last seen** {seen:%Y-%m-%d %H:%M:%S}",
                         f"- **First seen** {selected.first_seen.astimezone(tz):%H:%M:%S}",
-                        f"- **Confidence** {selected.confidence:.2f} from {selected.reads} reads "
+                        f"- **Confidence** {selected.confidence:.2f} from {selected.reads} agreeing reads "
                         f"({selected.ocr_calls} OCR calls)",
                         f"- **Watchlist** :orange-badge[{selected.watchlist}]"
                         if selected.watchlist
