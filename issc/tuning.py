@@ -110,19 +110,39 @@ class TuningBook:
         return self._store is not None
 
     def load(self, camera_names: Iterable[str]) -> TuningBook:
-        """Restore the saved global tuning and the saved overrides of ``camera_names``."""
+        """Restore the saved global tuning and the saved overrides of ``camera_names``.
+
+        Also a reload: the store is the truth, so an override that is no longer saved (cleared in
+        another process) is dropped, and a global tuning no longer saved falls back to the default.
+        Listeners hear of what changed: ``None`` when the global tuning did (every camera may run
+        with it), else each camera whose override changed; nothing when nothing did.
+
+        Raises:
+            Exception: whatever the store raises when it cannot be read (nothing is changed then).
+        """
         if self._store is None:
             return self
+        names = list(dict.fromkeys(camera_names))
         saved = self._store.get_setting(GLOBAL_KEY)
+        saved_own = {name: self._store.get_setting(camera_key(name)) for name in names}
         with self._lock:
-            if isinstance(saved, dict):
-                self._global = restore(saved, self._default)
-            for name in camera_names:
-                own = self._store.get_setting(camera_key(name))
+            before = self._global, {name: self._own.get(name) for name in names}
+            self._global = restore(saved, self._default) if isinstance(saved, dict) else self._default
+            for name, own in saved_own.items():
                 if isinstance(own, dict):
                     self._own[name] = restore(own, self._global)
-        self._notify(None)
+                else:
+                    self._own.pop(name, None)
+            changed = self._changed_since(*before)
+        for camera in changed:
+            self._notify(camera)
         return self
+
+    def _changed_since(self, global_before: Tuning, own_before: dict[str, Tuning | None]) -> list[str | None]:
+        """``[None]`` when the global tuning changed, else the cameras whose override did."""
+        if self._global != global_before:
+            return [None]
+        return [name for name, own in own_before.items() if self._own.get(name) != own]
 
     def subscribe(self, listener: Callable[[str | None], None]) -> None:
         """Call ``listener(camera_name or None)`` after every change."""

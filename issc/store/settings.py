@@ -1,5 +1,12 @@
 """Key-value settings kept in the history database (JSON values): the saved tuning lives here
-(``issc.tuning.TuningBook`` reads and writes it)."""
+(``issc.tuning.TuningBook`` reads and writes it).
+
+On PostgreSQL every change is announced to other processes inside its own transaction with
+``NOTIFY issc_changes`` (:func:`notify_change`; payload ``setting:<key>`` or ``watchlist``), so camera
+workers pick up a tuning or watchlist change made on the dashboard at once
+(:class:`issc.cluster.changes.ChangeFeed`). The notice is sent at commit, and never for a rolled-back
+change. SQLite has no such channel: readers poll.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,21 @@ import sqlalchemy as sa
 
 from issc.store import schema
 from issc.store.database import dialect_insert
+
+#: The PostgreSQL channel notified of every settings and watchlist change.
+CHANGES_CHANNEL = "issc_changes"
+#: Payload of a watchlist change; a setting's is ``SETTING_PREFIX + key``.
+WATCHLIST_CHANGED = "watchlist"
+SETTING_PREFIX = "setting:"
+
+
+def notify_change(conn: sa.Connection, payload: str) -> None:
+    """Announce a change on :data:`CHANGES_CHANNEL` in ``conn``'s transaction (PostgreSQL only)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANGES_CHANNEL, "payload": payload},
+        )
 
 
 class SettingsTable:
@@ -35,3 +57,13 @@ class SettingsTable:
         with self.engine.begin() as conn:
             insert = dialect_insert(conn)(schema.settings).values(key=key, value=encoded)
             conn.execute(insert.on_conflict_do_update(index_elements=["key"], set_={"value": encoded}))
+            notify_change(conn, SETTING_PREFIX + key)
+
+    def delete_setting(self, key: str) -> bool:
+        """Remove ``key``; False when it was not there."""
+        s = schema.settings
+        with self.engine.begin() as conn:
+            deleted = conn.execute(s.delete().where(s.c.key == key)).rowcount
+            if deleted:
+                notify_change(conn, SETTING_PREFIX + key)
+        return bool(deleted)

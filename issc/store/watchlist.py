@@ -1,7 +1,10 @@
 """The watchlist: plates to flag, kept in the history database, and matching reads against them.
 
 Entries are read into memory after every change, so :meth:`WatchlistTable.watchlist_match` costs no
-database round trip and can run for every plate event.
+database round trip and can run for every plate event. A change made by another process (the
+dashboard, while a camera worker matches) reaches this copy with :meth:`WatchlistTable.reload_watchlist`;
+on PostgreSQL every change also sends ``NOTIFY issc_changes, 'watchlist'`` in its transaction
+(:func:`issc.store.settings.notify_change`), which camera workers listen for.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from issc.plates.text import normalize
 from issc.search import allowed_distance, fold
 from issc.store import schema
 from issc.store.records import WatchlistEntry, from_ms
+from issc.store.settings import WATCHLIST_CHANGED, notify_change
 
 #: Longest plate text and label the watchlist keeps (its columns hold 32 and 128 characters).
 MAX_PLATE, MAX_LABEL = 16, 128
@@ -65,7 +69,7 @@ class WatchlistTable:
         # Entries with the fold keys of their plates; replaced whole, so readers on other threads see
         # either the old list or the new one.
         self._watchlist: tuple[tuple[WatchlistEntry, str], ...] = ()
-        self._reload_watchlist()
+        self.reload_watchlist()
 
     def add_watchlist(self, plate: str, label: str, max_distance: int | None = None) -> WatchlistEntry:
         """Add a plate to flag.
@@ -90,7 +94,8 @@ class WatchlistTable:
                     plate=text, label=label, max_distance=distance, created_ms=int(created * 1000)
                 )
             ).inserted_primary_key[0]
-        self._reload_watchlist()
+            notify_change(conn, WATCHLIST_CHANGED)
+        self.reload_watchlist()
         return next(e for e, _ in self._watchlist if e.id == entry_id)
 
     def update_watchlist(
@@ -113,10 +118,12 @@ class WatchlistTable:
             values["max_distance"] = max_distance
         if values:
             with self.engine.begin() as conn:
-                conn.execute(
+                updated = conn.execute(
                     schema.watchlist.update().where(schema.watchlist.c.id == entry_id).values(**values)
-                )
-            self._reload_watchlist()
+                ).rowcount
+                if updated:
+                    notify_change(conn, WATCHLIST_CHANGED)
+            self.reload_watchlist()
         return next((e for e, _ in self._watchlist if e.id == entry_id), None)
 
     def remove_watchlist(self, entry_id: int) -> bool:
@@ -125,7 +132,9 @@ class WatchlistTable:
             deleted = conn.execute(
                 schema.watchlist.delete().where(schema.watchlist.c.id == entry_id)
             ).rowcount
-        self._reload_watchlist()
+            if deleted:
+                notify_change(conn, WATCHLIST_CHANGED)
+        self.reload_watchlist()
         return bool(deleted)
 
     def list_watchlist(self) -> list[WatchlistEntry]:
@@ -148,7 +157,12 @@ class WatchlistTable:
                 best = (distance, entry.label)
         return None if best is None else best[1]
 
-    def _reload_watchlist(self) -> None:
+    def reload_watchlist(self) -> None:
+        """Read the entries again from the database (a change made by another process).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be read (the copy in memory stays).
+        """
         w = schema.watchlist
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(w).order_by(w.c.id)).all()

@@ -9,8 +9,12 @@ own thread, once a second:
   other worker may start it now);
 * tries the locks it lacks and starts each camera it gets (failover: the holder died);
 * every ``HEARTBEAT_S``, renews its row in the ``workers`` table with what it runs now
-  (:class:`issc.cluster.Registry`), and reads the saved tuning again (a change made on the
-  dashboard reaches its cameras within one heartbeat).
+  (:class:`issc.cluster.Registry`).
+
+A change feed (:class:`issc.cluster.ChangeFeed`, thread ``issc-changes``) brings tuning and watchlist
+changes made elsewhere (the dashboard) to its cameras and alerts: the saved tuning is read again
+(an override cleared elsewhere is dropped) and so is the watchlist, within milliseconds on
+PostgreSQL (``LISTEN issc_changes``) and within one poll (2 s) without notices.
 
 Cameras start and stop one at a time through the engine's cameras (``Engine.camera(id).start()``,
 ``request_stop()``, ``join()``); the engine itself is never started, so that ``Engine.start()`` does
@@ -25,10 +29,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from issc import __version__
-from issc.cluster import CameraClaim, CameraLock, LockSession, Registry, WorkerRow
+from issc.cluster import CameraClaim, CameraLock, ChangeFeed, LockSession, Registry, WorkerRow
+from issc.cluster.changes import SETTINGS, TOPICS, WATCHLIST
 from issc.config import CameraConfig, Settings, is_loopback
 from issc.engine import Engine
 from issc.engine.buffer import Published
@@ -37,6 +42,9 @@ from issc.health import health_json
 from issc.memory import tune_malloc
 from issc.service import Service
 from issc.types import CameraStatus
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +147,7 @@ class Worker:
         self.service: Service | None = None
         self.registry: Registry | None = None
         self._session: LockSession | None = None
+        self._changes: ChangeFeed | None = None
         self._cameras: list[_Camera] = []
         self._state = threading.Lock()  # guards each camera's running flag
         self._stop = threading.Event()
@@ -173,6 +182,7 @@ class Worker:
                     "is granted)",
                     engine.dialect.name,
                 )
+            self._follow_changes(engine)
             dead_s = self.settings.cluster.worker_dead_s
             self.registry = Registry(engine, dead_after_s=dead_s)
             self._session = LockSession(engine, idle_timeout_s=dead_s)
@@ -216,6 +226,9 @@ class Worker:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(CAMERA_STOP_S + 5)
+        if self._changes is not None:
+            self._changes.stop()
+            self._changes = None
         with self._state:
             running = [c for c in self._cameras if c.running]
             for camera in running:
@@ -278,7 +291,33 @@ class Worker:
             "cameras": cameras,
             "worker": {"id": self.id, "url": self.url, "version": __version__},
             "standby": self.standby_names(),
+            # what each running camera is tuned with now (a change saved on the dashboard shows here)
+            "tuning": {name: self._engine().tuning_for(name).model_dump() for name in self.running_names()},
         }
+
+    # --- changes made elsewhere ----------------------------------------------------------------
+
+    def _follow_changes(self, engine: sa.Engine) -> None:
+        """Start the change feed, then read the tuning and the watchlist once more (a change saved
+        while the service was being built came before the feed)."""
+        self._changes = ChangeFeed(engine, self._apply_changes).start()
+        try:
+            self._apply_changes(TOPICS)
+        except Exception as exc:  # the database is away: the feed's polls catch up
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            logger.warning("worker %s: tuning and watchlist not read again: %s", self.id, reason)
+
+    def _apply_changes(self, topics: frozenset[str]) -> None:
+        """Read the saved tuning (overrides cleared elsewhere are dropped; the cameras are retuned)
+        and/or the watchlist again. Raises when the database cannot be read: the feed tries again."""
+        service = self.service
+        if service is None or service.store is None:
+            return
+        if SETTINGS in topics:
+            service.engine.tuning.load(c.name for c in self.settings.cameras.cameras)
+        if WATCHLIST in topics:
+            service.store.reload_watchlist()
+        logger.debug("worker %s: %s read again", self.id, " and ".join(sorted(topics)))
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -288,7 +327,6 @@ class Worker:
                 self._round()
                 if time.monotonic() - self._last_beat >= self.settings.cluster.heartbeat_s:
                     self._beat()
-                    self._reload_tuning()
             except Exception:  # the loop never dies: log, try again next round
                 logger.exception("worker %s: a round of lock checks failed", self.id)
 
@@ -310,14 +348,6 @@ class Worker:
                     changed = True
         if changed:
             self._beat()  # say so now, not at the next heartbeat
-
-    def _reload_tuning(self) -> None:
-        """Read the saved tuning again: a change made on the dashboard reaches the cameras within a
-        heartbeat (polling; a camera override cleared elsewhere stays until the worker restarts)."""
-        try:
-            self._engine().tuning.load(c.config.name for c in self._cameras)
-        except Exception as exc:  # the database is away: keep the tuning in force
-            logger.debug("worker %s: tuning not reloaded: %s", self.id, exc)
 
     def _stop_camera(self, camera: _Camera) -> None:
         cam = self._engine().camera(camera.config.id)
