@@ -27,7 +27,6 @@ from issc.memory import tune_malloc
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
 from issc.tuning import Tuning, TuningBook
-from issc.types import PlateEvent
 
 if TYPE_CHECKING:
     from issc.store import CorrectionResult, Store
@@ -143,20 +142,7 @@ class Service:
     def corrected(self, result: CorrectionResult) -> None:
         """After an analyst's correction: a text that now matches the watchlist raises the alert."""
         if result.new_watchlist_hit and self.alerts is not None:
-            row = result.after
-            self.alerts.raise_alert(
-                PlateEvent(
-                    camera=row.camera,
-                    first_seen=row.first_seen,
-                    last_seen=row.last_seen,
-                    text=row.text,
-                    confidence=row.confidence,
-                    reads=row.reads,
-                    box=row.box,
-                    ocr_calls=row.ocr_calls,
-                    watchlist=row.watchlist,
-                )
-            )
+            self.alerts.raise_alert(result.after.as_event())
 
     @classmethod
     def build(
@@ -174,6 +160,8 @@ class Service:
         ``DATABASE_URL`` through the watchlist alerting sink, and saved tuning is restored.
         ``source_factory`` builds each camera's source (benchmarks play clips their own way).
         """
+        if settings.cluster.engine == "remote":
+            return cls._remote(settings)
         if detector is None and settings.detection.kind != "none":
             detector = build_detector(settings)
         store = open_history(settings) if sink is None and history else None
@@ -201,6 +189,26 @@ class Service:
                 store.close()  # no writer or retention thread left behind by a failed build
             raise
         return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store, alerts=alerts)
+
+    @classmethod
+    def _remote(cls, settings: Settings) -> Service:
+        """``ENGINE=remote``: the history and the cluster's cameras, no detector, no camera here."""
+        from issc.remote import RemoteEngine
+
+        store = open_history(settings)
+        if store.engine.dialect.name != "postgresql":
+            logger.warning(
+                "ENGINE=remote with DATABASE_URL on %s: only workers on this machine can share it",
+                store.engine.dialect.name,
+            )
+        alerts = AlertingSink(store, store, settings.store.webhook_url)  # corrections raise alerts here
+        try:
+            engine = RemoteEngine(settings, store)
+        except BaseException:
+            alerts.close()
+            store.close()
+            raise
+        return cls(settings=settings, engine=engine, sink=alerts, store=store, alerts=alerts)  # type: ignore[arg-type]
 
     def start(self) -> Service:
         """Start the cameras (after the malloc settings that keep a long run's memory flat)."""

@@ -51,6 +51,7 @@ class CameraStatus:
     detector_state: str = "idle"  # e.g. "ok", "motion-idle", "key rejected: ..."
     detect_fps: float = 0.0
     latency_ms: float | None = None  # recent capture -> publish latency
+    worker: str | None = None  # the cluster worker that runs it (ENGINE=remote); None: this process
 
     def as_json(self) -> dict:
         return {
@@ -65,7 +66,38 @@ class CameraStatus:
             "detector": self.detector_state,
             "detect_fps": round(self.detect_fps, 2),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "down_since": None if self.down_since is None else round(self.down_since, 3),
+            "worker": self.worker,
         }
+
+    @classmethod
+    def from_json(cls, data: dict, **changes: object) -> CameraStatus:
+        """The status a worker's ``/api/cameras`` item describes (``changes``: fields to replace).
+
+        Raises:
+            KeyError, TypeError, ValueError: not such an item.
+        """
+        age = data.get("last_frame_age_s")
+        latency = data.get("latency_ms")
+        down = data.get("down_since")
+        fields: dict[str, object] = {
+            "id": str(data["id"]),
+            "name": str(data["name"]),
+            "source_kind": str(data.get("source_kind", "")),
+            "source": "",
+            "state": CameraState(data["state"]),
+            "fps": float(data.get("fps") or 0.0),
+            "last_frame_age_s": None if age is None else float(age),
+            "dropped": int(data.get("dropped") or 0),
+            "last_error": None if data.get("last_error") is None else str(data["last_error"]),
+            "down_since": None if down is None else float(down),
+            "detector_state": str(data.get("detector", "idle")),
+            "detect_fps": float(data.get("detect_fps") or 0.0),
+            "latency_ms": None if latency is None else float(latency),
+            "worker": None if data.get("worker") is None else str(data["worker"]),
+        }
+        fields.update(changes)
+        return cls(**fields)  # type: ignore[arg-type]
 
 
 #: ``PlateRead.source`` values: an OCR call on a crop, the plate locator's own (free) line read,

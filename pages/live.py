@@ -46,6 +46,18 @@ def _watchlist_alerts() -> None:
 _watchlist_alerts()
 
 cameras = engine.configs()
+if service.settings.cluster.engine == "remote":
+    workers = engine.workers()
+    lines = [f"- `{w.id}`: {len(w.cameras)} running, {len(w.standby)} standby" for w in workers]
+    st.sidebar.markdown(
+        "**Live workers**\n" + ("\n".join(lines) if lines else "\nnone: start `python -m issc.worker`")
+    )
+    if not cameras:
+        st.info(
+            "No worker has registered a camera yet (ENGINE=remote): start a worker with the same "
+            "DATABASE_URL and WORKER_TOKEN (see docs/deploy.md).",
+            icon=":material/info:",
+        )
 per_row = st.sidebar.slider("Tiles per row", 1, 4, min(len(cameras), 3) or 1, key="live_per_row")
 mode = st.sidebar.radio(
     "Picture",
@@ -76,7 +88,12 @@ for row in range(math.ceil(len(cameras) / per_row)):
                 status = engine.status_of(camera.id)
                 st.markdown(status_line(status))
                 stuck = status.detector_state.startswith(("stopped", "backing off"))
-                if stuck and is_admin and st.button("Retry detector", key=f"retry_{camera.id}"):
+                if (
+                    stuck
+                    and is_admin
+                    and status.worker is None
+                    and st.button("Retry detector", key=f"retry_{camera.id}")
+                ):
                     engine.retry_detector(camera.id)  # with the next frame: a fixed key or plan is found
                     st.toast(f"{camera.name}: the detector is tried again", icon=":material/refresh:")
 

@@ -12,6 +12,14 @@ require_role("admin")
 service = get_service()
 engine = service.engine
 st.title("Webcam")
+if service.settings.cluster.engine == "remote":
+    st.info(
+        "This dashboard runs with **ENGINE=remote**: it shows the cameras of the workers and runs none "
+        "itself, so it cannot analyse your browser's camera. Open the Webcam page of a dashboard with "
+        "ENGINE=local (the default) for that.",
+        icon=":material/info:",
+    )
+    st.stop()
 st.caption(
     "Your browser's camera, analysed like any other camera: people and plates are detected and plate "
     "events land in the history as camera **webcam**. Nothing leaves this server."

@@ -44,11 +44,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve an ASGI ``app`` with uvicorn on a free loopback port; yields its base URL."""
+def serving(app, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI ``app`` with uvicorn on ``port`` (default: a free loopback port); yields its base URL."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()

@@ -9,7 +9,7 @@ when it is refused), so that no log line or error message shows it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -20,10 +20,16 @@ MIN_TOKEN_CHARS = 16
 
 
 class ClusterSettings(BaseModel):
-    """A camera worker's identity in the ``workers`` table, its token, and its heartbeat."""
+    """Whether the dashboard runs cameras itself (``ENGINE``), and a camera worker's identity in the
+    ``workers`` table, its token and its heartbeat."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    engine: Literal["local", "remote"] = Field(
+        "local",
+        description="local: this process runs the cameras of CAMERAS (one machine, no set-up); remote: the "
+        "dashboard runs no camera and shows every camera of the live workers sharing DATABASE_URL.",
+    )
     worker_token: SecretStr | None = Field(
         None,
         description="Bearer token every request to a worker must carry (never shown); required when the "

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from issc.plates.text import normalize
+from issc.types import PlateEvent
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,20 @@ class PlateRow:
     reviewed_at: datetime | None = None
     probable: str | None = None
     char_conf: tuple[float, ...] = ()
+
+    def as_event(self) -> PlateEvent:
+        """The stored event as the engine emitted it (without its images and votes), for alerts."""
+        return PlateEvent(
+            camera=self.camera,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            text=self.text,
+            confidence=self.confidence,
+            reads=self.reads,
+            box=self.box,
+            ocr_calls=self.ocr_calls,
+            watchlist=self.watchlist,
+        )
 
     @property
     def machine_text(self) -> str:

@@ -7,7 +7,7 @@ import html
 import time
 from datetime import UTC, tzinfo
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -40,6 +40,9 @@ def status_line(status: CameraStatus) -> str:
     """One markdown line: state badge, fps, latency, drops, detector state."""
     color, label = STATE_BADGES[status.state]
     parts = [f":{color}-badge[{label}]"]
+    if status.worker:
+        on = "on" if status.state == CameraState.ONLINE else "last on"
+        parts.append(f"{on} worker `{status.worker}`")
     if status.state == CameraState.ONLINE:
         parts.append(f"{status.fps:.1f} fps")
         if status.latency_ms is not None:
@@ -62,7 +65,7 @@ def ice_configuration(ice_servers: str) -> dict:
 
 def mjpeg_img(camera_id: str, name: str) -> str:
     """An ``<img>`` showing the camera's MJPEG route: the browser streams it, no reruns needed."""
-    src = f"{base_path()}/video_feed/{html.escape(camera_id)}/"
+    src = f"{base_path()}/video_feed/{html.escape(quote(camera_id, safe=''))}/"
     return (
         f'<img src="{src}" alt="{html.escape(name)}" '
         'style="width:100%;aspect-ratio:16/9;object-fit:contain;background:#111;border-radius:6px" />'
