@@ -18,6 +18,7 @@ COMMANDS = {
     "mjpeg": "issc.bench.mjpeg",
     "viewers": "issc.bench.viewers",
     "soak": "issc.bench.soak",
+    "cluster": "issc.bench.cluster",
 }
 
 
