@@ -19,7 +19,15 @@ from issc.bench.__main__ import main as bench_main
 from issc.bench.cluster import resolve_url
 
 PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-PARTS = {"writer_capacity", "pages_during_capacity", "live_writes", "pages_busy", "failover", "pages_idle"}
+PARTS = {
+    "writer_capacity",
+    "pages_during_capacity",
+    "live_writes",
+    "pages_busy",
+    "failover",
+    "pages_idle",
+    "remote_dashboard",
+}
 
 
 def _bench_databases(url: str) -> set[str]:
@@ -79,6 +87,12 @@ def test_a_tiny_cluster_run_reports_every_part(capsys: pytest.CaptureFixture[str
     assert during["views"] >= 3 and during["capacity"]["passes_per_s"] > 0
     live = result["live_writes"]
     assert live["rows_per_camera_minute"] >= 0 and live["workers_cpu_percent"] > 0
+    # and the remote dashboard relayed the camera to every viewer over one stream from the worker
+    remote = result["remote_dashboard"]
+    assert 0 < remote["status_p50_ms"] <= remote["status_p95_ms"] and remote["direct_fps_per_viewer"] > 0
+    assert [seen["viewers"] for seen in remote["through_dashboard"]] == [1, 4]
+    for seen in remote["through_dashboard"]:
+        assert seen["fps_per_viewer"] > 0 and seen["upstream_streams"] == 1
     # and it dropped its own database and left no process running
     assert result["own_database"] is True
     assert _bench_databases(PG_URL) == databases_before
@@ -110,3 +124,25 @@ def test_the_bench_takes_its_url_from_the_environment(monkeypatch: pytest.Monkey
     assert resolve_url(None) == pg
     monkeypatch.setenv("ISSC_BENCH_DATABASE_URL", pg + "_bench")
     assert resolve_url(None) == pg + "_bench"
+
+
+@pytest.mark.slow
+def test_the_history_bench_runs_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench history`` (the Plates page's queries, CSV export, search) on PostgreSQL, in a database
+    of its own so that its rows never mix with another test's."""
+    if not PG_URL:
+        pytest.skip("set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run it")
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"issc_history_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        argv = ["history", "--rows", "3000", "--repeats", "2", "--csv-rows", "300", "--distance-repeats", "1"]
+        assert bench_main([*argv, "--database-url", url, "--json"]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert result["rows"] == 3000 and "postgresql" in json.dumps(result).lower()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
