@@ -278,3 +278,26 @@ def test_service_passes_the_retention_settings_to_the_store(
         )
     finally:
         store.close()
+
+
+def test_one_process_at_a_time_purges_a_shared_postgresql(write: Any, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several processes share a PostgreSQL history, not a SQLite file")
+    from issc.store.retention import PURGE_LOCK_KEY
+
+    store = write([event(40, "OLD1AAA"), event(1, "KEEP2DD")], retention_days=30, snapshot_retention_days=0)
+    other = sa.create_engine(database_url)
+    try:
+        with other.connect() as conn:
+            # given another process (a camera worker) purging the shared database right now
+            assert conn.execute(sa.text(f"SELECT pg_try_advisory_lock({PURGE_LOCK_KEY})")).scalar()
+            # then this store's purge skips its round, and says so
+            assert store.purger.purge().events == 0
+            assert "another process was purging" in store.status().retention
+            assert len(store.search_plates()) == 2
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({PURGE_LOCK_KEY})"))
+        # and once it is done, the next round purges
+        assert store.purger.purge().events == 1
+        assert [r.text for r in store.search_plates()] == ["KEEP2DD"]
+    finally:
+        other.dispose()

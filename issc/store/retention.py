@@ -19,6 +19,10 @@ Space: a new SQLite database is created with ``auto_vacuum = INCREMENTAL`` (set 
 only a ``VACUUM`` can change: when a purge leaves more than :data:`VACUUM_SHARE` of the file free,
 the purge runs one ``VACUUM`` (which also switches the file to incremental, so it happens once; the
 writer waits while it runs). PostgreSQL reuses freed space through its own autovacuum.
+
+Several processes sharing one PostgreSQL (camera workers and a dashboard, ``docs/deploy.md``) each
+own a purger; a session advisory lock (:data:`PURGE_LOCK_KEY`) lets one purge at a time, and the
+others skip that round (the next one finds the work done).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +104,28 @@ class PurgeResult:
         return text
 
 
+#: PostgreSQL advisory lock held by the process purging a shared database.
+PURGE_LOCK_KEY = 4157
+
+
+@contextmanager
+def _only_purger(engine: sa.Engine) -> Iterator[bool]:
+    """Whether this process may purge now: always on SQLite (one process writes the file); on
+    PostgreSQL, while it holds :data:`PURGE_LOCK_KEY` (released at the end, or with its session)."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        got = bool(conn.execute(sa.text(f"SELECT pg_try_advisory_lock({PURGE_LOCK_KEY})")).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(sa.text(f"SELECT pg_advisory_unlock({PURGE_LOCK_KEY})"))
+                conn.commit()
+
+
 class Purger:
     """Applies a :class:`RetentionPolicy` to a history database, now or from a background thread.
 
@@ -160,7 +187,18 @@ class Purger:
                 logger.info("history store: retention purge %s", result.summary())
 
     def purge(self) -> PurgeResult:
-        """One purge: snapshots, old events, the size cap, then space back to the file system."""
+        """One purge: snapshots, old events, the size cap, then space back to the file system.
+
+        On PostgreSQL, skipped (nothing done) while another process purges the same database.
+        """
+        with _only_purger(self.engine) as mine:
+            if not mine:
+                when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(self.clock()))
+                self.last = f"{when} UTC: skipped, another process was purging the shared database"
+                return PurgeResult()
+            return self._purge()
+
+    def _purge(self) -> PurgeResult:
         now_ms = int(self.clock() * 1000)
         snapshots = events = 0
         if self.policy.snapshot_days:
