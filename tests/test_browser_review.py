@@ -98,7 +98,7 @@ def test_an_analyst_confirms_and_corrects_from_the_keyboard(
     page.get_by_text(f"event #{ids['LS15E8C']}", exact=False).wait_for(timeout=20_000)
     # typing starts a correction in the text field; Enter saves it
     page.keyboard.type("LS15EBC")
-    field = page.locator(f'.st-key-review_text_{ids["LS15E8C"]} input:focus')  # not a stale copy
+    field = page.locator(f".st-key-review_text_{ids['LS15E8C']} input:focus")  # not a stale copy
     assert field.input_value() == "LS15EBC"
     page.keyboard.press("Enter")
     page.get_by_text("1 of 3 reviewed").wait_for(timeout=20_000)

@@ -131,7 +131,9 @@ def _remote_dashboard(bench: Bench) -> Part:
         n = seen["viewers"]
         note = f"{seen['upstream_streams']} stream(s) to the worker"
         rows.append(
-            Row(label, f"fps per viewer, {n} viewer(s) via the dashboard", seen["fps_per_viewer"], "1/s", note)
+            Row(
+                label, f"fps per viewer, {n} viewer(s) via the dashboard", seen["fps_per_viewer"], "1/s", note
+            )
         )
         rows.append(Row(label, f"proxy CPU per viewer, {n} viewer(s)", seen["overhead_pct_per_viewer"], "%"))
     return Part("remote_dashboard", data, rows)
