@@ -376,6 +376,11 @@ def test_plates_per_hour_top_plates_and_people(store: Store) -> None:
     assert [(h.hour, h.plates) for h in gate_only] == [(T0 + timedelta(hours=1), 2)]
     assert [p.mean_count for p in gate_people] == [2.0, 3.0]
     assert store.people_over_time(page_filter, bucket_minutes=1) == gate_people
+    # and the cameras with plates from an hour on are named once each (the page's camera list)
+    assert store.cameras_since(T0) == ["gate", "yard"]
+    assert store.cameras_since(T0 + timedelta(minutes=30)) == ["gate", "yard"]  # the hour it falls in
+    assert store.cameras_since(T0 + timedelta(hours=1)) == ["gate"]
+    assert store.cameras_since(T0 + timedelta(hours=2)) == []
 
 
 def test_csv_export_is_exactly_the_filtered_rows(filled: Store) -> None:

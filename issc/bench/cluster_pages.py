@@ -42,9 +42,9 @@ def _filters(store: Store, cameras: list[str]) -> list[PlateFilter]:
 def page_calls(store: Store, flt: PlateFilter) -> list[tuple[str, Callable[[], object]]]:
     """The store calls of one Plates page view with ``flt``, named."""
     since, until = flt.since or datetime.now(UTC) - timedelta(days=1), flt.until or datetime.now(UTC)
-    month = PlateFilter(since=datetime.now(UTC) - timedelta(days=30))
+    month = datetime.now(UTC) - timedelta(days=30)
     return [
-        ("cameras 30d", lambda: store.plates_per_hour(month)),
+        ("cameras 30d", lambda: store.cameras_since(month)),
         ("count", lambda: store.count_plates(flt)),
         ("rows (50)", lambda: store.search_plates(flt, limit=PAGE_SIZE)),
         ("per hour chart", lambda: store.plates_per_hour(flt)),

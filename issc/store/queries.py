@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -108,6 +109,14 @@ class PlateQueries:
         with self.engine.connect() as conn:
             data = conn.execute(sa.select(column).where(schema.plate_images.c.event_id == event_id)).scalar()
         return bytes(data) if data else None
+
+    def cameras_since(self, since: datetime) -> list[str]:
+        """Cameras with plate events in hours from ``since`` on (the hourly roll-up), by name."""
+        h = schema.plate_hours
+        lo = to_ms(since) // HOUR_MS * HOUR_MS
+        query = sa.select(h.c.camera).where(h.c.hour_ms >= lo).distinct().order_by(h.c.camera)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def plates_per_hour(self, flt: PlateFilter = EVERYTHING) -> list[HourCount]:
         """Plate events per UTC hour and camera, oldest hour first (hours without events left out).

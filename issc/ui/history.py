@@ -96,7 +96,7 @@ def plates_csv(store: Store, flt: PlateFilter) -> str:
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)
 def _history_cameras(_store: Store, database_url: str, since: datetime) -> list[str]:
-    return sorted({h.camera for h in _store.plates_per_hour(PlateFilter(since=since))})
+    return _store.cameras_since(since)  # the names only: not cameras x 720 hourly rows
 
 
 def history_cameras(store: Store, days: int = 30) -> list[str]:
