@@ -20,7 +20,7 @@ from issc.remote import MultipartReader
 from issc.service import Service
 from issc.store import PlateFilter, Store, create_engine
 from issc.store.migrate import migrate
-from issc.tuning import TuningBook
+from issc.tuning import Tuning, TuningBook
 from issc.worker import Worker
 from issc.worker.__main__ import build_app
 
@@ -89,9 +89,14 @@ def test_the_remote_engine_follows_a_worker_in_process(tmp_path: Path, no_thread
                 picture_id, jpeg = engine.current_jpeg("street")
                 assert picture_id > first and jpeg[:2] == b"\xff\xd8" and not is_no_signal(jpeg)
                 first = picture_id
-            assert (
-                engine.latest("street") is None
-            )  # no raw frames here: the Tuning preview asks for an upload
+            # no raw frames here: the Tuning preview asks for an upload
+            assert engine.latest("street") is None
+            # and a tuning saved by another dashboard shows here too (its change feed)
+            with Store(url) as other:
+                TuningBook(load_settings().tuning, other).set(Tuning(plate_conf=0.66), "street")
+            wait_for(
+                lambda: engine.tuning_for("street").plate_conf == 0.66, 2.5, "the tuning on the dashboard"
+            )
             with pytest.raises(KeyError):
                 engine.camera("nobody")
             # and the dashboard with the wrong token says so, without showing either token

@@ -29,7 +29,8 @@ from typing import Any
 import requests
 
 from issc.alerts import Alert
-from issc.cluster import Registry, WorkerRow
+from issc.cluster import ChangeFeed, Registry, WorkerRow
+from issc.cluster.changes import SETTINGS, WATCHLIST
 from issc.config import CameraConfig, Settings
 from issc.errors import ConfigError
 from issc.remote.feed import RemoteFeed, Upstream, first_line, why
@@ -82,6 +83,7 @@ class RemoteEngine:
         self._started_at = datetime.now(UTC)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._changes: ChangeFeed | None = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="issc-remote-status")
         self.running = False
         self.last_error: str | None = None  # why the last round failed (the database is away)
@@ -93,6 +95,8 @@ class RemoteEngine:
         if self.running:
             return self
         self.refresh()
+        # tuning or watchlist changed by another dashboard: this one shows and uses the new ones
+        self._changes = ChangeFeed(self._store.engine, self._changed).start()
         self._thread = threading.Thread(target=self._loop, name="issc-remote-poll", daemon=True)
         self._thread.start()
         self.running = True
@@ -103,6 +107,8 @@ class RemoteEngine:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        if self._changes is not None:
+            self._changes.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
         with self._lock:
@@ -151,6 +157,14 @@ class RemoteEngine:
             self.tuning.load(new)  # their saved overrides (the dashboard makes every later change)
         if time.monotonic() - self._alerts_read_at >= ALERTS_EVERY_S:
             self._read_alerts()
+
+    def _changed(self, topics: frozenset[str]) -> None:
+        """Read the saved tuning and/or the watchlist again (raises when the database is away: the
+        feed tries again)."""
+        if SETTINGS in topics:
+            self.tuning.load(self.cameras)
+        if WATCHLIST in topics:
+            self._store.reload_watchlist()
 
     def _ask_workers(self, rows: list[WorkerRow]) -> dict[str, list[dict] | str]:
         """Each live worker's ``/api/cameras`` (a list), or why it did not answer (a sentence)."""
