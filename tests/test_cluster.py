@@ -25,6 +25,7 @@ from issc.cluster import CameraClaim, CameraClash, LockSession, Registry, lock_k
 from issc.config import CameraConfig, load_settings
 from issc.errors import ConfigError
 from issc.store import Store, create_engine
+from issc.store.database import drop_database
 from issc.store.migrate import migrate
 from issc.tuning import Tuning, TuningBook
 from issc.worker import Worker
@@ -62,8 +63,7 @@ def pg_url() -> Iterator[str]:
     try:
         yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)  # waits for an autovacuum worker busy in it
         admin.dispose()
 
 

@@ -48,6 +48,7 @@ from issc.bench.common import print_json, print_table
 from issc.bench.passes import cpu_load
 from issc.cluster import Registry
 from issc.store import Store
+from issc.store.database import drop_database
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,8 +192,7 @@ def bench_database(url: str, tag: str) -> Iterator[tuple[str, bool]]:
     try:
         yield sa.make_url(url).set(database=name).render_as_string(hide_password=False), True
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)  # waits for an autovacuum worker busy in it
         admin.dispose()
 
 

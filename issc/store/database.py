@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,21 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 def dialect_insert(conn: sa.Connection) -> Any:
     """The connection's dialect-specific ``insert`` (it has ``on_conflict_do_update/_nothing``)."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def drop_database(admin: sa.Engine, name: str, attempts: int = 20, wait_s: float = 0.5) -> None:
+    """Drop the PostgreSQL database ``name`` with the sessions still in it (``WITH (FORCE)``).
+
+    ``admin`` is an ``AUTOCOMMIT`` engine on another database of the server. An autovacuum worker
+    busy in ``name`` cannot be ended by a role that is not a superuser: the drop waits ``wait_s`` for
+    it to finish and tries again, up to ``attempts`` times.
+    """
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except sa.exc.DBAPIError as exc:
+            if attempt == attempts - 1 or "pg_signal_backend" not in str(exc):
+                raise
+            time.sleep(wait_s)
