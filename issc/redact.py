@@ -154,6 +154,14 @@ def redact(text: str) -> str:
     return text
 
 
+def error_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message (its type when it has none), redacted and at most
+    ``limit`` characters: what a log line or a status sentence quotes of it."""
+    text = str(exc).strip()
+    line = redact(text.splitlines()[0]) if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def redact_url(url: str) -> str:
     """A URL safe to show and log (the same rules as :func:`redact`)."""
     return redact(url)

@@ -15,7 +15,6 @@ The dashboard is a separate process, so its CPU time is its own (``psutil``).
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import psutil
 import requests
 
 from issc.bench.cluster_workers import ROOT, Cluster, free_port, wait_for
+from issc.bench.common import ProcessMeter, percentile
 from issc.remote import MultipartReader
 
 #: Viewer counts measured through the dashboard.
@@ -64,17 +64,22 @@ class Dashboard:
         except (requests.RequestException, ValueError):
             return {}
 
-    def cpu_s(self) -> float:
-        times = self.ps.cpu_times()
-        return times.user + times.system
-
-    def connections_to(self, port: int) -> int:
-        """Open TCP connections from the dashboard to ``port`` (a worker)."""
-        return sum(
-            1
-            for c in self.ps.net_connections(kind="tcp")
-            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
-        )
+    def connections_to(self, port: int, samples: int = 5, every_s: float = 0.2) -> int:
+        """Open TCP connections from the dashboard to ``port`` (a worker): the fewest of ``samples``
+        counts, so that a status request caught in flight is not counted as a stream."""
+        counts = []
+        for i in range(samples):
+            if i:
+                time.sleep(every_s)
+            connections = self.ps.net_connections(kind="tcp")
+            counts.append(
+                sum(
+                    1
+                    for c in connections
+                    if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+                )
+            )
+        return min(counts)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -140,9 +145,9 @@ def measure_proxy(url: str, cluster: Cluster, seconds: float) -> dict:
             requests.get(dashboard.url + "/api/cameras", timeout=5).raise_for_status()
             status_ms.append((time.perf_counter() - start) * 1000)
         time.sleep(20)  # feeds opened by the readiness checks close (IDLE_S 15 s)
-        before = dashboard.cpu_s()
+        meter = ProcessMeter(dashboard.process.pid).start()
         time.sleep(window)
-        idle_pct = (dashboard.cpu_s() - before) / window * 100
+        idle_pct = meter.stop().cpu_percent
         idle_connections = dashboard.connections_to(worker.port)  # the status poll's kept-alive one
         direct_fps, _ = _watch(
             f"{worker.url}/video_feed/{local_id}/",
@@ -152,14 +157,14 @@ def measure_proxy(url: str, cluster: Cluster, seconds: float) -> dict:
         )
         rows = []
         for viewers in VIEWERS:
-            before = dashboard.cpu_s()
+            meter = ProcessMeter(dashboard.process.pid).start()
 
             def upstreams() -> int:
                 time.sleep(window / 2)
                 return dashboard.connections_to(worker.port)
 
             fps, upstream = _watch(f"{dashboard.url}/video_feed/{camera}/", viewers, window, {}, upstreams)
-            cpu_pct = (dashboard.cpu_s() - before) / window * 100
+            cpu_pct = meter.stop().cpu_percent
             rows.append(
                 {
                     "viewers": viewers,
@@ -172,8 +177,8 @@ def measure_proxy(url: str, cluster: Cluster, seconds: float) -> dict:
         return {
             "camera": camera,
             "window_s": window,
-            "status_p50_ms": round(statistics.median(status_ms), 2),
-            "status_p95_ms": round(statistics.quantiles(status_ms, n=20)[-1], 2),
+            "status_p50_ms": round(percentile(status_ms, 50) or 0.0, 2),
+            "status_p95_ms": round(percentile(status_ms, 95) or 0.0, 2),
             "dashboard_idle_cpu_pct": round(idle_pct, 1),
             "direct_fps_per_viewer": round(direct_fps, 2),
             "through_dashboard": rows,

@@ -37,10 +37,10 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 class ProcessMeter:
-    """CPU seconds and RSS of this process between ``start()`` and ``stop()``."""
+    """CPU seconds and RSS of this process (or of process ``pid``) between ``start()`` and ``stop()``."""
 
-    def __init__(self) -> None:
-        self._proc = psutil.Process()
+    def __init__(self, pid: int | None = None) -> None:
+        self._proc = psutil.Process(pid)
         self.cpu_s = 0.0
         self.wall_s = 0.0
         self.rss_mb = 0.0

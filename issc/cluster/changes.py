@@ -23,14 +23,18 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from issc.redact import redact, redact_url
+from issc.redact import error_line, redact_url
 from issc.store import schema
 from issc.store.settings import CHANGES_CHANNEL, SETTING_PREFIX, WATCHLIST_CHANGED
+
+if TYPE_CHECKING:
+    from issc.store.watchlist import WatchlistTable
+    from issc.tuning import TuningBook
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +78,6 @@ def _digest(rows: list[Any]) -> str:
     return hashlib.blake2b(repr([tuple(r) for r in rows]).encode(), digest_size=16).hexdigest()
 
 
-def _reason(exc: BaseException) -> str:
-    """The first line of an error, credentials hidden."""
-    return redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-
-
 class _Listener:
     """The dedicated ``LISTEN issc_changes`` connection (psycopg 3), reopened with backoff.
 
@@ -120,7 +119,7 @@ class _Listener:
         except Exception as exc:  # ImportError, psycopg.Error: poll until the next try
             if conn is not None:
                 conn.close()
-            self._failed(f"cannot listen for changes on {self._shown} ({_reason(exc)})")
+            self._failed(f"cannot listen for changes on {self._shown} ({error_line(exc)})")
             return False
         logger.log(
             logging.INFO if self._failing else logging.DEBUG, "listening for changes on %s", self._shown
@@ -145,7 +144,7 @@ class _Listener:
             notices = list(self._conn.notifies(timeout=timeout, stop_after=1 if first else None))
         except Exception as exc:  # psycopg.OperationalError: the server or the network went away
             self.close()
-            self._failed(f"the change listener lost {self._shown} ({_reason(exc)}); polling meanwhile")
+            self._failed(f"the change listener lost {self._shown} ({error_line(exc)}); polling meanwhile")
             return set()
         return {topic for n in notices if (topic := topic_of(n.payload)) is not None}
 
@@ -232,12 +231,13 @@ class ChangeFeed:
         next_poll = time.monotonic() + self.poll_s
         while not self._stop.is_set():
             try:
-                changed = self._wait(max(next_poll - time.monotonic(), 0.0))
+                changed, now = self._wait(max(next_poll - time.monotonic(), 0.0)), None
                 if time.monotonic() >= next_poll:
-                    changed |= self._poll()
+                    polled, now = self._poll()
+                    changed |= polled
                     next_poll = time.monotonic() + self.poll_s
                 if changed:
-                    self._deliver(frozenset(changed))
+                    self._deliver(frozenset(changed), now)
             except Exception:  # the feed never dies: log, go on
                 logger.exception("the change feed failed a round")
                 self._stop.wait(WAKE_S)
@@ -256,30 +256,46 @@ class ChangeFeed:
             changed |= listener.receive(self.debounce_s, first=False)
         return changed
 
-    def _poll(self) -> set[str]:
-        """Topics whose fingerprint differs from the last one delivered."""
+    def _poll(self) -> tuple[set[str], dict[str, str] | None]:
+        """Topics whose fingerprint differs from the last one delivered, and the fingerprints read."""
         now = self._read_fingerprints()
         if now is None:
-            return set()
-        return {topic for topic, digest in now.items() if self._seen.get(topic) != digest}
+            return set(), None
+        return {topic for topic, digest in now.items() if self._seen.get(topic) != digest}, now
 
-    def _deliver(self, topics: frozenset[str]) -> None:
+    def _deliver(self, topics: frozenset[str], now: dict[str, str] | None = None) -> None:
+        """Hand ``topics`` to the callback; ``now``: fingerprints just read by a poll (else read here,
+        before the callback, so that a later change differs from them)."""
         before = self._seen
-        now = self._read_fingerprints()  # read before the callback: a later change differs from it
+        now = now or self._read_fingerprints()
         if now is not None:
             self._seen = {**before, **{t: now[t] for t in topics}}
         try:
             self._on_change(topics)
         except Exception as exc:
             self._seen = {t: d for t, d in self._seen.items() if t not in topics}  # offered again
-            logger.warning("a change of %s was not applied (tried again): %s", sorted(topics), _reason(exc))
+            logger.warning(
+                "a change of %s was not applied (tried again): %s", sorted(topics), error_line(exc)
+            )
 
     def _read_fingerprints(self) -> dict[str, str] | None:
         try:
             return fingerprints(self.engine)
         except Exception as exc:  # the database is away: the next poll tries again
-            logger.debug("change fingerprints not read: %s", _reason(exc))
+            logger.debug("change fingerprints not read: %s", error_line(exc))
             return None
+
+
+def reload_changed(
+    topics: frozenset[str], tuning: TuningBook, camera_names: Iterable[str], watchlist: WatchlistTable
+) -> None:
+    """Read again what a process keeps in memory after ``topics`` changed in another process: the
+    saved tuning of ``camera_names`` (an override cleared elsewhere is dropped, the cameras are
+    retuned) and/or the watchlist. Raises when the database cannot be read (a feed offers it again)."""
+    if SETTINGS in topics:
+        tuning.load(camera_names)
+    if WATCHLIST in topics:
+        watchlist.reload_watchlist()
 
 
 __all__ = [
@@ -290,5 +306,6 @@ __all__ = [
     "ChangeCallback",
     "ChangeFeed",
     "fingerprints",
+    "reload_changed",
     "topic_of",
 ]

@@ -23,6 +23,8 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from issc.redact import error_line
+
 logger = logging.getLogger(__name__)
 
 #: Server-side TCP keepalives of the lock connection: idle seconds, probe interval, probes.
@@ -124,7 +126,7 @@ class LockSession:
         try:
             self.execute("SELECT 1")
         except sa.exc.SQLAlchemyError as exc:
-            logger.warning("the camera lock connection is lost: %s", str(exc).splitlines()[0])
+            logger.warning("the camera lock connection is lost: %s", error_line(exc))
             return False
         return True
 

@@ -215,6 +215,14 @@ class Registry:
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(sa.select(schema.workers).order_by(schema.workers.c.id))]
 
+    def all_and_live(self) -> tuple[list[WorkerRow], set[str]]:
+        """Every row, dead workers' included, by id, and the ids of the live ones (one query)."""
+        w = schema.workers
+        alive = (w.c.heartbeat_ms >= self._now() - int(self.dead_after_s * 1000)).label("alive")
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(w, alive).order_by(w.c.id)).all()
+        return [_row(r) for r in found], {r.id for r in found if r.alive}
+
     def remove(self, worker_id: str) -> None:
         """Delete the worker's row (at a clean stop)."""
         with self.engine.begin() as conn:

@@ -30,10 +30,11 @@ import requests
 
 from issc.alerts import Alert
 from issc.cluster import ChangeFeed, Registry, WorkerRow
-from issc.cluster.changes import SETTINGS, WATCHLIST
+from issc.cluster.changes import reload_changed
 from issc.config import CameraConfig, Settings
 from issc.errors import ConfigError
-from issc.remote.feed import RemoteFeed, Upstream, first_line, why
+from issc.redact import error_line
+from issc.remote.feed import RemoteFeed, Upstream, why
 from issc.store import PlateFilter, Store
 from issc.tuning import Tuning, TuningBook
 from issc.types import CameraState, CameraStatus
@@ -79,6 +80,7 @@ class RemoteEngine:
         self._cameras: dict[str, RemoteCamera] = {}  # by name, in the order first seen
         self._feeds: dict[str, RemoteFeed] = {}
         self._alerts: list[Alert] = []
+        self._live_workers: list[WorkerRow] = []
         self._alerts_read_at = 0.0
         self._started_at = datetime.now(UTC)
         self._stop = threading.Event()
@@ -137,15 +139,15 @@ class RemoteEngine:
     def refresh(self) -> None:
         """One round: the registry, every live worker's cameras, and now and then the alerts."""
         try:
-            rows = self.registry.all()
-            live = {row.id for row in self.registry.live()}
+            rows, live = self.registry.all_and_live()
         except Exception as exc:  # the database is away: keep what is known, say why
-            self.last_error = f"the history database does not answer ({first_line(exc)})"
+            self.last_error = f"the history database does not answer ({error_line(exc, 120)})"
             logger.warning("ENGINE=remote: %s", self.last_error)
             self._mark_all_offline(self.last_error)
             return
         self.last_error = None
-        answers = self._ask_workers([row for row in rows if row.id in live])
+        self._live_workers = [row for row in rows if row.id in live]
+        answers = self._ask_workers(self._live_workers)
         now = time.time()
         with self._lock:
             known = dict(self._cameras)
@@ -159,12 +161,7 @@ class RemoteEngine:
             self._read_alerts()
 
     def _changed(self, topics: frozenset[str]) -> None:
-        """Read the saved tuning and/or the watchlist again (raises when the database is away: the
-        feed tries again)."""
-        if SETTINGS in topics:
-            self.tuning.load(self.cameras)
-        if WATCHLIST in topics:
-            self._store.reload_watchlist()
+        reload_changed(topics, self.tuning, self.cameras, self._store)
 
     def _ask_workers(self, rows: list[WorkerRow]) -> dict[str, list[dict] | str]:
         """Each live worker's ``/api/cameras`` (a list), or why it did not answer (a sentence)."""
@@ -212,8 +209,8 @@ class RemoteEngine:
     # --- cameras ---------------------------------------------------------------------------
 
     def workers(self) -> list[WorkerRow]:
-        """The live workers (a query: not for every page rerun)."""
-        return self.registry.live()
+        """The live workers at the last round (no query: pages may ask on every rerun)."""
+        return list(self._live_workers)
 
     def _known(self) -> list[RemoteCamera]:
         with self._lock:

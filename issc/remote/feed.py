@@ -24,7 +24,7 @@ import requests
 
 from issc.annotate import no_signal_frame
 from issc.jpeg import encode_jpeg
-from issc.redact import redact
+from issc.redact import error_line
 
 logger = logging.getLogger(__name__)
 
@@ -270,14 +270,7 @@ def why(exc: BaseException) -> str:
         if "resolve" in text or "Name or service" in text:
             return "its host name does not resolve"
         return "cannot connect"
-    return first_line(exc)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception, redacted (connection errors quote URLs)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = redact(text)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return error_line(exc, 120)
 
 
 __all__ = ["MultipartReader", "RemoteFeed", "Upstream"]

@@ -14,7 +14,7 @@ own thread, once a second:
 A change feed (:class:`issc.cluster.ChangeFeed`, thread ``issc-changes``) brings tuning and watchlist
 changes made elsewhere (the dashboard) to its cameras and alerts: the saved tuning is read again
 (an override cleared elsewhere is dropped) and so is the watchlist, within milliseconds on
-PostgreSQL (``LISTEN issc_changes``) and within one poll (2 s) without notices.
+PostgreSQL (``LISTEN issc_changes``) and within one poll (1 s) without notices.
 
 Cameras start and stop one at a time through the engine's cameras (``Engine.camera(id).start()``,
 ``request_stop()``, ``join()``); the engine itself is never started, so that ``Engine.start()`` does
@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from issc import __version__
 from issc.cluster import CameraClaim, CameraLock, ChangeFeed, LockSession, Registry, WorkerRow
-from issc.cluster.changes import SETTINGS, TOPICS, WATCHLIST
+from issc.cluster.changes import TOPICS, reload_changed
 from issc.config import CameraConfig, Settings, is_loopback
 from issc.engine import Engine
 from issc.engine.buffer import Published
 from issc.errors import ConfigError
 from issc.health import health_json
 from issc.memory import tune_malloc
+from issc.redact import error_line
 from issc.service import Service
 from issc.types import CameraStatus
 
@@ -304,19 +305,17 @@ class Worker:
         try:
             self._apply_changes(TOPICS)
         except Exception as exc:  # the database is away: the feed's polls catch up
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            logger.warning("worker %s: tuning and watchlist not read again: %s", self.id, reason)
+            logger.warning("worker %s: tuning and watchlist not read again: %s", self.id, error_line(exc))
 
     def _apply_changes(self, topics: frozenset[str]) -> None:
-        """Read the saved tuning (overrides cleared elsewhere are dropped; the cameras are retuned)
-        and/or the watchlist again. Raises when the database cannot be read: the feed tries again."""
+        """Read the saved tuning and/or the watchlist again (raises when the database is away: the
+        feed tries again)."""
         service = self.service
         if service is None or service.store is None:
             return
-        if SETTINGS in topics:
-            service.engine.tuning.load(c.name for c in self.settings.cameras.cameras)
-        if WATCHLIST in topics:
-            service.store.reload_watchlist()
+        reload_changed(
+            topics, service.engine.tuning, (c.name for c in self.settings.cameras.cameras), service.store
+        )
         logger.debug("worker %s: %s read again", self.id, " and ".join(sorted(topics)))
 
     # --- the loop ----------------------------------------------------------------------------
@@ -377,7 +376,7 @@ class Worker:
         except ConfigError as exc:  # a clash found on re-registering: keep running, say why
             logger.error("worker %s: %s", self.id, exc)
         except Exception as exc:  # the database is away: the locks' pings will stop the cameras
-            logger.warning("worker %s: heartbeat failed: %s", self.id, str(exc).splitlines()[0])
+            logger.warning("worker %s: heartbeat failed: %s", self.id, error_line(exc))
 
 
 __all__ = ["RunningCameras", "Worker", "default_url", "default_worker_id"]
