@@ -24,6 +24,7 @@ from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, SourceFactory
 from issc.errors import ConfigError, UnavailableError
 from issc.memory import tune_malloc
+from issc.redact import error_line
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
 from issc.tuning import Tuning, TuningBook
@@ -121,7 +122,7 @@ def open_history(settings: Settings) -> Store:
             "sqlite:///data/issc.db or postgresql+psycopg://user:password@host/db."
         ) from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = error_line(getattr(exc, "orig", None) or exc)
         raise UnavailableError(
             f"DATABASE_URL={shown!r} cannot be opened ({reason}): check that the database server runs "
             "and that the folder is writable."
@@ -297,7 +298,7 @@ class _Retry:
             except Exception as exc:  # a worker never dies: report, retry
                 logger.exception("building the service failed")
                 self._failed_again(
-                    UnavailableError(f"the service could not start ({type(exc).__name__}: {exc})")
+                    UnavailableError(f"the service could not start ({type(exc).__name__}: {error_line(exc)})")
                 )
                 continue
             with _lock:

@@ -33,7 +33,7 @@ from issc.cluster import ChangeFeed, Registry, WorkerRow
 from issc.cluster.changes import reload_changed
 from issc.config import CameraConfig, Settings
 from issc.errors import ConfigError
-from issc.redact import error_line
+from issc.redact import error_line, redact
 from issc.remote.feed import RemoteFeed, Upstream, why
 from issc.store import PlateFilter, Store
 from issc.tuning import Tuning, TuningBook
@@ -173,7 +173,7 @@ class RemoteEngine:
                     f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S
                 )
             except requests.RequestException as exc:
-                return f"worker {row.id} does not answer at {row.url} ({why(exc)})"
+                return redact(f"worker {row.id} does not answer at {row.url} ({why(exc)})")
             if response.status_code == 401:
                 return f"worker {row.id} refuses the dashboard's WORKER_TOKEN: give both the same one"
             if response.status_code != 200:
