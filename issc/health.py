@@ -30,10 +30,11 @@ def health_json(service: Service) -> dict[str, Any]:
     """Health of ``service`` (an :class:`issc.service.Service`) as a JSON-ready dict.
 
     Returns:
-        ``{"ok", "store", "cameras"}``: ``ok`` is false when the store cannot write or no camera is
+        ``{"ok", "store", "cameras", "webhook"}``: ``ok`` is false when the store cannot write or no camera is
         online; ``store`` is ``None`` when the history is off, else its state (``ok``, ``message``,
         ``queue_depth``, ``queue_bytes``, ``dropped``, ``poisoned``, ``written``, ``retention``);
-        ``cameras`` lists each camera's status (as ``/api/cameras`` does).
+        ``cameras`` lists each camera's status (as ``/api/cameras`` does); ``webhook`` is ``None``
+        without ``WEBHOOK_URL``, else what :func:`webhook_json` says.
     """
     store = service.store
     store_json: dict[str, Any] | None = None
@@ -52,4 +53,17 @@ def health_json(service: Service) -> dict[str, Any]:
     cameras = [camera_json(status) for status in service.engine.status()]
     any_online = any(c["state"] == "online" for c in cameras)
     ok = (store_json is None or store_json["ok"]) and (any_online or not cameras)
-    return {"ok": ok, "store": store_json, "cameras": cameras}
+    return {"ok": ok, "store": store_json, "cameras": cameras, "webhook": webhook_json(service)}
+
+
+def webhook_json(service: Service) -> dict[str, Any] | None:
+    """The webhook's counts (``sent``, ``failed``, ``dropped``, ``pending``, ``last_error``), or None
+    without ``WEBHOOK_URL``."""
+    alerts = getattr(service, "alerts", None)
+    sender = getattr(alerts, "webhook", None)
+    if sender is None:
+        return None
+    body = sender.status()
+    if body.get("last_error"):
+        body["last_error"] = redact(body["last_error"])
+    return body

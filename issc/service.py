@@ -129,6 +129,18 @@ def open_history(settings: Settings) -> Store:
         ) from None
 
 
+def alerting_sink(settings: Settings, store: Store) -> AlertingSink:
+    """The watchlist alerts of the history's events; the webhook's queue is the store's outbox."""
+    secret = settings.store.webhook_secret
+    return AlertingSink(
+        store,
+        store,
+        settings.store.webhook_url,
+        outbox=store.outbox,
+        webhook_secret=secret.get_secret_value() if secret is not None else None,
+    )
+
+
 @dataclass
 class Service:
     """What one process runs: its settings, the shared detector, the history store and the engine."""
@@ -168,7 +180,7 @@ class Service:
         store = open_history(settings) if sink is None and history else None
         alerts = None
         if store is not None:
-            alerts = sink = AlertingSink(store, store, settings.store.webhook_url)
+            alerts = sink = alerting_sink(settings, store)
         sink = sink or MemorySink()
         try:
             tuning = TuningBook(settings.tuning, store)
@@ -202,7 +214,7 @@ class Service:
                 "ENGINE=remote with DATABASE_URL on %s: only workers on this machine can share it",
                 store.engine.dialect.name,
             )
-        alerts = AlertingSink(store, store, settings.store.webhook_url)  # corrections raise alerts here
+        alerts = alerting_sink(settings, store)  # corrections raise alerts here
         try:
             engine = RemoteEngine(settings, store)
         except BaseException:

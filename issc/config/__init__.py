@@ -236,6 +236,11 @@ class StoreSettings(_Section):
 
     database_url: str = Field("sqlite:///data/issc.db", description="SQLAlchemy URL of the history store.")
     webhook_url: str | None = Field(None, description="POST watchlist hits here as JSON.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature in each webhook POST's X-ISSC-Signature header "
+        "(never shown); unset: payloads are not signed.",
+    )
     retention_days: int = Field(
         30, ge=0, le=36_500, description="Delete events and their images after this many days (0: keep)."
     )
@@ -378,7 +383,7 @@ def _describe(error: dict[str, Any]) -> str:
     info = SECTIONS[section].model_fields.get(field) if section in SECTIONS else None
     key = _env_name(field, info).upper() if info is not None else field.upper()
     value = error.get("input")
-    if key == "API_KEY":
+    if key in ("API_KEY", "WEBHOOK_SECRET"):
         shown = "<hidden>"
     elif isinstance(value, str):
         shown = repr(redact.redact(value[:200] + "…" if len(value) > 200 else value))
@@ -401,13 +406,15 @@ def _register_secrets(settings: Settings | None, errors: tuple[Any, ...] | list[
         redact.register_url(settings.store.database_url)
         redact.register_url(settings.detection.api_url)
         redact.register_webhook(settings.store.webhook_url)
+        hook_key = settings.store.webhook_secret
+        redact.register(hook_key.get_secret_value() if hook_key is not None else None)
         secret = settings.auth.auth_secret
         redact.register(secret.get_secret_value() if secret is not None else None)
     for error in errors:
         value = error.get("input")
         if not isinstance(value, str):
             continue
-        if "api_key" in map(str, error.get("loc") or ()):
+        if {"api_key", "webhook_secret"} & set(map(str, error.get("loc") or ())):
             redact.register(value)
         else:
             redact.register_url(value)

@@ -16,6 +16,7 @@ from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
 from issc.store.migrate import migrate
+from issc.store.outbox import Outbox
 from issc.store.records import StoreStatus
 from issc.store.retention import Purger, RetentionPolicy
 from issc.store.review import ReviewTable
@@ -61,6 +62,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         schema_revision: Alembic revision the database is at (the latest one).
         plate_keys: The fold-key table and which substring index it has.
         purger: The retention purge (``purger.purge()`` runs one now).
+        outbox: Watchlist hits waiting for the webhook (:class:`issc.store.outbox.Outbox`).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         WatchlistTable.__init__(self, engine)
         ReviewTable.__init__(self, engine, plate_keys, known, watchlist=self)
         SettingsTable.__init__(self, engine)
+        self.outbox = Outbox(engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
         )
