@@ -168,6 +168,9 @@ class RemoteEngine:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
         def ask(row: WorkerRow) -> list[dict] | str:
+            refusal = self._settings.cluster.worker_url_refusal(row.url)
+            if refusal is not None:  # never send the token to a URL nobody allowed
+                return redact(f"worker {row.id} is not contacted: {refusal}")
             try:
                 response = self._session.get(
                     f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S

@@ -199,6 +199,15 @@ class Worker:
                 standby=[c.claim for c in self._cameras],
             )
             self._registered = True
+            refusal = self.settings.cluster.worker_url_refusal(self.url)
+            if refusal is not None:
+                logger.warning(
+                    "worker %s: a dashboard with the same WORKER_HOSTS will not contact %s (%s); set "
+                    "WORKER_URL to a private address, or list the host in the dashboard's WORKER_HOSTS",
+                    self.id,
+                    self.url,
+                    refusal,
+                )
             tune_malloc()
             self._round()
             self._beat()
