@@ -114,6 +114,7 @@ def open_history(settings: Settings) -> Store:
             url,
             retention_days=store.retention_days,
             retention_max_gb=store.retention_max_gb,
+            retention_min_keep_h=store.retention_min_keep_h,
             snapshot_retention_days=store.snapshot_retention_days,
         ).start()
     except sqlalchemy.exc.ArgumentError:

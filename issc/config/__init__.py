@@ -245,7 +245,16 @@ class StoreSettings(_Section):
         30, ge=0, le=36_500, description="Delete events and their images after this many days (0: keep)."
     )
     retention_max_gb: float = Field(
-        0.0, ge=0, le=100_000, description="Delete the oldest events while the history is larger (0: no cap)."
+        0.0,
+        ge=0,
+        le=100_000,
+        description="Delete the oldest events while the events and their images take more (0: no cap).",
+    )
+    retention_min_keep_h: float = Field(
+        24.0,
+        ge=0,
+        le=24 * 36_500,
+        description="RETENTION_MAX_GB never deletes events last seen within this many hours.",
     )
     snapshot_retention_days: int = Field(
         7, ge=0, le=36_500, description="Drop snapshots (crops stay) after this many days (0: keep)."

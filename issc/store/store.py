@@ -48,13 +48,15 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         retry_interval_s: Wait between attempts while writes fail.
         queue_max_bytes: JPEG bytes that may wait for the writer; beyond that new records are dropped.
         retention_days: Events and their images older than this many days are purged (0: kept).
-        retention_max_gb: While the history is larger than this, the oldest events go (0: no cap).
+        retention_max_gb: While the events and their images take more than this, the oldest events go
+            (0: no cap).
+        retention_min_keep_h: The size cap never deletes events last seen within this many hours.
         snapshot_retention_days: Snapshots older than this many days are dropped, crops kept (0: kept).
         purge_interval_s: Time between background purges.
         purge_first_after_s: Delay of the first purge after ``start``.
 
     The retention arguments default to keeping everything; the service passes the ``store`` settings
-    (``RETENTION_DAYS``, ``RETENTION_MAX_GB``, ``SNAPSHOT_RETENTION_DAYS``).
+    (``RETENTION_DAYS``, ``RETENTION_MAX_GB``, ``SNAPSHOT_RETENTION_DAYS``, ``RETENTION_MIN_KEEP_H``).
 
     Attributes:
         database_url: The URL it was opened with.
@@ -76,6 +78,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         queue_max_bytes: int = QUEUE_MAX_BYTES,
         retention_days: int = 0,
         retention_max_gb: float = 0.0,
+        retention_min_keep_h: float = 24.0,
         snapshot_retention_days: int = 0,
         purge_interval_s: float = 3600.0,
         purge_first_after_s: float = 60.0,
@@ -85,7 +88,9 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
                 f"queue_size={queue_size}, batch_size={batch_size} and queue_max_bytes={queue_max_bytes}"
                 " must be at least 1"
             )
-        policy = RetentionPolicy(retention_days, retention_max_gb, snapshot_retention_days)
+        policy = RetentionPolicy(
+            retention_days, retention_max_gb, snapshot_retention_days, retention_min_keep_h
+        )
         if not 0 < flush_interval_s <= 1.0:
             raise ValueError(
                 f"flush_interval_s={flush_interval_s} must be in (0, 1] (a crash loses at most 1 s)"
