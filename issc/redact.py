@@ -98,6 +98,9 @@ _AUTH_HEADER_RE = re.compile(
 )
 _BEARER_RE = re.compile(r"(?i)(?P<head>(?<![A-Za-z0-9])bearer\s{1,8})(?P<value>[A-Za-z0-9._~+/=\-]{8,})")
 _ISSC_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9])issc_[A-Za-z0-9_\-]{32,}")
+# user:password@host after a mistyped scheme (``postgresql+psycopg//u:pw@h``, no colon): the URL
+# pattern needs ``://``, and a malformed URL is exactly what an error message quotes.
+_SLASHED_USERINFO_RE = re.compile(r"(?<=//)[\w.%\-]{1,64}:[^\s'\"<>@/]{0,256}@(?=[A-Za-z0-9\[])")
 _WEBHOOK_HOSTS = re.compile(
     r"(?i)^(?:hooks\.slack\.com|(?:ptb\.|canary\.)?discord(?:app)?\.com|[\w.-]*webhook\.office\.com|"
     r"outlook\.office(?:365)?\.com|[\w.-]*\.logic\.azure\.com|chat\.googleapis\.com)$"
@@ -175,6 +178,7 @@ def redact(text: str) -> str:
         return text
     text = _URL_RE.sub(lambda m: _redact_one_url(m.group(0)), text)
     text = _BARE_USERINFO_RE.sub(MASK + "@", text)
+    text = _SLASHED_USERINFO_RE.sub(MASK + "@", text)
     text = _TEXT_PARAM_RE.sub(_mask_param, text)
     text = _AUTH_HEADER_RE.sub(_mask_credential, text)
     text = _BEARER_RE.sub(_mask_credential, text)

@@ -108,6 +108,11 @@ def _empty_registry() -> Iterator[None]:
             "GET /api/plates with Bearer *** failed",
         ),
         ("token issc_" + "Ab1_-" * 9 + " leaked", "token *** leaked"),
+        # a mistyped scheme (no colon): the error quoting it still hides the password
+        (
+            "'postgresql+psycopg//u:Secr3tPw@h/db' cannot be opened",
+            "'postgresql+psycopg//***@h/db' cannot be opened",
+        ),
         # ordinary words stay
         (
             "issc_session cookie, a bearer of news, power=5 mpw=2",
@@ -226,6 +231,8 @@ def test_redact_webhook_keeps_scheme_and_host_only(url: str, shown: str) -> None
         "Authorization=" * 10_000,
         "Bearer " * 15_000,
         "issc_" * 20_000,
+        "//a:" * 25_000,
+        "//a:b" + "c" * 100_000,
     ],
     ids=lambda t: t[:12],
 )

@@ -197,6 +197,18 @@ def test_store_command_uses_database_url_and_redacts_it(tmp_path: Path) -> None:
     )
     assert failed.returncode == 1 and "Sup3rSecretPw" not in failed.stdout + failed.stderr
     assert "postgresql+psycopg://***@127.0.0.1:1/issc" in failed.stderr
+    # and so is a mistyped one (no colon after the scheme), which SQLAlchemy cannot even parse
+    env["DATABASE_URL"] = "postgresql+psycopg//issc:Sup3rSecretPw@db/issc"
+    typo = subprocess.run(
+        [sys.executable, "-m", "issc.store"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert typo.returncode == 2 and "Sup3rSecretPw" not in typo.stdout + typo.stderr
+    assert "is not a database URL" in typo.stderr
 
 
 # --- PostgreSQL: the workers' role -----------------------------------------------------------------

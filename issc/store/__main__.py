@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ISSC configuration error: {exc}", file=sys.stderr)
             return 2
     shown = redact(url)
+    try:
+        sa.make_url(url)
+    except sa.exc.ArgumentError:
+        print(f"{shown!r} is not a database URL: expected e.g. sqlite:///data/issc.db", file=sys.stderr)
+        return 2
     if args.action == "grants":
         return _grants(url, shown, args.worker_role, parser)
     engine = create_engine(url)
