@@ -173,14 +173,14 @@ class RemoteEngine:
                 return redact(f"worker {row.id} is not contacted: {refusal}")
             try:
                 response = self._session.get(
-                    f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S
+                    f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S, allow_redirects=False
                 )
             except requests.RequestException as exc:
                 return redact(f"worker {row.id} does not answer at {row.url} ({why(exc)})")
             if response.status_code == 401:
                 return f"worker {row.id} refuses the dashboard's WORKER_TOKEN: give both the same one"
             if response.status_code != 200:
-                return f"worker {row.id} answers HTTP {response.status_code} at {row.url}/api/cameras"
+                return redact(f"worker {row.id} answers HTTP {response.status_code} at {row.url}/api/cameras")
             try:
                 items = response.json()
                 return [dict(i) for i in items]
