@@ -108,6 +108,20 @@ def test_secret_key_file_setting_wins_and_auth_secret_over_both(tmp_path: Path, 
     monkeypatch.setattr(gate_module, "_slot", None)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("  ", None), ("/srv/issc/cookie.key", Path("/srv/issc/cookie.key"))]
+)
+def test_secret_key_file_setting_values(value: str, expected: Path | None) -> None:
+    assert load_settings(secret_key_file=value).auth.secret_key_file == expected
+
+
+def test_a_folder_is_not_a_key_file(tmp_path: Path) -> None:
+    from issc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"SECRET_KEY_FILE=.* got a folder"):
+        load_settings(secret_key_file=str(tmp_path))
+
+
 def test_first_admin_password_goes_to_a_private_file_that_the_log_names(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:

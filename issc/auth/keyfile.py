@@ -111,16 +111,20 @@ def write_admin_password(folder: Path | None, password: str) -> Path:
     """Write the first admin's password to a new 0600 file in ``folder`` and return its path.
 
     A file left from an earlier first start is replaced. Without a folder (an in-memory database),
-    the file goes to the system's temporary folder.
+    or when the folder cannot be written, the file goes to the system's temporary folder: the
+    admin exists already, so its password must land somewhere only this user can read.
     """
-    if folder is None:
-        import tempfile
+    if folder is not None:
+        path = folder / ADMIN_PASSWORD_FILE_NAME
+        try:
+            path.unlink(missing_ok=True)
+            write_private(path, password + "\n")
+            return path
+        except OSError as exc:
+            logger.warning("cannot write %s (%s): the admin password goes to a temporary file", path, exc)
+    import tempfile
 
-        fd, name = tempfile.mkstemp(prefix="issc-admin-password-")  # 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password + "\n")
-        return Path(name)
-    path = folder / ADMIN_PASSWORD_FILE_NAME
-    path.unlink(missing_ok=True)
-    write_private(path, password + "\n")
-    return path
+    fd, name = tempfile.mkstemp(prefix="issc-admin-password-")  # 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return Path(name)

@@ -76,6 +76,20 @@ class AuthSettings(BaseModel):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("secret_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # SECRET_KEY_FILE= in .env: the default, not the working directory
+        return value
+
+    @field_validator("secret_key_file")
+    @classmethod
+    def _not_a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError("expected a file path such as /var/lib/issc/secret.key, got a folder")
+        return value
+
     @field_validator("server_address")
     @classmethod
     def _check_address(cls, value: str) -> str:
