@@ -36,6 +36,7 @@ from issc import redact
 from issc.config.auth import AuthSettings, is_loopback
 from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
 from issc.config.cluster import ClusterSettings
+from issc.config.store import StoreSettings
 from issc.errors import ConfigError
 from issc.redact import redact_url
 from issc.tuning import Tuning
@@ -229,36 +230,6 @@ def _pairs(value: str | None) -> dict[str, str] | None:
     if value is None:
         return None
     return {p[0]: p[1] for p in (q.strip().upper() for q in value.split(",")) if len(p) == 2}
-
-
-class StoreSettings(_Section):
-    """Where the history lives and where watchlist hits go."""
-
-    database_url: str = Field("sqlite:///data/issc.db", description="SQLAlchemy URL of the history store.")
-    webhook_url: str | None = Field(None, description="POST watchlist hits here as JSON.")
-    webhook_secret: SecretStr | None = Field(
-        None,
-        description="Key of the HMAC-SHA256 signature in each webhook POST's X-ISSC-Signature header "
-        "(never shown); unset: payloads are not signed.",
-    )
-    retention_days: int = Field(
-        30, ge=0, le=36_500, description="Delete events and their images after this many days (0: keep)."
-    )
-    retention_max_gb: float = Field(
-        0.0,
-        ge=0,
-        le=100_000,
-        description="Delete the oldest events while the events and their images take more (0: no cap).",
-    )
-    retention_min_keep_h: float = Field(
-        24.0,
-        ge=0,
-        le=24 * 36_500,
-        description="RETENTION_MAX_GB never deletes events last seen within this many hours.",
-    )
-    snapshot_retention_days: int = Field(
-        7, ge=0, le=36_500, description="Drop snapshots (crops stay) after this many days (0: keep)."
-    )
 
 
 class WebSettings(_Section):
