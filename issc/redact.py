@@ -6,6 +6,8 @@ It hides, wherever they appear in a text:
   the host, so passwords holding ``@``, ``/`` or ``#`` without percent-encoding are hidden whole;
 * path-style credentials of cheap DVRs (``/user=admin_password=X_channel=1``, ``;password=X``)
   and secret query parameters (``password``, ``token``, ``key``, ``sig`` ... in any case);
+* HTTP credentials: ``Authorization=Bearer x`` or ``Authorization: Basic x``, a bare ``Bearer …``
+  and an ISSC API token (``issc_…``) on its own;
 * the secret path of webhook URLs (Slack, Discord, Teams): only ``scheme://host/…`` is left;
 * every literal secret the process knows (:func:`register`: the API key, camera passwords, the
   webhook's path), filled once when the settings are loaded.
@@ -40,6 +42,11 @@ SECRET_PARAMS = (
     "access_token",
     "sig",
     "signature",
+    "pw",
+    "loginpass",
+    "privatetoken",
+    "jwt",
+    "authorization",
 )
 
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://"  # bounded: each lookahead scans 32 characters at most
@@ -49,7 +56,20 @@ _HOST_RE = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)(?::\d{1,5})?(?=[/?#;,]|$)"
 )
 #: Outside URLs only these names count: ``AUTH=off`` or ``key=person_conf`` in a sentence are no secrets.
-TEXT_SECRET_PARAMS = ("password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "signature")
+TEXT_SECRET_PARAMS = (
+    "password",
+    "passwd",
+    "pwd",
+    "pw",
+    "loginpass",
+    "privatetoken",
+    "jwt",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "signature",
+)
 
 
 def _param_re(names: tuple[str, ...]) -> re.Pattern[str]:
@@ -70,6 +90,17 @@ _TEXT_PARAM_RE = _param_re(TEXT_SECRET_PARAMS)
 _BARE_USERINFO_RE = re.compile(
     r"(?<![\w/:@.%-])[\w.%\-]{1,64}:(?!//)[^\s'\"<>@]{0,256}(?:@[^\s'\"<>@]{0,256}){0,4}@(?=[A-Za-z0-9\[])"
 )
+# An HTTP credential after its scheme word (``Authorization=Bearer x``, ``Authorization: Basic x``,
+# a bare ``Bearer issc_…`` in a log line), and an ISSC API token on its own.
+_AUTH_HEADER_RE = re.compile(
+    r"(?i)(?P<head>(?<![A-Za-z0-9])authorization\s{0,8}(?:=|:|%3D)\s{0,8}(?:(?:bearer|basic|token|digest)\s{1,8})?)"
+    r"(?P<value>[^\s'\"<>,;&]+)"
+)
+_BEARER_RE = re.compile(r"(?i)(?P<head>(?<![A-Za-z0-9])bearer\s{1,8})(?P<value>[A-Za-z0-9._~+/=\-]{8,})")
+_ISSC_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9])issc_[A-Za-z0-9_\-]{32,}")
+# user:password@host after a mistyped scheme (``postgresql+psycopg//u:pw@h``, no colon): the URL
+# pattern needs ``://``, and a malformed URL is exactly what an error message quotes.
+_SLASHED_USERINFO_RE = re.compile(r"(?<=//)[\w.%\-]{1,64}:[^\s'\"<>@/]{0,256}@(?=[A-Za-z0-9\[])")
 _WEBHOOK_HOSTS = re.compile(
     r"(?i)^(?:hooks\.slack\.com|(?:ptb\.|canary\.)?discord(?:app)?\.com|[\w.-]*webhook\.office\.com|"
     r"outlook\.office(?:365)?\.com|[\w.-]*\.logic\.azure\.com|chat\.googleapis\.com)$"
@@ -147,7 +178,11 @@ def redact(text: str) -> str:
         return text
     text = _URL_RE.sub(lambda m: _redact_one_url(m.group(0)), text)
     text = _BARE_USERINFO_RE.sub(MASK + "@", text)
+    text = _SLASHED_USERINFO_RE.sub(MASK + "@", text)
     text = _TEXT_PARAM_RE.sub(_mask_param, text)
+    text = _AUTH_HEADER_RE.sub(_mask_credential, text)
+    text = _BEARER_RE.sub(_mask_credential, text)
+    text = _ISSC_TOKEN_RE.sub(MASK, text)
     pattern = _secrets_re
     if pattern is not None:
         text = pattern.sub(MASK, text)
@@ -222,6 +257,10 @@ def _mask_param(match: re.Match[str]) -> str:
     if not value or value == MASK:
         return match.group(0)
     return f"{match['name']}{match['eq']}{MASK}"
+
+
+def _mask_credential(match: re.Match[str]) -> str:
+    return match["head"] + MASK
 
 
 class RedactingFilter(logging.Filter):

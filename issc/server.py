@@ -28,6 +28,7 @@ from issc.config import is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
+from issc.redact import redact
 from issc.store import CorrectionResult, Store
 
 
@@ -57,7 +58,7 @@ def _corrected(result: CorrectionResult) -> None:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=503)
+    return JSONResponse({"error": redact(str(exc))}, status_code=503)
 
 
 async def _health(request: Request) -> JSONResponse:
@@ -65,7 +66,7 @@ async def _health(request: Request) -> JSONResponse:
     try:
         running = service.current()
     except ConfigError as exc:
-        return JSONResponse({"ok": False, "error": f"configuration error: {exc}"}, status_code=503)
+        return JSONResponse({"ok": False, "error": redact(f"configuration error: {exc}")}, status_code=503)
     body = health_json(running)
     return JSONResponse(body, status_code=200 if body["ok"] else 503)
 

@@ -24,6 +24,7 @@ from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, SourceFactory
 from issc.errors import ConfigError, UnavailableError
 from issc.memory import tune_malloc
+from issc.redact import error_line
 from issc.sink import EventSink, MemorySink
 from issc.sources import make_source
 from issc.tuning import Tuning, TuningBook
@@ -113,6 +114,7 @@ def open_history(settings: Settings) -> Store:
             url,
             retention_days=store.retention_days,
             retention_max_gb=store.retention_max_gb,
+            retention_min_keep_h=store.retention_min_keep_h,
             snapshot_retention_days=store.snapshot_retention_days,
         ).start()
     except sqlalchemy.exc.ArgumentError:
@@ -121,11 +123,23 @@ def open_history(settings: Settings) -> Store:
             "sqlite:///data/issc.db or postgresql+psycopg://user:password@host/db."
         ) from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = error_line(getattr(exc, "orig", None) or exc)
         raise UnavailableError(
             f"DATABASE_URL={shown!r} cannot be opened ({reason}): check that the database server runs "
             "and that the folder is writable."
         ) from None
+
+
+def alerting_sink(settings: Settings, store: Store) -> AlertingSink:
+    """The watchlist alerts of the history's events; the webhook's queue is the store's outbox."""
+    secret = settings.store.webhook_secret
+    return AlertingSink(
+        store,
+        store,
+        settings.store.webhook_url,
+        outbox=store.outbox,
+        webhook_secret=secret.get_secret_value() if secret is not None else None,
+    )
 
 
 @dataclass
@@ -167,7 +181,7 @@ class Service:
         store = open_history(settings) if sink is None and history else None
         alerts = None
         if store is not None:
-            alerts = sink = AlertingSink(store, store, settings.store.webhook_url)
+            alerts = sink = alerting_sink(settings, store)
         sink = sink or MemorySink()
         try:
             tuning = TuningBook(settings.tuning, store)
@@ -201,7 +215,7 @@ class Service:
                 "ENGINE=remote with DATABASE_URL on %s: only workers on this machine can share it",
                 store.engine.dialect.name,
             )
-        alerts = AlertingSink(store, store, settings.store.webhook_url)  # corrections raise alerts here
+        alerts = alerting_sink(settings, store)  # corrections raise alerts here
         try:
             engine = RemoteEngine(settings, store)
         except BaseException:
@@ -297,7 +311,7 @@ class _Retry:
             except Exception as exc:  # a worker never dies: report, retry
                 logger.exception("building the service failed")
                 self._failed_again(
-                    UnavailableError(f"the service could not start ({type(exc).__name__}: {exc})")
+                    UnavailableError(f"the service could not start ({type(exc).__name__}: {error_line(exc)})")
                 )
                 continue
             with _lock:

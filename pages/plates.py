@@ -4,8 +4,6 @@ Every filter is bound to the URL (``?q=LS15&camera=gate&range=7d&min_conf=0.5&wa
 so a search can be bookmarked or shared; opening such a link restores it.
 """
 
-from datetime import UTC, datetime
-
 import streamlit as st
 
 from issc.store import PlateFilter
@@ -93,15 +91,11 @@ summary.markdown(
     (f"**{total:,}** plates match" if total != 1 else "**1** plate matches")
     + (f" · rows {first:,}–{first + len(rows) - 1:,} · page {page} of {pages}" if rows else "")
 )
-stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-download_col.download_button(
+download_col.link_button(  # streamed by /api/plates.csv, never built whole in this process
     "Download CSV",
-    data=lambda: history.plates_csv(store, flt),  # built on click, in a worker thread
-    file_name=f"plates-{stamp}.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    on_click="ignore",
+    history.plates_csv_url(flt),
     key="download_csv",
+    icon=":material/download:",
     disabled=total == 0,
     help="Every matching row, not just this page: id, times (UTC), camera, text, confidence, reads, "
     "OCR calls, watchlist label, box.",

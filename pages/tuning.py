@@ -6,6 +6,7 @@ import streamlit as st
 from issc import tuning as live_tuning
 from issc import uploads
 from issc.plates.regions import region_preset
+from issc.redact import error_line, redact
 from issc.tuning import Tuning
 from issc.ui import access, preview, widgets
 
@@ -241,7 +242,7 @@ if source == "Upload":
         try:
             image = uploads.decode_upload(upload.getvalue())
         except uploads.UploadRejected as exc:
-            st.error(f"**{upload.name}**: {exc}", icon=":material/broken_image:")
+            st.error(f"**{upload.name}**: {redact(str(exc))}", icon=":material/broken_image:")
 else:
     configs = {c.name: c.id for c in engine.configs()}
     pick, grab = st.columns([3, 1], vertical_alignment="bottom")
@@ -283,7 +284,9 @@ if image is not None:
             try:
                 result = preview.preview(service, image, tuning)
             except Exception as exc:  # a detector or OCR failure is shown, never crashes the page
-                st.error(f"The preview failed: {type(exc).__name__}: {exc}", icon=":material/error:")
+                st.error(
+                    f"The preview failed: {type(exc).__name__}: {error_line(exc)}", icon=":material/error:"
+                )
                 continue
             plates = ", ".join(result.plates) if result.plates else "none"
             st.image(result.image, channels="BGR", caption=title, width="stretch")

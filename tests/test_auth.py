@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 
 from issc.auth import Accounts, AuthError, Gate, LoginRefused
 from issc.auth import __main__ as cli
+from issc.auth.keyfile import read_or_create_key
 from issc.auth.sessions import RateLimit, SessionSigner
 from issc.config import load_settings
 from issc.errors import ConfigError
@@ -138,9 +139,12 @@ def test_first_admin_is_made_once(accounts: Accounts) -> None:
     assert accounts.ensure_admin() is None
 
 
-def test_session_cookie_is_signed_expires_and_ends_with_a_password_change(accounts: Accounts) -> None:
+def test_session_cookie_is_signed_expires_and_ends_with_a_password_change(
+    accounts: Accounts, tmp_path: Path
+) -> None:
     accounts.add_user("ana", "viewer", "first password")
-    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
+    key_file = tmp_path / "secret.key"
+    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1", secret_file=key_file)
     principal, cookie = gate.login("ana", "first password", "10.0.0.1")
     assert principal.role == "viewer"
     assert gate.identify({}, {"issc_session": cookie}, None) == principal.__class__(
@@ -148,9 +152,11 @@ def test_session_cookie_is_signed_expires_and_ends_with_a_password_change(accoun
     )
     assert gate.identify({}, {"issc_session": cookie[:-2] + "AA"}, None) is None  # tampered
     assert SessionSigner(b"other key", 60).read(cookie) is None
-    assert SessionSigner(accounts.session_secret(), -1).read(cookie) is None  # expired
+    assert SessionSigner(read_or_create_key(key_file), -1).read(cookie) is None  # expired
     accounts.set_password("ana", "second password")
-    fresh = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")  # no cache
+    fresh = Gate(  # no cache
+        load_settings(auth="on").auth, accounts, bind_address="127.0.0.1", secret_file=key_file
+    )
     assert fresh.identify({}, {"issc_session": cookie}, None) is None
 
 
@@ -199,7 +205,7 @@ def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path) -> None:
         names = set(sa.inspect(engine).get_table_names())
         assert {"auth_users", "auth_tokens"} <= names
         Accounts(engine).add_user("ana", "admin", "right password")
-        assert Accounts(engine).session_secret() == Accounts(engine).session_secret()
+        assert Accounts(engine).check_password("ana", "right password").role == "admin"
     finally:
         engine.dispose()
 
@@ -318,8 +324,10 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
 ) -> None:
     server, _, url = auth_server
     time.sleep(0.5)
-    printed = re.findall(r"user 'admin' was created with password (\S+) ", server.log.read_text())
-    assert len(printed) == 1
+    named = re.findall(r"user 'admin' was created; its password is in (\S+) ", server.log.read_text())
+    assert len(named) == 1 and Path(named[0]).stat().st_mode & 0o777 == 0o600
+    printed = [Path(named[0]).read_text().strip()]
+    assert printed[0] not in server.log.read_text()  # the log names the file, never the password
     login = requests.post(
         server.url + "/auth/login",
         data={"name": "admin", "password": printed[0], "next": "/plates"},
@@ -345,7 +353,7 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     server.stop()
     again = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
-    assert "was created with password" not in again.log.read_text()
+    assert "was created" not in again.log.read_text()
     assert printed[0] not in again.log.read_text()
 
 

@@ -56,13 +56,14 @@ def test_plates_page_filters_selects_downloads_and_deep_links(
     page.wait_for_function("() => location.search.includes('range=All')", timeout=10_000)
     assert query_of(page.url) == {"camera": "gate", "range": "All"}
 
-    # Then the CSV holds exactly those rows
-    wait_for_rerun(page)  # a button left over from an earlier run would download that run's rows
-    with page.expect_download(timeout=15_000) as download_info:
-        page.get_by_role("button", name="Download CSV").click()
-    download = download_info.value
-    assert download.suggested_filename.startswith("plates-") and download.suggested_filename.endswith(".csv")
-    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text())))
+    # Then the CSV link (streamed by /api/plates.csv) holds exactly those rows
+    wait_for_rerun(page)  # a link left over from an earlier run would carry that run's filter
+    href = page.get_by_role("link", name="Download CSV").get_attribute("href")
+    assert href is not None and href.startswith("/api/plates.csv?")
+    download = page.request.get(server.url + href)  # the browser's own cookies and origin
+    disposition = download.headers["content-disposition"]
+    assert download.ok and 'filename="plates-' in disposition and disposition.endswith('.csv"')
+    rows = list(csv.reader(io.StringIO(download.text())))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r[CSV_COLUMNS.index("text")] for r in rows[1:]] == ["LS15EBC", "XY99ZZZ", "OLD1234"]
 

@@ -444,3 +444,108 @@ def test_two_workers_and_a_standby_share_history_and_fail_over(
         for worker_id in (f"a-{tag}", f"b-{tag}", f"c-{tag}"):
             registry.remove(worker_id)
         engine.dispose()
+
+
+# --- issue 18: DNS rebinding on a token-less worker, and where the token may go ---------------------
+
+
+def test_a_worker_without_a_token_answers_only_its_own_host_names(
+    tmp_path: Path, no_thread_leak: None
+) -> None:
+    # given a loopback worker without WORKER_TOKEN (requests carry no credentials)
+    settings = load_settings(cameras="demo", detector="none", database_url=f"sqlite:///{tmp_path}/h.db")
+    worker = Worker(settings, port=8600).start()
+    try:
+        with serving(build_app(worker)) as url:
+            port = url.rsplit(":", 1)[1]
+
+            def status(host: str) -> int:
+                return requests.get(f"{url}/api/cameras", headers={"Host": host}, timeout=5).status_code
+
+            # then a page that rebound its own DNS name to 127.0.0.1 is refused, this machine is not
+            assert status(f"rebind.attacker.example:{port}") == 400
+            assert status(f"127.0.0.1:{port}") == 200 and status(f"localhost:{port}") == 200
+            assert status(f"[::1]:{port}") == 200
+    finally:
+        worker.stop()
+
+
+class TokenCatcher:
+    """A loopback HTTP server that records the Authorization header of every request."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str] = []
+        catcher = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                catcher.seen.append(self.headers.get("Authorization", ""))
+                body = b"[]"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_port
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("worker_hosts", "row_url", "contacted", "reason"),
+    [
+        ("", "http://127.0.0.1:{port}", True, None),  # default: private addresses
+        ("", "http://public.example:{port}", False, "is not a private address: list it in WORKER_HOSTS"),
+        ("", "ftp://127.0.0.1:{port}", False, "is not http:// or https://"),
+        ("", "http://user:pw@127.0.0.1:{port}", False, "carries credentials"),
+        ("10.0.0.0/24,cams.lan", "http://127.0.0.1:{port}", False, "is not in WORKER_HOSTS"),
+        ("127.0.0.0/8", "http://127.0.0.1:{port}", True, None),
+        ("*", "http://127.0.0.1:{port}", True, None),
+    ],
+)
+def test_the_dashboard_sends_the_token_only_to_worker_urls_the_operator_allowed(
+    tmp_path: Path, worker_hosts: str, row_url: str, contacted: bool, reason: str | None
+) -> None:
+    from issc.service import Service
+
+    # given a workers row (anyone who can write the database could insert one) and a server at its URL
+    catcher = TokenCatcher()
+    url = f"sqlite:///{tmp_path}/h.db"
+    engine = create_engine(url)
+    migrate(engine)
+    Registry(engine).register(
+        "w9", host="h", url=row_url.format(port=catcher.port), version="1", cameras=[camera("gate", "demo")]
+    )
+    engine.dispose()
+    # when a dashboard with ENGINE=remote reads the cluster
+    service = Service.build(
+        load_settings(engine="remote", database_url=url, worker_token=TOKEN, worker_hosts=worker_hosts)
+    ).start()
+    try:
+        status = service.engine.status_of("gate")
+    finally:
+        service.stop()
+        catcher.close()
+    # then the token went there only when allowed, and the camera says why it was not asked
+    assert catcher.seen == ([f"Bearer {TOKEN}"] * len(catcher.seen) if contacted else [])
+    assert bool(catcher.seen) == contacted
+    if reason is not None:
+        assert status.state == "offline" and reason in (status.last_error or "")
+        assert "pw@" not in (status.last_error or "")
+
+
+def test_worker_hosts_is_checked_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"WORKER_HOSTS='10\.0\.0\.0/99' is invalid"):
+        load_settings(worker_hosts="10.0.0.0/99")

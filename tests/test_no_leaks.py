@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,7 +184,9 @@ def test_configuration_error_leaks_nothing(streamlit_server, chromium) -> None:
     assert_no_leaks(answers, seen, log)
 
 
-def test_failed_webhook_log_shows_only_scheme_and_host() -> None:
+def test_failed_webhook_log_shows_only_scheme_and_host(tmp_path: Path) -> None:
+    from issc.store import Store
+
     # given a webhook on a closed port whose path holds the secret token
     url = f"http://127.0.0.1:{free_port()}/services/T000/B000/{WEBHOOK_TOKEN}"
     logger = logging.getLogger("issc.alerts")
@@ -192,9 +195,13 @@ def test_failed_webhook_log_shows_only_scheme_and_host() -> None:
     handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
     logger.addHandler(handler)
     try:
-        sender = WebhookSender(url, attempts=1, timeout_s=1)
-        sender.send({"type": "watchlist_hit"})
-        sender.close(timeout=10)
+        with Store(f"sqlite:///{tmp_path}/h.db") as store:
+            sender = WebhookSender(url, store.outbox, attempts=1, timeout_s=1)
+            sender.send({"type": "watchlist_hit"})
+            deadline = time.monotonic() + 10
+            while sender.failed == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            sender.close(timeout=10)
     finally:
         logger.removeHandler(handler)
     # then the failure is logged without the path

@@ -17,9 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import streamlit as st
-import streamlit.testing.v1.app_test as app_test_module
 from conftest import ROOT
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from issc import service as process
@@ -109,20 +107,6 @@ def page(history_url: str) -> Iterator[Callable[..., AppTest]]:
     process.stop()
     st.cache_data.clear()
     st.cache_resource.clear()
-
-
-@pytest.fixture
-def media_managers(monkeypatch: pytest.MonkeyPatch) -> list[MediaFileManager]:
-    """The media file managers AppTest creates per run, so that a test can fetch a download."""
-    made: list[MediaFileManager] = []
-
-    class Recording(MediaFileManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
-    return made
 
 
 def table_plates(at: AppTest) -> list[str]:
@@ -232,13 +216,19 @@ def test_plates_custom_range_from_the_url(page) -> None:
     assert not backwards.dataframe
 
 
-def test_plates_download_is_exactly_the_filtered_rows(page, media_managers) -> None:
+def test_plates_download_is_exactly_the_filtered_rows(page, history_url) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from issc.api import parse_filter
+
     at = page("plates.py", camera="gate", range="All").run()
-    button = at.download_button(key="download_csv")
+    button = at.get("link_button")[0].proto
     assert button.label == "Download CSV" and not button.disabled
-    url = media_managers[-1].execute_deferred(button.proto.deferred_file_id)
-    file_id = url.rsplit("/", 1)[-1].split(".")[0]
-    content = media_managers[-1]._storage.get_file(file_id).content.decode()
+    # the page builds no file: it links to the streamed route, with its own filter in the API's form
+    link = urlsplit(button.url)
+    assert link.path == "/api/plates.csv"
+    with Store(history_url) as store:
+        content = "".join(store.iter_plates_csv(parse_filter(dict(parse_qsl(link.query)))))
     rows = list(csv.reader(io.StringIO(content)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r[CSV_COLUMNS.index("text")] for r in rows[1:]] == ["LS15EBC", "XY99ZZZ", "OLD1234"]

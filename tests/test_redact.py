@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,36 @@ def _empty_registry() -> Iterator[None]:
         ("login with password=hunter22 failed", "login with password=*** failed"),
         ("AUTH=off, key=person_conf, API_KEY=<hidden>", "AUTH=off, key=person_conf, API_KEY=<hidden>"),
         ("mail me@example.com at 12:00", "mail me@example.com at 12:00"),
+        # names cameras and services use for credentials (issue 18)
+        ("http://cam/cgi?usr=admin&pw=S3cret", "http://cam/cgi?usr=admin&pw=***"),
+        (
+            "http://nvr/login.cgi?loginUse=admin&loginPass=S3cret",
+            "http://nvr/login.cgi?loginUse=admin&loginPass=***",
+        ),
+        ("https://gitlab/api?privateToken=glpat-123", "https://gitlab/api?privateToken=***"),
+        ("wss://cam/stream?jwt=eyJhbGciOi.eyJzdWIi.c2ln", "wss://cam/stream?jwt=***"),
+        ("https://h/x?Authorization=Bearer%20abc", "https://h/x?Authorization=***"),
+        (
+            "sent pw=S3cret loginPass=S3cret privateToken=T0k jwt=a.b.c",
+            "sent pw=*** loginPass=*** privateToken=*** jwt=***",
+        ),
+        ("Authorization=Bearer issc_abcdefgh", "Authorization=Bearer ***"),
+        ("header Authorization: Basic YWRtaW46cw== refused", "header Authorization: Basic *** refused"),
+        (
+            "GET /api/plates with Bearer issc_Zx9-abcdefghijkl failed",
+            "GET /api/plates with Bearer *** failed",
+        ),
+        ("token issc_" + "Ab1_-" * 9 + " leaked", "token *** leaked"),
+        # a mistyped scheme (no colon): the error quoting it still hides the password
+        (
+            "'postgresql+psycopg//u:Secr3tPw@h/db' cannot be opened",
+            "'postgresql+psycopg//***@h/db' cannot be opened",
+        ),
+        # ordinary words stay
+        (
+            "issc_session cookie, a bearer of news, power=5 mpw=2",
+            "issc_session cookie, a bearer of news, power=5 mpw=2",
+        ),
     ],
 )
 def test_redact_hides_credentials(text: str, shown: str) -> None:
@@ -197,6 +228,11 @@ def test_redact_webhook_keeps_scheme_and_host_only(url: str, shown: str) -> None
         "http://a:" + "b" * 100_000,
         "rtsp://" + "a/" * 50_000 + "@h",
         "http://h/?" + "password=1&" * 10_000,
+        "Authorization=" * 10_000,
+        "Bearer " * 15_000,
+        "issc_" * 20_000,
+        "//a:" * 25_000,
+        "//a:b" + "c" * 100_000,
     ],
     ids=lambda t: t[:12],
 )
@@ -216,3 +252,59 @@ def test_log_record_arguments_stay_a_tuple_for_formatters_that_read_them() -> No
     redact.redact_record(record)
     assert record.args == ("127.0.0.1:5000", "GET", "/cam?token=***", "1.1", 200)
     assert record.getMessage() == '127.0.0.1:5000 - "GET /cam?token=*** HTTP/1.1" 200'
+
+
+# --- errors that reach users: /api/health, the page banner, dead letters -----------------------
+
+
+def test_store_errors_reach_health_redacted(tmp_path: Path, no_thread_leak: None) -> None:
+    from issc.config import load_settings
+    from issc.health import health_json
+    from issc.service import Service
+    from tests.test_store import plate_event
+
+    # given a service whose database refuses plate events with a message quoting a credential
+    settings = load_settings(cameras="demo", detector="none", database_url=f"sqlite:///{tmp_path}/issc.db")
+    service = Service.build(settings)
+    try:
+        with service.store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER leak BEFORE INSERT ON plate_events BEGIN SELECT RAISE(ABORT, "
+                "'replica postgresql://app:Leak3dPw@db/x refused, Authorization: Bearer issc_"
+                + "k" * 40
+                + "'); END"
+            )
+        # when an event is written (it is set aside) and the store's error is a driver's line
+        service.store.add_plate_event(plate_event(0))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not service.store.dead_letters():
+            time.sleep(0.05)
+        letters = service.store.dead_letters()
+        with service.store._lock:  # what a failing server's message looks like when it quotes a URL
+            service.store._error = "OperationalError: could not reach postgresql://app:Leak3dPw@db/x"
+        body = health_json(service)
+        with service.store._lock:
+            service.store._error = None
+    finally:
+        service.stop()
+    # then neither the dead letter nor /api/health's store message shows the secrets
+    assert letters and "refused" in letters[0].error
+    shown = letters[0].error + " " + body["store"]["message"]
+    assert "Leak3dPw" not in shown and "k" * 40 not in shown
+    assert "postgresql://***@db/x" in body["store"]["message"]
+
+
+def test_worker_camera_errors_reach_health_redacted() -> None:
+    from issc.health import camera_json
+    from issc.types import CameraState, CameraStatus
+
+    # given a camera status as a remote worker reported it (its error quotes the URL it was handed)
+    status = CameraStatus(
+        id="0", name="gate", source_kind="url", source="rtsp://cam/s1", state=CameraState.OFFLINE,
+        fps=0.0, last_frame_age_s=None, dropped=0,
+        last_error="worker w1 does not answer at http://ops:Wk3rPw@10.0.0.9:8600 (timeout)",
+    )  # fmt: skip
+    # then its JSON hides the credential
+    assert (
+        camera_json(status)["last_error"] == "worker w1 does not answer at http://***@10.0.0.9:8600 (timeout)"
+    )

@@ -156,6 +156,43 @@ def test_size_cap_deletes_the_oldest_first(write: Any) -> None:
     assert hour_totals(store) == hour_counts_from_events(store)
 
 
+def test_size_cap_counts_only_what_it_can_purge(write: Any) -> None:
+    # given 10 events of about 100 kB (about 1 MB) and 3 MB in a table the purge never touches
+    events = [event(10 - i, f"OWN{i:02d}AA", image_kb=100) for i in range(10)]
+    store = write(events, retention_days=0, snapshot_retention_days=0, retention_max_gb=0.0015)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO settings (key, value) VALUES ('bulk', :v)"), {"v": "x" * 3_000_000})
+    # when the purge runs with a cap of 1.5 MB
+    result = store.purger.purge()
+    # then no event goes: the events alone fit (before, the whole file counted and every purge
+    # deleted a share of all events, new ones included)
+    assert result.events == 0 and store.count_plates() == 10
+    assert store.purger.history_bytes() < 1_500_000
+
+
+def test_size_cap_never_deletes_events_of_the_last_day(write: Any) -> None:
+    # given 10 events of about 100 kB from 5 days ago and 10 from the last hours, and a cap of 0.5 MB
+    old = [event(5 + i / 100, f"OLD{i:02d}AA", image_kb=100) for i in range(10)]
+    new = [event((i + 1) / 24 / 2, f"NEW{i:02d}AA", image_kb=100) for i in range(10)]
+    store = write(old + new, retention_days=0, snapshot_retention_days=0, retention_max_gb=0.0005)
+    # when the purge runs (RETENTION_MIN_KEEP_H at its default, 24 h)
+    result = store.purger.purge()
+    # then every old event went, every event of the last 24 h stayed, and the status says why
+    remaining = sorted(r.text for r in store.search_plates(limit=100))
+    assert remaining == sorted(e.text for e in new) and result.events == 10
+    assert result.cap_unmet_h == 24 and "RETENTION_MIN_KEEP_H" in store.status().retention
+    assert hour_totals(store) == hour_counts_from_events(store)
+
+
+def test_min_keep_hours_can_be_lowered(write: Any) -> None:
+    events = [event((i + 1) / 24, f"HRS{i:02d}AA", image_kb=100) for i in range(6)]  # 1..6 h old
+    store = write(
+        events, retention_days=0, snapshot_retention_days=0, retention_max_gb=0.0002, retention_min_keep_h=3.5
+    )
+    store.purger.purge()
+    assert sorted(r.text for r in store.search_plates()) == ["HRS00AA", "HRS01AA", "HRS02AA"]
+
+
 def test_sqlite_gives_space_back(tmp_path: Path) -> None:
     # given a new SQLite file (incremental auto-vacuum) holding about 6 MB of old images
     url = f"sqlite:///{tmp_path}/issc.db"

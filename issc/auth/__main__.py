@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from issc.auth.accounts import ROLES, Accounts, AuthError
 from issc.config import load_settings, redact_url
 from issc.errors import ISSCError
+from issc.redact import error_line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +78,7 @@ def _open(database_url: str | None) -> Accounts:
         engine = create_engine(url)
         migrate(engine)
     except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = error_line(getattr(exc, "orig", None) or exc)
         raise AuthError(f"the history database {redact_url(url)!r} cannot be opened ({reason}).") from None
     return Accounts(engine)
 

@@ -2,7 +2,8 @@
 
 Passwords are kept as argon2id hashes (argon2-cffi), tokens as the SHA-256 of 32 random bytes (a
 token is as strong as a key, so a slow hash adds nothing); neither is ever stored, logged or shown
-in the clear. The session-cookie key lives in the store's key-value table when ``AUTH_SECRET`` is unset.
+in the clear. The session-cookie key is not here: it lives in ``SECRET_KEY_FILE`` (:mod:`issc.auth.keyfile`),
+out of the database every camera worker writes to.
 """
 
 from __future__ import annotations
@@ -19,14 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from issc.auth import tables
 from issc.errors import ISSCError
-from issc.store import schema
-from issc.store.database import dialect_insert
 
 #: Roles, weakest first: a role may do everything the ones before it may (an analyst also reviews
 #: plate reads; an admin also tunes, edits the watchlist, pushes webcam frames and manages users).
 ROLES = ("viewer", "analyst", "admin")
-#: Key of the generated session-cookie key in the store's key-value table.
-SECRET_KEY = "auth.session_secret"
 TOKEN_PREFIX = "issc_"
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -213,18 +210,3 @@ class Accounts:
             with self.engine.begin() as conn:
                 conn.execute(t.update().where(t.c.id == row.id).values(last_used_ms=now))
         return Principal(row.name, row.role, "token")
-
-    # --- the session key -----------------------------------------------------------------
-
-    def session_secret(self) -> bytes:
-        """The generated session-cookie key, made once and kept in the key-value table."""
-        s = schema.settings
-        with self.engine.begin() as conn:
-            fresh = f'"{secrets.token_hex(32)}"'  # a JSON string, like every value there
-            conn.execute(
-                dialect_insert(conn)(s)
-                .values(key=SECRET_KEY, value=fresh)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            value = conn.execute(sa.select(s.c.value).where(s.c.key == SECRET_KEY)).scalar_one()
-        return value.strip('"').encode("ascii")

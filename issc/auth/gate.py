@@ -14,9 +14,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from issc.auth.accounts import Accounts, Principal
+from issc.auth.keyfile import (
+    SecretFileError,
+    default_secret_key_file,
+    read_or_create_key,
+    write_admin_password,
+)
 from issc.auth.sessions import COOKIE, RateLimit, SessionSigner, fingerprint
 from issc.config import AuthSettings, is_loopback
 from issc.config.auth import check_exposure
@@ -54,6 +61,8 @@ class Gate:
         accounts: Users and tokens (None when the process has no history database: nobody can log in).
         bind_address: The address the server really listens on (decides ``AUTH=auto``).
         hostname: This machine's name, allowed as a Host by default.
+        secret_file: Where the session-cookie key lives (``SECRET_KEY_FILE`` or its default); None
+            (and no ``AUTH_SECRET``): a random key for this process only.
     """
 
     def __init__(
@@ -63,6 +72,7 @@ class Gate:
         *,
         bind_address: str | None,
         hostname: str = "",
+        secret_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.accounts = accounts
@@ -70,8 +80,8 @@ class Gate:
         self.hosts = settings.hosts(hostname)
         if settings.auth_secret is not None:
             secret = settings.auth_secret.get_secret_value().encode("utf-8")
-        elif accounts is not None and self.enforced:
-            secret = accounts.session_secret()
+        elif secret_file is not None and self.enforced:
+            secret = read_or_create_key(secret_file)
         else:
             secret = secrets.token_bytes(32)
         self.signer = SessionSigner(secret, settings.auth_session_hours * 3600)
@@ -176,7 +186,7 @@ def gate_for(service: Any) -> Gate:
     """The gate of a service (anything with ``settings`` and ``store``), built once per service.
 
     At the first build with credentials required and no user yet, ``admin`` is created with a random
-    password, printed once on stderr.
+    password, written to a 0600 file beside the signing key; stderr names the file, never the password.
 
     Raises:
         ConfigError: ``AUTH=off`` on a non-loopback address without ``AUTH_INSECURE_I_KNOW=true``.
@@ -202,13 +212,21 @@ def gate_for(service: Any) -> Gate:
         except ValueError as exc:
             raise ConfigError(f"{exc}.") from None
         accounts = Accounts(service.store.engine) if service.store is not None else None
-        gate = Gate(settings, accounts, bind_address=bind, hostname=socket.gethostname())
+        key_file = settings.secret_key_file or default_secret_key_file(service.settings.store.database_url)
+        try:
+            gate = Gate(
+                settings, accounts, bind_address=bind, hostname=socket.gethostname(), secret_file=key_file
+            )
+        except SecretFileError as exc:
+            raise ConfigError(str(exc)) from None
         if gate.enforced and accounts is not None:
             password = accounts.ensure_admin()
             if password is not None:
+                written = write_admin_password(key_file.parent if key_file else None, password)
                 print(
-                    f"ISSC: no user yet, so user 'admin' was created with password {password} (shown this "
-                    "once; change it with `python -m issc.auth user passwd admin`).",
+                    f"ISSC: no user yet, so user 'admin' was created; its password is in {written} (readable "
+                    "by this user only): sign in, change it with `python -m issc.auth user passwd admin`, "
+                    "then delete the file.",
                     file=sys.stderr,
                     flush=True,
                 )

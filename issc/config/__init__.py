@@ -36,6 +36,7 @@ from issc import redact
 from issc.config.auth import AuthSettings, is_loopback
 from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
 from issc.config.cluster import ClusterSettings
+from issc.config.store import StoreSettings
 from issc.errors import ConfigError
 from issc.redact import redact_url
 from issc.tuning import Tuning
@@ -231,22 +232,6 @@ def _pairs(value: str | None) -> dict[str, str] | None:
     return {p[0]: p[1] for p in (q.strip().upper() for q in value.split(",")) if len(p) == 2}
 
 
-class StoreSettings(_Section):
-    """Where the history lives and where watchlist hits go."""
-
-    database_url: str = Field("sqlite:///data/issc.db", description="SQLAlchemy URL of the history store.")
-    webhook_url: str | None = Field(None, description="POST watchlist hits here as JSON.")
-    retention_days: int = Field(
-        30, ge=0, le=36_500, description="Delete events and their images after this many days (0: keep)."
-    )
-    retention_max_gb: float = Field(
-        0.0, ge=0, le=100_000, description="Delete the oldest events while the history is larger (0: no cap)."
-    )
-    snapshot_retention_days: int = Field(
-        7, ge=0, le=36_500, description="Drop snapshots (crops stay) after this many days (0: keep)."
-    )
-
-
 class WebSettings(_Section):
     """What the dashboard's server and pages serve."""
 
@@ -378,7 +363,7 @@ def _describe(error: dict[str, Any]) -> str:
     info = SECTIONS[section].model_fields.get(field) if section in SECTIONS else None
     key = _env_name(field, info).upper() if info is not None else field.upper()
     value = error.get("input")
-    if key == "API_KEY":
+    if key in ("API_KEY", "WEBHOOK_SECRET"):
         shown = "<hidden>"
     elif isinstance(value, str):
         shown = repr(redact.redact(value[:200] + "…" if len(value) > 200 else value))
@@ -401,13 +386,15 @@ def _register_secrets(settings: Settings | None, errors: tuple[Any, ...] | list[
         redact.register_url(settings.store.database_url)
         redact.register_url(settings.detection.api_url)
         redact.register_webhook(settings.store.webhook_url)
+        hook_key = settings.store.webhook_secret
+        redact.register(hook_key.get_secret_value() if hook_key is not None else None)
         secret = settings.auth.auth_secret
         redact.register(secret.get_secret_value() if secret is not None else None)
     for error in errors:
         value = error.get("input")
         if not isinstance(value, str):
             continue
-        if "api_key" in map(str, error.get("loc") or ()):
+        if {"api_key", "webhook_secret"} & set(map(str, error.get("loc") or ())):
             redact.register(value)
         else:
             redact.register_url(value)

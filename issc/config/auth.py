@@ -7,6 +7,7 @@ screenful per section; it is registered there with the other sections and keeps 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -48,8 +49,13 @@ class AuthSettings(BaseModel):
     )
     auth_secret: SecretStr | None = Field(
         None,
-        description="Key that signs session cookies (never shown); unset: a random key kept in the "
-        "history database, so sessions survive restarts.",
+        description="Key that signs session cookies (never shown); unset: the key in SECRET_KEY_FILE.",
+    )
+    secret_key_file: Path | None = Field(
+        None,
+        description="File holding the session-cookie key, made (mode 0600) on the first start; unset: "
+        "secret.key beside a SQLite database, data/secret.key for PostgreSQL. Never in the database "
+        "the camera workers write to.",
     )
     auth_session_hours: float = Field(
         168.0, gt=0, le=24 * 366, description="A login stays valid this long (hours)."
@@ -69,6 +75,20 @@ class AuthSettings(BaseModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("secret_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # SECRET_KEY_FILE= in .env: the default, not the working directory
+        return value
+
+    @field_validator("secret_key_file")
+    @classmethod
+    def _not_a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError("expected a file path such as /var/lib/issc/secret.key, got a folder")
+        return value
 
     @field_validator("server_address")
     @classmethod

@@ -9,7 +9,9 @@ when it is refused), so that no log line or error message shows it.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -42,6 +44,12 @@ class ClusterSettings(BaseModel):
         None,
         description="Where the dashboard reaches this worker, e.g. http://10.0.0.5:8600; unset: "
         "http://<host>:<port> (this machine's name when it listens on every interface).",
+    )
+    worker_hosts: str = Field(
+        "",
+        description="Comma-separated hosts the dashboard may contact at a workers-table URL (and send "
+        "WORKER_TOKEN to): names, IP addresses or networks such as 10.0.0.0/24, or * for any; empty: "
+        "loopback and private-network IP addresses only.",
     )
     heartbeat_s: float = Field(2.0, ge=0.2, le=60, description="A worker's heartbeat period (seconds).")
     worker_dead_s: float = Field(
@@ -76,6 +84,21 @@ class ClusterSettings(BaseModel):
             raise ValueError("expected an http:// or https:// URL such as http://10.0.0.5:8600")
         return value.strip().rstrip("/")
 
+    @field_validator("worker_hosts")
+    @classmethod
+    def _check_hosts(cls, value: str) -> str:
+        for item in (i.strip() for i in value.split(",")):
+            if not item or item == "*":
+                continue
+            if "/" in item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not a network such as 10.0.0.0/24") from None
+            elif any(c.isspace() or c in "@?#:" for c in item) and not _is_ip(item):
+                raise ValueError(f"{item!r} is not a host name, IP address or network")
+        return value.strip()
+
     @model_validator(mode="after")
     def _check_token_and_periods(self) -> ClusterSettings:
         token = self.token()
@@ -92,6 +115,58 @@ class ClusterSettings(BaseModel):
             )
         return self
 
+    def worker_url_refusal(self, url: str) -> str | None:
+        """Why the dashboard must not contact a ``workers.url`` (None: it may, with the token).
+
+        Only ``http``/``https`` URLs without credentials, to a host ``WORKER_HOSTS`` allows: a row
+        anyone with write access to the database could insert must not send the token elsewhere.
+        """
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return "its URL is malformed"
+        if parts.scheme not in ("http", "https"):
+            return "its URL is not http:// or https://"
+        if parts.username is not None or parts.password is not None:
+            return "its URL carries credentials"
+        if not host:
+            return "its URL has no host"
+        listed = [i.strip().lower() for i in self.worker_hosts.split(",") if i.strip()]
+        if not listed:
+            return (
+                None
+                if _private_ip(host)
+                else f"its host {host} is not a private address: list it in WORKER_HOSTS"
+            )
+        for item in listed:
+            if item == "*" or item == host:
+                return None
+            if (
+                "/" in item
+                and _is_ip(host)
+                and ipaddress.ip_address(host) in ipaddress.ip_network(item, strict=False)
+            ):
+                return None
+        return f"its host {host} is not in WORKER_HOSTS"
+
     def token(self) -> str | None:
         """The token's text (None: unset); compare it with :func:`hmac.compare_digest`."""
         return self.worker_token.get_secret_value() if self.worker_token is not None else None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _private_ip(host: str) -> bool:
+    """A loopback, private (RFC 1918, fc00::/7) or link-local IP address: not the open internet."""
+    if not _is_ip(host):
+        return host == "localhost"
+    address = ipaddress.ip_address(host.strip("[]"))
+    return address.is_loopback or address.is_private or address.is_link_local

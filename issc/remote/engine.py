@@ -33,7 +33,7 @@ from issc.cluster import ChangeFeed, Registry, WorkerRow
 from issc.cluster.changes import reload_changed
 from issc.config import CameraConfig, Settings
 from issc.errors import ConfigError
-from issc.redact import error_line
+from issc.redact import error_line, redact
 from issc.remote.feed import RemoteFeed, Upstream, why
 from issc.store import PlateFilter, Store
 from issc.tuning import Tuning, TuningBook
@@ -168,16 +168,19 @@ class RemoteEngine:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
         def ask(row: WorkerRow) -> list[dict] | str:
+            refusal = self._settings.cluster.worker_url_refusal(row.url)
+            if refusal is not None:  # never send the token to a URL nobody allowed
+                return redact(f"worker {row.id} is not contacted: {refusal}")
             try:
                 response = self._session.get(
-                    f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S
+                    f"{row.url}/api/cameras", headers=headers, timeout=STATUS_TIMEOUT_S, allow_redirects=False
                 )
             except requests.RequestException as exc:
-                return f"worker {row.id} does not answer at {row.url} ({why(exc)})"
+                return redact(f"worker {row.id} does not answer at {row.url} ({why(exc)})")
             if response.status_code == 401:
                 return f"worker {row.id} refuses the dashboard's WORKER_TOKEN: give both the same one"
             if response.status_code != 200:
-                return f"worker {row.id} answers HTTP {response.status_code} at {row.url}/api/cameras"
+                return redact(f"worker {row.id} answers HTTP {response.status_code} at {row.url}/api/cameras")
             try:
                 items = response.json()
                 return [dict(i) for i in items]

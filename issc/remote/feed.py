@@ -212,6 +212,7 @@ class RemoteFeed:
             headers=self._headers,
             stream=True,
             timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+            allow_redirects=False,  # the token goes to the registered worker only
         ) as response:
             self._response = response
             try:

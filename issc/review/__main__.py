@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from issc.config import load_settings, redact_url
 from issc.errors import ISSCError
 from issc.plates.text import normalize
+from issc.redact import error_line
 from issc.store import Store
 
 #: The manifest's name in the folder, and its columns (``issc.eval.load_manifest`` reads them).
@@ -199,7 +200,7 @@ def _check_database(url: str) -> None:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise ExportError(f"--database-url is not a database URL ({exc})") from None
+        raise ExportError(f"--database-url is not a database URL ({error_line(exc)})") from None
     path = parsed.database
     if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).is_file():
         raise ExportError(f"the history database {path} does not exist; check --database-url or DATABASE_URL")

@@ -1,8 +1,11 @@
 """``python -m issc.store``: upgrade a history database, show its revision, or start a new revision.
 
-python -m issc.store --database-url sqlite:///data/issc.db     # upgrade to the latest revision
+python -m issc.store                                           # upgrade DATABASE_URL of the settings
 python -m issc.store --database-url URL --show                  # print the revision, change nothing
+python -m issc.store grants --worker-role issc_worker           # PostgreSQL: SQL for the workers' role
 python -m issc.store revision -m "add plate colour"            # new file in migrations/versions
+
+The database URL is printed redacted (its password as ``***``).
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ import sys
 import sqlalchemy as sa
 from alembic import command
 
+from issc.config import load_settings
+from issc.errors import ConfigError
+from issc.redact import error_line, redact
 from issc.store.database import create_engine
 from issc.store.migrate import alembic_config, current_revision, head_revision, migrate
+from issc.store.roles import worker_grants
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and do what they say; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m issc.store", description=__doc__.splitlines()[0])
-    parser.add_argument("action", nargs="?", choices=("upgrade", "revision"), default="upgrade")
-    parser.add_argument("--database-url", default="sqlite:///data/issc.db", help="the history database")
+    parser.add_argument("action", nargs="?", choices=("upgrade", "revision", "grants"), default="upgrade")
+    parser.add_argument(
+        "--database-url", default=None, help="the history database (default: DATABASE_URL of the settings)"
+    )
+    parser.add_argument("--worker-role", help="with `grants`: the PostgreSQL role the camera workers use")
     parser.add_argument("--show", action="store_true", help="print the revision without upgrading")
     parser.add_argument("-m", "--message", help="what a new revision does (with `revision`)")
     args = parser.parse_args(argv)
@@ -35,14 +45,52 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(getattr(script, "path", script))
         return 0
-    engine = create_engine(args.database_url)
+    url = args.database_url
+    if url is None:
+        try:
+            url = load_settings().store.database_url
+        except ConfigError as exc:
+            print(f"ISSC configuration error: {exc}", file=sys.stderr)
+            return 2
+    shown = redact(url)
+    try:
+        sa.make_url(url)
+    except sa.exc.ArgumentError:
+        print(f"{shown!r} is not a database URL: expected e.g. sqlite:///data/issc.db", file=sys.stderr)
+        return 2
+    if args.action == "grants":
+        return _grants(url, shown, args.worker_role, parser)
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             before = _describe(conn)
         after = before if args.show else f"revision {migrate(engine)}"
+    except sa.exc.SQLAlchemyError as exc:
+        print(f"{shown}: cannot be opened ({error_line(getattr(exc, 'orig', None) or exc)})", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
-    print(f"{args.database_url}: {after} (latest: revision {head_revision()})")
+    print(f"{shown}: {after} (latest: revision {head_revision()})")
+    return 0
+
+
+def _grants(url: str, shown: str, role: str | None, parser: argparse.ArgumentParser) -> int:
+    """Print the GRANT/REVOKE statements of the workers' role for the tables the database has now."""
+    if not role:
+        parser.error("grants needs --worker-role NAME")
+    engine = create_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            print(f"{shown} is not PostgreSQL: roles and grants are PostgreSQL's", file=sys.stderr)
+            return 2
+        with engine.connect() as conn:
+            statements = worker_grants(conn, role)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print("\n".join(f"{s};" for s in statements))
     return 0
 
 

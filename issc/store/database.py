@@ -6,7 +6,7 @@ option ``begin_immediate=True`` takes the write lock at ``BEGIN``, so that a tra
 before it writes (a migration) waits for another writer instead of failing with "database is locked".
 PostgreSQL gets pre-pinged pooled connections with a connect timeout and a statement timeout, so a
 server that is down or stuck fails a write in seconds (the writer then keeps its batch and retries)
-instead of hanging the writer. A new SQLite file gets incremental auto-vacuum (see
+instead of hanging the writer. A new SQLite file is made 0600 (it holds password hashes) and gets incremental auto-vacuum (see
 :mod:`issc.store.retention`). Both support ``INSERT ... ON CONFLICT``, which
 :func:`dialect_insert` builds.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,7 @@ def create_engine(database_url: str) -> sa.Engine:
     if memory:
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        make_private_sqlite_file(Path(url.database).expanduser())
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @sa.event.listens_for(engine, "connect")
@@ -88,6 +89,36 @@ def create_engine(database_url: str) -> sa.Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def make_private_sqlite_file(path: Path) -> None:
+    """Create a SQLite database file readable by its owner only (0600) before SQLite opens it.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. A database, WAL or
+    shared-memory file left readable by others (made before this rule, mode 0644) is made 0600 when
+    this process owns it; it holds plates, users' password hashes and tokens' hashes.
+    """
+    if str(path).startswith("file:"):  # a URI filename: SQLite makes it as it is told
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:  # SQLite says the same, with its own words, when it opens it
+        logger.debug("could not create %s beforehand: %s", path, exc)
+        return
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = part.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                os.chmod(part, info.st_mode & 0o700)
+                logger.warning("%s could be read by other users: made it private (0600)", part)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            logger.warning("could not make %s private: %s", part, exc)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,10 @@ after start and then every ``interval_s`` (an hour):
 
 1. full-frame snapshots of events older than ``SNAPSHOT_RETENTION_DAYS`` are dropped (crops stay);
 2. events older than ``RETENTION_DAYS`` are deleted with their images;
-3. while the history is larger than ``RETENTION_MAX_GB``, the oldest events are deleted.
+3. while the events and their images (all the purge can delete) take more than ``RETENTION_MAX_GB``,
+   the oldest events are deleted, but never one last seen within ``RETENTION_MIN_KEEP_H`` hours:
+   tables the purge never touches (people counts, known plates, the watchlist) do not count, so
+   they can never make the cap delete the newest events.
 
 Each step works in batches of :data:`BATCH` events, one short transaction each, so the writer never
 waits for more than one batch. Deleting events lowers the hourly roll-up (``plate_hours``) by the
@@ -66,17 +69,19 @@ class RetentionPolicy:
         days: Events and their images older than this many days are deleted (0: kept).
         max_gb: While the history is larger than this, the oldest events are deleted (0: no cap).
         snapshot_days: Snapshots of events older than this many days are dropped (0: kept).
+        min_keep_h: The size cap never deletes events last seen within this many hours.
     """
 
     days: int = 30
     max_gb: float = 0.0
     snapshot_days: int = 7
+    min_keep_h: float = 24.0
 
     def __post_init__(self) -> None:
-        if self.days < 0 or self.max_gb < 0 or self.snapshot_days < 0:
+        if self.days < 0 or self.max_gb < 0 or self.snapshot_days < 0 or self.min_keep_h < 0:
             raise ValueError(
-                f"retention days={self.days}, max_gb={self.max_gb} and snapshot_days={self.snapshot_days}"
-                " must be at least 0 (0: keep)"
+                f"retention days={self.days}, max_gb={self.max_gb}, snapshot_days={self.snapshot_days} and"
+                f" min_keep_h={self.min_keep_h} must be at least 0 (0: keep)"
             )
 
     @property
@@ -93,10 +98,16 @@ class PurgeResult:
     snapshots: int = 0
     freed_pages: int = 0
     vacuumed: bool = False
+    cap_unmet_h: float | None = None  # the size cap is not met: the rest is newer than this many hours
 
     def summary(self) -> str:
         """One line for the store's status and the log."""
         text = f"deleted {self.events} events, dropped {self.snapshots} snapshots"
+        if self.cap_unmet_h is not None:
+            text += (
+                f"; still over RETENTION_MAX_GB, but every event left is newer than {self.cap_unmet_h:g} h"
+                " (RETENTION_MIN_KEEP_H)"
+            )
         if self.vacuumed:
             text += ", vacuumed"
         elif self.freed_pages:
@@ -205,10 +216,20 @@ class Purger:
             snapshots = self._drop_snapshots(now_ms - self.policy.snapshot_days * _DAY_MS)
         if self.policy.days:
             events += self._delete_before(now_ms - self.policy.days * _DAY_MS)
+        unmet = None
         if self.policy.max_gb:
-            events += self._cap_size(int(self.policy.max_gb * 1e9))
+            capped, met = self._cap_size(int(self.policy.max_gb * 1e9), now_ms)
+            events += capped
+            if not met:
+                unmet = self.policy.min_keep_h
+                logger.warning(
+                    "history store: the events take more than RETENTION_MAX_GB=%g, but those left are newer "
+                    "than RETENTION_MIN_KEEP_H=%g h and are kept",
+                    self.policy.max_gb,
+                    self.policy.min_keep_h,
+                )
         freed, vacuumed = self._give_space_back() if events or snapshots else (0, False)
-        result = PurgeResult(events, snapshots, freed, vacuumed)
+        result = PurgeResult(events, snapshots, freed, vacuumed, unmet)
         self.last = f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(self.clock()))} UTC: {result.summary()}"
         return result
 
@@ -239,23 +260,29 @@ class Purger:
             deleted += n
         return deleted
 
-    def _cap_size(self, cap_bytes: int) -> int:
-        """Delete the oldest events while the estimated size of the history exceeds ``cap_bytes``."""
+    def _cap_size(self, cap_bytes: int, now_ms: int) -> tuple[int, bool]:
+        """Delete the oldest events while the events and their images take more than ``cap_bytes``,
+        never one last seen within ``min_keep_h``.
+
+        Returns:
+            Events deleted, and whether the size is now within the cap.
+        """
         size = self.history_bytes()
         if size <= cap_bytes:
-            return 0
+            return 0, True
         with self.engine.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).select_from(E)).scalar_one()
         per_event = max(size / max(count, 1), 1.0)
+        keep_from_ms = now_ms - int(self.policy.min_keep_h * 3_600_000)
         deleted = 0
         while size > cap_bytes and not self._stop.is_set():
             wanted = min(BATCH, max(1, math.ceil((size - cap_bytes) / per_event)))
-            n, freed = self._delete_oldest(None, wanted)
+            n, freed = self._delete_oldest(keep_from_ms, wanted)
             if not n:
-                break
+                return deleted, False
             deleted += n
             size -= max(freed, int(per_event * n))
-        return deleted
+        return deleted, True
 
     def _delete_oldest(self, before_ms: int | None, limit: int = BATCH) -> tuple[int, int]:
         """Delete one batch of the oldest events (last seen before ``before_ms`` when given).
@@ -315,13 +342,9 @@ class Purger:
         conn.execute(k.delete().where(k.c.fold_key.in_(orphans)))
 
     def history_bytes(self) -> int:
-        """Estimated size of the history: SQLite's used pages, or PostgreSQL's images and rows."""
+        """Estimated size of what the purge can delete: the events' images plus :data:`ROW_BYTES`
+        per event (their rows, reads and audit). Tables it never purges do not count."""
         with self.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
-                free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
-                size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
-                return int((pages - free) * size)
             images = conn.execute(
                 sa.select(
                     sa.func.coalesce(sa.func.sum(sa.func.length(I.c.crop_jpeg)), 0)

@@ -141,3 +141,15 @@ workers = sa.Table(  # revision 0008: camera workers of a cluster (issc.cluster.
     sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),  # the database's clock
     sa.Column("started_ms", sa.BigInteger, nullable=False),
 )
+
+webhook_outbox = sa.Table(  # revision 0010: watchlist hits waiting for the webhook
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("payload", sa.Text, nullable=False),  # the JSON body
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_ms", sa.BigInteger, nullable=False),  # not sent before (backoff, Retry-After)
+    sa.Column("lease_ms", sa.BigInteger, nullable=False, server_default="0"),  # held by a sender until
+    sa.Column("last_error", sa.String(200)),
+)

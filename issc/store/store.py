@@ -16,6 +16,7 @@ from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
 from issc.store.migrate import migrate
+from issc.store.outbox import Outbox
 from issc.store.records import StoreStatus
 from issc.store.retention import Purger, RetentionPolicy
 from issc.store.review import ReviewTable
@@ -47,13 +48,15 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         retry_interval_s: Wait between attempts while writes fail.
         queue_max_bytes: JPEG bytes that may wait for the writer; beyond that new records are dropped.
         retention_days: Events and their images older than this many days are purged (0: kept).
-        retention_max_gb: While the history is larger than this, the oldest events go (0: no cap).
+        retention_max_gb: While the events and their images take more than this, the oldest events go
+            (0: no cap).
+        retention_min_keep_h: The size cap never deletes events last seen within this many hours.
         snapshot_retention_days: Snapshots older than this many days are dropped, crops kept (0: kept).
         purge_interval_s: Time between background purges.
         purge_first_after_s: Delay of the first purge after ``start``.
 
     The retention arguments default to keeping everything; the service passes the ``store`` settings
-    (``RETENTION_DAYS``, ``RETENTION_MAX_GB``, ``SNAPSHOT_RETENTION_DAYS``).
+    (``RETENTION_DAYS``, ``RETENTION_MAX_GB``, ``SNAPSHOT_RETENTION_DAYS``, ``RETENTION_MIN_KEEP_H``).
 
     Attributes:
         database_url: The URL it was opened with.
@@ -61,6 +64,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         schema_revision: Alembic revision the database is at (the latest one).
         plate_keys: The fold-key table and which substring index it has.
         purger: The retention purge (``purger.purge()`` runs one now).
+        outbox: Watchlist hits waiting for the webhook (:class:`issc.store.outbox.Outbox`).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         queue_max_bytes: int = QUEUE_MAX_BYTES,
         retention_days: int = 0,
         retention_max_gb: float = 0.0,
+        retention_min_keep_h: float = 24.0,
         snapshot_retention_days: int = 0,
         purge_interval_s: float = 3600.0,
         purge_first_after_s: float = 60.0,
@@ -83,7 +88,9 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
                 f"queue_size={queue_size}, batch_size={batch_size} and queue_max_bytes={queue_max_bytes}"
                 " must be at least 1"
             )
-        policy = RetentionPolicy(retention_days, retention_max_gb, snapshot_retention_days)
+        policy = RetentionPolicy(
+            retention_days, retention_max_gb, snapshot_retention_days, retention_min_keep_h
+        )
         if not 0 < flush_interval_s <= 1.0:
             raise ValueError(
                 f"flush_interval_s={flush_interval_s} must be in (0, 1] (a crash loses at most 1 s)"
@@ -107,6 +114,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         WatchlistTable.__init__(self, engine)
         ReviewTable.__init__(self, engine, plate_keys, known, watchlist=self)
         SettingsTable.__init__(self, engine)
+        self.outbox = Outbox(engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
         )

@@ -30,6 +30,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 
 from issc.plates.text import normalize
+from issc.redact import redact
 from issc.search import fold
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
@@ -413,7 +414,8 @@ def _describe(record: Record) -> str:
 
 def _short_error(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
-    return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}".strip()
+    line = str(original).splitlines()[0] if str(original) else ""
+    return redact(f"{type(original).__name__}: {line}".strip())
 
 
 def _commit_now(record: Record) -> bool:

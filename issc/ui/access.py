@@ -9,6 +9,7 @@ from issc import auth
 from issc import service as process
 from issc.engine import Engine
 from issc.errors import ConfigError
+from issc.redact import redact
 from issc.service import Service
 from issc.store import Store
 
@@ -21,7 +22,7 @@ def get_service() -> Service:
     try:
         return process.current()
     except ConfigError as exc:
-        st.error(f"**Configuration error.** {exc}", icon=":material/settings_alert:")
+        st.error(f"**Configuration error.** {redact(str(exc))}", icon=":material/settings_alert:")
         st.info(
             "Fix the value in `.env`, `issc.toml` or the environment, then restart with `make run`. "
             "The README's configuration table lists every setting and its default."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
@@ -89,9 +90,28 @@ def plate_count(store: Store, flt: PlateFilter) -> int:
     return _plate_count(store, store.database_url, flt)
 
 
-def plates_csv(store: Store, flt: PlateFilter) -> str:
-    """CSV of exactly the matching events (header first), for the download button."""
-    return "".join(store.iter_plates_csv(flt))
+def plates_csv_url(flt: PlateFilter) -> str:
+    """The streamed ``/api/plates.csv`` of exactly the matching events (same filter, API form).
+
+    The Plates page links there instead of building the file in the page's process: the route
+    streams it page by page from the database, so any history size costs the same memory, and it
+    checks the same session cookie as the page.
+    """
+    params: dict[str, str] = {}
+    if flt.q:
+        params["q"] = flt.q
+    if flt.camera:
+        params["camera"] = flt.camera
+    if flt.since is not None:
+        params["since"] = flt.since.astimezone(UTC).isoformat()
+    if flt.until is not None:
+        params["until"] = flt.until.astimezone(UTC).isoformat()
+    if flt.min_conf:
+        params["min_conf"] = f"{flt.min_conf:g}"
+    if flt.watchlist_only:
+        params["watchlist_only"] = "true"
+    query = urlencode(params)
+    return f"{base_path()}/api/plates.csv" + (f"?{query}" if query else "")
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)

@@ -15,6 +15,7 @@ import streamlit as st
 from issc.alerts import Alert
 from issc.annotate import format_duration
 from issc.engine import Engine
+from issc.redact import redact
 from issc.service import Service
 from issc.types import CameraState, CameraStatus
 from issc.ui.navigation import PAGES
@@ -53,7 +54,7 @@ def status_line(status: CameraStatus) -> str:
         if status.down_since is not None:
             parts.append(f"down for {format_duration(time.time() - status.down_since)}")
         if status.last_error:
-            parts.append(status.last_error)
+            parts.append(redact(status.last_error))
     return " · ".join(parts)
 
 
@@ -135,7 +136,7 @@ def store_banner(service: Service) -> None:
         return
     status = store.status()
     if not status.ok:
-        st.warning(f"History: {status.message}", icon="⚠️")
+        st.warning(f"History: {redact(status.message)}", icon="⚠️")
     elif status.dropped or status.poisoned:
         st.warning(
             f"History: {status.dropped} records dropped (queue full) and {status.poisoned} set aside"

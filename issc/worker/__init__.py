@@ -38,7 +38,7 @@ from issc.config import CameraConfig, Settings, is_loopback
 from issc.engine import Engine
 from issc.engine.buffer import Published
 from issc.errors import ConfigError
-from issc.health import health_json
+from issc.health import camera_json, health_json
 from issc.memory import tune_malloc
 from issc.redact import error_line
 from issc.service import Service
@@ -199,6 +199,15 @@ class Worker:
                 standby=[c.claim for c in self._cameras],
             )
             self._registered = True
+            refusal = self.settings.cluster.worker_url_refusal(self.url)
+            if refusal is not None:
+                logger.warning(
+                    "worker %s: a dashboard with the same WORKER_HOSTS will not contact %s (%s); set "
+                    "WORKER_URL to a private address, or list the host in the dashboard's WORKER_HOSTS",
+                    self.id,
+                    self.url,
+                    refusal,
+                )
             tune_malloc()
             self._round()
             self._beat()
@@ -283,7 +292,7 @@ class Worker:
         """``/api/health``: the store's writer and the running cameras, plus who and what this worker is."""
         assert self.service is not None
         body = health_json(self.service)
-        cameras = [status.as_json() for status in self.cameras_view().status()]
+        cameras = [camera_json(status) for status in self.cameras_view().status()]
         online = any(c["state"] == "online" for c in cameras)
         store_ok = body["store"] is None or body["store"]["ok"]
         return {

@@ -8,8 +8,9 @@ It runs :class:`issc.worker.Worker` for the cameras of its own ``CAMERAS`` and s
 
 Every request needs ``Authorization: Bearer <WORKER_TOKEN>`` (compared in constant time; 401
 otherwise). A worker listening beyond loopback refuses to start without ``WORKER_TOKEN``; on loopback
-without one, requests are not checked (a single machine, as the dashboard itself). The token is never
-logged.
+without one, requests carry no credentials, so their ``Host`` must name this machine (``localhost``,
+``127.0.0.1``, ``::1`` or the host of its URL; 400 otherwise): a web page the local browser opened
+cannot reach the worker through a DNS name rebound to 127.0.0.1. The token is never logged.
 
 SIGTERM or Ctrl-C: the server stops, then the cameras (their last events are written), their locks
 are given up and the registry row removed. Exit status 2: a wrong configuration (one sentence).
@@ -24,6 +25,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,12 +35,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from issc import web
+from issc.auth.gate import host_name
 from issc.config import is_loopback, load_settings
 from issc.errors import ConfigError
 from issc.service import configure_logging
 from issc.worker import Worker
 
 DEFAULT_PORT = 8600
+#: Host names of this machine that need no configuration.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class BearerToken:
@@ -46,16 +51,34 @@ class BearerToken:
 
     Args:
         app: The application it guards.
-        token: The expected token; None lets everything through (a loopback worker without a token).
+        token: The expected token; None: a loopback worker without a token, where only the Host is
+            checked (DNS rebinding).
+        hosts: Host names (lower case, no port) a request without a token may carry.
     """
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, hosts: frozenset[str] = LOOPBACK_HOSTS) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode() if token is not None else None
+        self._hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._expected is None or scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if self._expected is None:
+            host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+            if host_name(host) in self._hosts:
+                await self.app(scope, receive, send)
+            elif scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                response = JSONResponse(
+                    {
+                        "error": "this worker answers only requests for its own host name (DNS rebinding guard)"
+                    },
+                    status_code=400,
+                )
+                await response(scope, receive, send)
             return
         given = dict(scope.get("headers") or ()).get(b"authorization", b"")
         if hmac.compare_digest(given, self._expected):
@@ -72,6 +95,16 @@ class BearerToken:
         await response(scope, receive, send)
 
 
+def worker_hosts(worker: Worker) -> frozenset[str]:
+    """The Host names a worker answers without a token: loopback's, its address and its URL's host."""
+    names = set(LOOPBACK_HOSTS) | {worker.host.strip("[]").lower()}
+    try:
+        names.add((urlsplit(worker.url).hostname or "").lower())
+    except ValueError:
+        pass
+    return frozenset(names - {"", "0.0.0.0", "::"})
+
+
 def build_app(worker: Worker) -> Starlette:
     """The worker's routes behind its token; stopping the server stops the worker (its lifespan)."""
 
@@ -86,7 +119,9 @@ def build_app(worker: Worker) -> Starlette:
 
     return Starlette(
         routes=[*web.routes(worker.cameras_view), Route("/api/health", health, methods=["GET"])],  # type: ignore[arg-type]
-        middleware=[Middleware(BearerToken, token=worker.settings.cluster.token())],
+        middleware=[
+            Middleware(BearerToken, token=worker.settings.cluster.token(), hosts=worker_hosts(worker))
+        ],
         lifespan=lifespan,
     )
 
