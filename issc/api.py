@@ -296,9 +296,11 @@ def plate_routes(
                 return _unavailable(exc)
             if data is None:
                 return _error(404, f"plate event {event_id} has no {kind} image (unknown id or none stored)")
-            return Response(
-                data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
-            )
+            # Once auth is on, an image must not outlive the session in the browser's cache.
+            principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
+            private = principal is not None and principal.via != "open"
+            cache = "no-store" if private else "private, max-age=86400"
+            return Response(data, media_type="image/jpeg", headers={"Cache-Control": cache})
 
         return image
 
