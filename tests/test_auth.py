@@ -376,6 +376,19 @@ def test_command_line_users_and_tokens(tmp_path: Path, monkeypatch: pytest.Monke
         and bad.stderr.strip() == "error: the password is too short: use at least 8 characters."
     )
     assert "short" not in bad.stdout
+    # sessions: an admin lists them and ends one, or all of a user's
+    accounts = Accounts(create_engine(url))
+    accounts.open_session("ana", 3600, "10.0.0.7")
+    accounts.open_session("ana", 3600, "10.0.0.8")
+    listed = run_cli(url, "sessions", "list")
+    assert listed.returncode == 0 and listed.stdout.count("\tana\tfrom 10.0.0.") == 2, listed.stdout
+    first = listed.stdout.split("\t", 1)[0]
+    assert run_cli(url, "sessions", "end", first).stdout.strip() == "1 session(s) ended"
+    assert run_cli(url, "sessions", "end", first).returncode == 1
+    assert "say which sessions" in run_cli(url, "sessions", "end").stderr
+    accounts.open_session("ana", 3600, "10.0.0.9")
+    assert cli.main(["--database-url", url, "user", "role", "ana", "analyst"]) == 0  # ends her sessions
+    assert accounts.sessions() == [] and accounts.user("ana")[0] == "analyst"
     # in-process, for the remaining verbs
     monkeypatch.setattr("sys.stdin", io.StringIO("another password\n"))
     assert cli.main(["--database-url", url, "user", "passwd", "ana", "--password-stdin"]) == 0
@@ -471,9 +484,20 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     time.sleep(0.5)
     printed = re.findall(r"user 'admin' was created with password (\S+) ", server.log.read_text())
     assert len(printed) == 1
-    login = requests.post(
+    # the form carries a CSRF token bound to a cookie set with it: a post without them is refused
+    no_token = requests.post(
         server.url + "/auth/login",
         data={"name": "admin", "password": printed[0], "next": "/plates"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert no_token.status_code == 403 and "issc_session" not in no_token.headers.get("set-cookie", "")
+    browser = requests.Session()
+    form = browser.get(server.url + "/auth/login?next=/plates", timeout=10)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]{32})"', form.text).group(1)
+    login = browser.post(
+        server.url + "/auth/login",
+        data={"name": "admin", "password": printed[0], "next": "/plates", "csrf": csrf},
         allow_redirects=False,
         timeout=10,
     )
@@ -482,9 +506,23 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "issc_session=" in cookie
     session = requests.Session()
     session.cookies.set("issc_session", login.cookies["issc_session"])
+    copied = {"issc_session": login.cookies["issc_session"]}
     assert session.get(server.url + "/api/plates.csv", timeout=10).status_code == 200
     assert session.post(server.url + "/api/plates", timeout=10).status_code == 405  # an admin passes the gate
-    assert requests.post(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 303
+    # logging out is POST only, with the session's CSRF token (the pages' Sign out button)
+    assert session.get(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 405
+    assert session.post(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 403
+    assert session.get(server.url + "/api/plates.csv", timeout=10).status_code == 200  # still signed in
+    from issc.auth import Gate as _Gate  # the token is the gate's HMAC of the cookie: made here likewise
+
+    signer = _Gate(
+        load_settings(auth="on").auth, Accounts(create_engine(url)), bind_address="127.0.0.1"
+    ).signer
+    token = signer.form_token("logout", login.cookies["issc_session"])
+    out = session.post(server.url + "/auth/logout", data={"csrf": token}, allow_redirects=False, timeout=10)
+    assert out.status_code == 303 and out.headers["location"] == "/auth/login"
+    # the session ended on the server: a copy of the cookie is refused too
+    assert requests.get(server.url + "/api/plates.csv", cookies=copied, timeout=10).status_code == 401
     for _ in range(5):
         wrong = requests.post(
             server.url + "/auth/login", json={"name": "admin", "password": "guess"}, timeout=10

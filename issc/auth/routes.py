@@ -163,10 +163,18 @@ def auth_routes(get_gate: Callable[[], Gate | None]) -> list[BaseRoute]:
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
+    async def no_get_logout(request: Request) -> Response:
+        # A link or an image on another site must not sign anybody out (nor reach Streamlit's own
+        # /auth/logout, which would answer a GET otherwise).
+        response = login_page("/", "Sign out with the dashboard's Sign out button.", 405, get_gate())
+        response.headers["Allow"] = "POST"
+        return response
+
     return [
         Route("/auth/login", show, methods=["GET"]),
         Route("/auth/login", submit, methods=["POST"]),
         Route("/auth/logout", logout, methods=["POST"]),
+        Route("/auth/logout", no_get_logout, methods=["GET", "HEAD"]),
     ]
 
 
