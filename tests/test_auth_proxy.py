@@ -25,9 +25,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import free_port
+from conftest import free_port, serving
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from test_auth import run_cli, ws_status
 from test_pages_history import seed_history
+
+from issc.auth import Accounts, AuthMiddleware, Gate, auth_routes
+from issc.config import load_settings
+from issc.store import create_engine
+from issc.store.migrate import migrate
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 needs_nginx = pytest.mark.skipif(
@@ -315,3 +325,58 @@ def test_a_50_mb_login_body_gets_413_and_memory_stays_flat(streamlit_server, tmp
     assert grown_mb < 20, f"the server grew by {grown_mb:.0f} MB"
     # and the server still answers
     assert requests.get(server.url + "/_stcore/health", timeout=10).ok
+
+
+# --- in-process: the middleware and the login on a loopback uvicorn ------------------------------
+
+
+async def _ok(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+async def _ws_ok(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.close()
+
+
+def test_writes_and_websockets_from_another_sites_page_are_refused() -> None:
+    # given a dashboard open to this machine (AUTH=auto on loopback)
+    gate = Gate(load_settings().auth, None, bind_address="127.0.0.1")
+    app = Starlette(routes=[Route("/w", _ok, methods=["GET", "PATCH"]), WebSocketRoute("/ws", _ws_ok)])
+    with serving(AuthMiddleware(app, gate=lambda: gate)) as url:
+        own = url
+        # a page of this server may write and open the websocket; scripts send no Origin
+        assert requests.patch(url + "/w", headers={"Origin": own}, timeout=10).status_code == 200
+        assert requests.patch(url + "/w", timeout=10).status_code == 200
+        assert ws_status(url.replace("http", "ws") + "/ws", {"Origin": own}) == 101
+        # another site's page may not, not even through the open door of a loopback dashboard
+        for evil in ("http://evil.example", "http://127.0.0.1.evil.example:8501", "null"):
+            refused = requests.patch(url + "/w", headers={"Origin": evil}, timeout=10)
+            assert refused.status_code == 403 and "Origin" in refused.json()["error"]
+            assert ws_status(url.replace("http", "ws") + "/ws", {"Origin": evil}) == 403
+        assert requests.get(
+            url + "/w", headers={"Origin": "http://evil.example"}, timeout=10
+        ).ok  # reads pass
+
+
+def test_behind_a_proxy_each_client_has_its_own_login_limit(tmp_path: Path) -> None:
+    # given a dashboard behind a proxy on this machine (every peer is 127.0.0.1)
+    engine = create_engine(f"sqlite:///{tmp_path}/auth.db")
+    migrate(engine)
+    accounts = Accounts(engine)
+    accounts.add_user("ana", "viewer", "right password")
+    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
+    with serving(Starlette(routes=auth_routes(lambda: gate))) as url:
+
+        def login(client: str, password: str) -> int:
+            body = {"name": "ana", "password": password}
+            headers = {"X-Forwarded-For": f"203.0.113.250, {client}"}  # the proxy appends the real peer
+            return requests.post(url + "/auth/login", json=body, headers=headers, timeout=30).status_code
+
+        # when one client fails five times, it is throttled ...
+        assert [login("198.51.100.7", "wrong") for _ in range(5)] == [401] * 5
+        assert login("198.51.100.7", "right password") == 429
+        # ... and another client behind the same proxy is not (the leftmost, client-made entry is ignored)
+        assert login("198.51.100.8", "right password") == 200
+    assert {s.client for s in accounts.sessions()} == {"198.51.100.8"}
+    engine.dispose()

@@ -30,7 +30,16 @@ RECHECK_S = 2.0
 OPEN = Principal("local", "admin", "open")
 #: Headers a proxy adds: with ``AUTH=auto`` on loopback, a request carrying one comes from beyond
 #: this machine (through a proxy or tunnel) and must sign in.
-FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
+FORWARDED_HEADERS = (
+    "forwarded",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "via",
+    "cf-connecting-ip",  # Cloudflare Tunnel
+    "true-client-ip",
+)
 #: :meth:`Gate.identify` with ``cached_only``: the answer needs the database.
 MISS = object()
 

@@ -34,7 +34,7 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from issc.auth.accounts import ROLES, Principal
-from issc.auth.gate import MISS, Gate, forwarded
+from issc.auth.gate import MISS, Gate, forwarded, host_name
 from issc.uploads import MAX_UPLOAD_BYTES
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,11 @@ class AuthMiddleware:
         if not gate.host_allowed(headers.get("host")):
             await _deny(scope, send, 400, "This Host is not served here; add it to ALLOWED_HOSTS.")
             return
+        if not _same_origin(scope, headers):
+            await _deny(
+                scope, send, 403, "This request came from another site's page (Origin); it is refused."
+            )
+            return
         if path in PUBLIC_PATHS:
             await self.app(_with_principal(scope, None), receive, send)
             return
@@ -170,6 +175,25 @@ class AuthMiddleware:
             await self.app(inner, receive, send)
             return
         await _watched(self.app, inner, receive, send, gate, principal, headers, cookies)
+
+
+def _same_origin(scope: Scope, headers: dict[str, str]) -> bool:
+    """A websocket or a write sent by a browser must come from a page of this host.
+
+    Its ``Origin`` (when there is one) names the same host as ``Host`` (ports aside: a proxy drops
+    them). Stops a page of another host, even a sibling subdomain that SameSite cookies count as the
+    same site, from driving a signed-in tab's websocket or writes (cross-site websocket hijacking).
+    """
+    if scope["type"] == "http" and scope.get("method") in _READ_METHODS:
+        return True
+    origin = headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-origin request (scripts, curl)
+    if origin == "null":
+        return False
+    host = headers.get("x-forwarded-host") or headers.get("host") or ""
+    netloc = origin.split("://", 1)[-1]
+    return host_name(netloc) == host_name(host.split(",")[0])
 
 
 def body_limit(method: str, path: str) -> int:

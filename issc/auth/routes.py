@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from issc.auth.gate import Gate, LoginRefused
 from issc.auth.sessions import COOKIE, CSRF_COOKIE
+from issc.config import is_loopback
 
 LOGIN_BODY_BYTES = 16 * 1024
 
@@ -54,6 +55,8 @@ width:100%;padding:.6rem;border:0;border-radius:.3rem;background:#ffb000;color:#
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: a path on this server only (no ``//host`` or ``https://``)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):  # browsers drop tabs and newlines: "/\t/evil"
         return "/"
     return target
 
@@ -121,7 +124,7 @@ def auth_routes(get_gate: Callable[[], Gate | None]) -> list[BaseRoute]:
             return _refuse(
                 as_json, target, 403, "The sign-in form expired or came from another site: try again.", gate
             )
-        client = request.client.host if request.client else "?"
+        client = client_address(request)
         try:
             principal, cookie = await run_in_threadpool(gate.login, name, password, client)  # argon2: ~50 ms
         except LoginRefused as exc:
@@ -176,6 +179,17 @@ def auth_routes(get_gate: Callable[[], Gate | None]) -> list[BaseRoute]:
         Route("/auth/logout", logout, methods=["POST"]),
         Route("/auth/logout", no_get_logout, methods=["GET", "HEAD"]),
     ]
+
+
+def client_address(request: Request) -> str:
+    """Who is logging in, for the rate limit: the peer, or behind a proxy on this machine the address
+    that proxy added last to ``X-Forwarded-For`` (else everybody behind it would share one limit, and
+    one attacker could lock every user out)."""
+    peer = request.client.host if request.client else "?"
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    if hops and is_loopback(peer):
+        return hops[-1][:64]
+    return peer
 
 
 def logout_form(gate: Gate, cookie: str) -> str:
