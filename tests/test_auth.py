@@ -188,6 +188,13 @@ def test_sessions_are_server_side_and_end_at_once(accounts: Accounts, end) -> No
     assert (fresh.identify({}, {"issc_session": other}, None) is not None) == bool(logout_only)
 
 
+def test_a_user_keeps_at_most_20_sessions_the_newest(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    tokens = [accounts.open_session("ana", 3600, f"10.0.4.{i}") for i in range(25)]
+    assert [s.client for s in accounts.sessions()] == [f"10.0.4.{i}" for i in range(5, 25)]
+    assert accounts.session_user(tokens[0]) is None and accounts.session_user(tokens[-1]).name == "ana"
+
+
 def test_a_page_recheck_sees_a_role_change_and_a_removal(accounts: Accounts) -> None:
     accounts.add_user("ana", "admin", "right password")
     gate = _gate(accounts, trusted_proxy_header="X-Forwarded-User")

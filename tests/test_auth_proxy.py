@@ -367,16 +367,23 @@ def test_behind_a_proxy_each_client_has_its_own_login_limit(tmp_path: Path) -> N
     accounts.add_user("ana", "viewer", "right password")
     gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
     with serving(Starlette(routes=auth_routes(lambda: gate))) as url:
+        cookies: list[str] = []
 
         def login(client: str, password: str) -> int:
             body = {"name": "ana", "password": password}
-            headers = {"X-Forwarded-For": f"203.0.113.250, {client}"}  # the proxy appends the real peer
-            return requests.post(url + "/auth/login", json=body, headers=headers, timeout=30).status_code
+            headers = {
+                "X-Forwarded-For": f"203.0.113.250, {client}",  # the proxy appends the real peer
+                "X-Forwarded-Proto": "https",  # the proxy terminates TLS
+            }
+            answer = requests.post(url + "/auth/login", json=body, headers=headers, timeout=30)
+            cookies.append(answer.headers.get("set-cookie", ""))
+            return answer.status_code
 
         # when one client fails five times, it is throttled ...
         assert [login("198.51.100.7", "wrong") for _ in range(5)] == [401] * 5
         assert login("198.51.100.7", "right password") == 429
         # ... and another client behind the same proxy is not (the leftmost, client-made entry is ignored)
         assert login("198.51.100.8", "right password") == 200
+        assert "issc_session=" in cookies[-1] and "Secure" in cookies[-1]  # HTTPS at the proxy: Secure
     assert {s.client for s in accounts.sessions()} == {"198.51.100.8"}
     engine.dispose()

@@ -30,6 +30,8 @@ SECRET_KEY = "auth.session_secret"
 TOKEN_PREFIX = "issc_"
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+#: Open sessions kept per user: a new login beyond it ends their oldest (no unbounded rows).
+MAX_SESSIONS_PER_USER = 20
 _LAST_USED_EVERY_MS = 60_000  # a token's "last used" is written at most once a minute
 
 
@@ -261,8 +263,16 @@ class Accounts:
                     client=client[:64],
                 )
             )
-            # a good moment to drop the expired ones of everybody
-            conn.execute(tables.sessions.delete().where(tables.sessions.c.expires_ms < now))
+            # a good moment to drop the expired ones of everybody, and this user's oldest beyond the cap
+            s = tables.sessions
+            conn.execute(s.delete().where(s.c.expires_ms < now))
+            kept = (
+                sa.select(s.c.id)
+                .where(s.c.user_name == name)
+                .order_by(s.c.id.desc())
+                .limit(MAX_SESSIONS_PER_USER)
+            )
+            conn.execute(s.delete().where(s.c.user_name == name, s.c.id.not_in(kept.scalar_subquery())))
         return token
 
     def session_user(self, token: str) -> Principal | None:

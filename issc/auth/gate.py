@@ -230,7 +230,7 @@ class Gate:
 
     def _proxy_user(self, name: str) -> Principal | None:
         """The proxy's user with their role; a name nobody created gets nothing."""
-        found = self.accounts.user(name) if self.accounts else None
+        found = self.accounts.user(name) if self.accounts and 0 < len(name) <= 64 else None
         return Principal(name, found[0], "proxy") if found else None
 
     def _cached(

@@ -144,7 +144,7 @@ def auth_routes(get_gate: Callable[[], Gate | None]) -> list[BaseRoute]:
             path="/",
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=is_https(request),
         )
         return response
 
@@ -179,6 +179,16 @@ def auth_routes(get_gate: Callable[[], Gate | None]) -> list[BaseRoute]:
         Route("/auth/logout", logout, methods=["POST"]),
         Route("/auth/logout", no_get_logout, methods=["GET", "HEAD"]),
     ]
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser talks HTTPS: directly, or to a TLS proxy on this machine that says so
+    (``X-Forwarded-Proto: https``), so that the cookie is ``Secure`` behind the README's nginx."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else None
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https" and is_loopback(peer)
 
 
 def client_address(request: Request) -> str:
