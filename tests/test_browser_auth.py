@@ -105,3 +105,41 @@ def test_a_removed_users_open_tab_loses_access_within_5_s(
     assert page.request.get(server.url + "/video_feed/check_cams/").status == 401
     page.reload()  # and opening the dashboard again lands on the login form
     page.wait_for_url("**/auth/login**", timeout=10_000)
+
+
+def test_a_demoted_proxy_users_open_tab_loses_the_admin_page(
+    streamlit_server, chromium, tmp_path: Path
+) -> None:
+    # given ana, an admin, signed in by a trusted proxy (the header every request of her browser carries)
+    url = f"sqlite:///{tmp_path}/history.db"
+    added = run_cli(
+        url, "user", "add", "ana", "--role", "admin", "--password-stdin", stdin="ana's password\n"
+    )
+    assert added.returncode == 0, added.stderr
+    server = streamlit_server(
+        {
+            "CAMERAS": "demo",
+            "DETECTOR": "none",
+            "DATABASE_URL": url,
+            "TRUSTED_PROXY_HEADER": "X-Forwarded-User",
+        }
+    )
+    context = chromium.new_context(extra_http_headers={"X-Forwarded-User": "ana"})
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/tuning")
+        page.get_by_role("heading", name="Tuning").wait_for(timeout=30_000)
+        # when an admin makes her a viewer
+        demoted = run_cli(url, "user", "role", "ana", "viewer")
+        assert demoted.returncode == 0, demoted.stderr
+        # then her open tab's next action, a change on the Tuning page, is not applied: the page checks
+        # her again at that rerun (and her websocket was closed and came back with her new role)
+        page.wait_for_timeout(3_000)
+        slider = page.get_by_role("slider").first
+        slider.focus()
+        slider.press("ArrowRight")
+        page.get_by_role("heading", name="Tuning").wait_for(state="detached", timeout=15_000)
+        page.get_by_role("heading", name="Live").wait_for(timeout=15_000)
+        assert page.request.patch(server.url + "/api/plates/1", data={"confirmed": True}).status == 403
+    finally:
+        context.close()
