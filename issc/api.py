@@ -18,6 +18,7 @@ gets a 503. Database work runs in the thread pool, never on the event loop.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from issc.auth import PRINCIPAL_HEADER, read_principal_header
+from issc.auth.routes import read_body
 from issc.store import CorrectionResult, PlateDetail, PlateFilter, PlateRow, Store
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ MAX_OFFSET = 1_000_000_000  # far past any history; larger numbers would overflo
 MAX_EVENT_ID = 2**63 - 1  # the largest id a database integer holds
 MAX_QUERY_CHARS = 64  # each 6-character piece of q is one more lookup
 MAX_CAMERA_CHARS = 200
+MAX_PATCH_BYTES = 64 * 1024  # a correction is a few dozen bytes
 FILTER_PARAMS = ("q", "camera", "since", "until", "min_conf", "watchlist_only")
 PAGE_PARAMS = ("limit", "offset")
 
@@ -293,9 +296,11 @@ def plate_routes(
                 return _unavailable(exc)
             if data is None:
                 return _error(404, f"plate event {event_id} has no {kind} image (unknown id or none stored)")
-            return Response(
-                data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
-            )
+            # Once auth is on, an image must not outlive the session in the browser's cache.
+            principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
+            private = principal is not None and principal.via != "open"
+            cache = "no-store" if private else "private, max-age=86400"
+            return Response(data, media_type="image/jpeg", headers={"Cache-Control": cache})
 
         return image
 
@@ -322,9 +327,12 @@ def plate_routes(
         user = principal.name if principal is not None else "anonymous"
         try:
             event_id = checked_id(request)
+            raw = await read_body(request, MAX_PATCH_BYTES)
+            if raw is None:
+                return _error(413, f"the body is larger than {MAX_PATCH_BYTES // 1024} KiB", "body")
             try:
-                body = await request.json()
-            except ValueError:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):
                 raise BadParameter("body", "expected a JSON object") from None
             text, confirmed = parse_correction(body)
         except BadParameter as exc:

@@ -1,7 +1,8 @@
 """HTTP routes served by the same server as the dashboard (Streamlit's ``st.App`` routes).
 
 * ``GET /video_feed/<id>/`` — the prototype's MJPEG stream (``boundary=frame``), never gzipped;
-  at most ``MAX_VIEWERS`` at once per process (then 503);
+  at most ``MAX_VIEWERS`` at once per process (then 503), and at most ``MAX_VIEWERS_PER_USER`` for
+  one signed-in user or token (then 429), so one viewer cannot take every slot;
 * ``GET /video_feed/check_cams/`` — the number of cameras, as the prototype answered it;
 * ``GET /api/cameras`` — each camera's health as JSON (no credentials).
 
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from issc.auth import PRINCIPAL_HEADER, read_principal_header
 from issc.engine import Engine
 
 BOUNDARY = "frame"
@@ -104,6 +106,17 @@ def too_many_viewers(limit: int) -> JSONResponse:
     )
 
 
+def too_many_for_user(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": f"you already watch {limit} live streams (MAX_VIEWERS_PER_USER={limit}): close one "
+            "of them first"
+        },
+        status_code=429,
+        headers={"Retry-After": "5"},
+    )
+
+
 class _ViewerStream(StreamingResponse):
     """A streaming response that gives its viewer slot back however it ends (even unstarted)."""
 
@@ -121,6 +134,7 @@ class _ViewerStream(StreamingResponse):
 def routes(get_engine: EngineGetter) -> list[BaseRoute]:
     """The routes, reading the running engine through ``get_engine`` at request time."""
     viewers = 0  # open MJPEG streams of this process
+    per_user: dict[str, int] = {}  # open streams of each signed-in principal
     limiter: anyio.CapacityLimiter | None = None  # the viewers' worker threads, made on the loop
 
     async def video_feed(request: Request) -> Response:
@@ -138,12 +152,25 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
         limit = engine.web.max_viewers
         if viewers >= limit:
             return too_many_viewers(limit)
+        principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
+        who = f"{principal.via}:{principal.name}" if principal is not None and principal.via != "open" else ""
+        user_limit = getattr(engine.web, "max_viewers_per_user", limit)
+        if who and per_user.get(who, 0) >= user_limit:
+            return too_many_for_user(user_limit)
         limiter = limiter or anyio.CapacityLimiter(limit)  # MAX_VIEWERS is read once per process
         viewers += 1
+        if who:
+            per_user[who] = per_user.get(who, 0) + 1
 
         def release() -> None:
             nonlocal viewers
             viewers -= 1
+            if who:
+                left = per_user.get(who, 1) - 1
+                if left > 0:
+                    per_user[who] = left
+                else:
+                    per_user.pop(who, None)
 
         return _ViewerStream(
             release,

@@ -22,11 +22,13 @@ linked_camera = st.query_params.get("camera")
 if linked_camera:  # a deep link to a camera without recent plates still works
     known.setdefault(linked_camera)
 
+history.cap_linked_query("q")
 with st.container(border=True):
     search, camera_col, range_col = st.columns([3, 2, 3], vertical_alignment="bottom")
     q = search.text_input(
         "Search plates",
         key="q",
+        max_chars=history.MAX_QUERY_CHARS,
         bind="query-params",
         placeholder="e.g. LS15EBC, or part of it",
         help="Matches substrings and near misses: look-alike characters (8/B, 0/O, 1/I, 5/S) are free, "
@@ -64,7 +66,7 @@ if since is not None and until is not None and since >= until:
     st.error("**From** must be before **To**: change one of them.", icon=":material/event_busy:")
     st.stop()
 flt = PlateFilter(
-    q=(q or "").strip() or None,
+    q=(q or "").strip()[: history.MAX_QUERY_CHARS] or None,
     camera=camera,
     since=since,
     until=until,

@@ -10,7 +10,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,11 @@ from test_pages_history import seed_history
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from issc.auth import Accounts, AuthError, Gate, LoginRefused
+from issc.auth import Accounts, AuthError, Gate, LoginRefused, Principal
 from issc.auth import __main__ as cli
-from issc.auth.keyfile import read_or_create_key
-from issc.auth.sessions import RateLimit, SessionSigner
+from issc.auth.gate import OPEN, RECHECK_S
+from issc.auth.keyfile import default_secret_key_file, read_or_create_key
+from issc.auth.sessions import Busy, HashPool, RateLimit, SessionSigner
 from issc.config import load_settings
 from issc.errors import ConfigError
 from issc.store import create_engine
@@ -139,30 +142,80 @@ def test_first_admin_is_made_once(accounts: Accounts) -> None:
     assert accounts.ensure_admin() is None
 
 
-def test_session_cookie_is_signed_expires_and_ends_with_a_password_change(
-    accounts: Accounts, tmp_path: Path
-) -> None:
+def _gate(accounts: Accounts, key_file: Path | None = None, **settings: str) -> Gate:
+    return Gate(
+        load_settings(auth="on", **settings).auth, accounts, bind_address="127.0.0.1", secret_file=key_file
+    )
+
+
+def test_session_cookie_is_signed_and_expires(accounts: Accounts, tmp_path: Path) -> None:
     accounts.add_user("ana", "viewer", "first password")
     key_file = tmp_path / "secret.key"
-    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1", secret_file=key_file)
+    gate = _gate(accounts, key_file)
     principal, cookie = gate.login("ana", "first password", "10.0.0.1")
     assert principal.role == "viewer"
-    assert gate.identify({}, {"issc_session": cookie}, None) == principal.__class__(
-        "ana", "viewer", "session"
-    )
+    assert gate.identify({}, {"issc_session": cookie}, None) == Principal("ana", "viewer", "session")
     assert gate.identify({}, {"issc_session": cookie[:-2] + "AA"}, None) is None  # tampered
     assert SessionSigner(b"other key", 60).read(cookie) is None
     assert SessionSigner(read_or_create_key(key_file), -1).read(cookie) is None  # expired
-    accounts.set_password("ana", "second password")
-    fresh = Gate(  # no cache
-        load_settings(auth="on").auth, accounts, bind_address="127.0.0.1", secret_file=key_file
-    )
+    # the cookie holds a random session token, not the name: only its hash is in the database
+    token = gate.signer.read(cookie)
+    with accounts.engine.connect() as conn:
+        stored = " ".join(str(r) for r in conn.execute(sa.text("SELECT * FROM auth_sessions")))
+    assert token and token not in stored and "ana" in stored
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        pytest.param(lambda gate, a, cookie: gate.logout(cookie), id="logout"),
+        pytest.param(lambda gate, a, cookie: a.set_password("ana", "second password"), id="password change"),
+        pytest.param(lambda gate, a, cookie: a.set_role("ana", "viewer"), id="role change"),
+        pytest.param(lambda gate, a, cookie: a.remove_user("ana"), id="removal"),
+        pytest.param(lambda gate, a, cookie: a.end_sessions(user="ana"), id="admin ends them"),
+    ],
+)
+def test_sessions_are_server_side_and_end_at_once(accounts: Accounts, end, tmp_path: Path) -> None:
+    # given a user signed in twice (two browsers), one cookie copied elsewhere
+    accounts.add_user("ana", "analyst", "first password")
+    key_file = tmp_path / "secret.key"
+    gate = _gate(accounts, key_file)
+    _, cookie = gate.login("ana", "first password", "10.0.0.1")
+    _, other = gate.login("ana", "first password", "10.0.0.2")
+    assert [s.user for s in accounts.sessions()] == ["ana", "ana"]
+    assert {s.client for s in accounts.sessions()} == {"10.0.0.1", "10.0.0.2"}
+    # when the session is ended
+    end(gate, accounts, cookie)
+    # then a fresh gate (no cache, same key) refuses the cookie, its copy included
+    fresh = _gate(accounts, key_file)
     assert fresh.identify({}, {"issc_session": cookie}, None) is None
+    logout_only = accounts.users() and len(accounts.sessions()) == 1
+    assert (fresh.identify({}, {"issc_session": other}, None) is not None) == bool(logout_only)
+
+
+def test_a_user_keeps_at_most_20_sessions_the_newest(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    tokens = [accounts.open_session("ana", 3600, f"10.0.4.{i}") for i in range(25)]
+    assert [s.client for s in accounts.sessions()] == [f"10.0.4.{i}" for i in range(5, 25)]
+    assert accounts.session_user(tokens[0]) is None and accounts.session_user(tokens[-1]).name == "ana"
+
+
+def test_a_page_recheck_sees_a_role_change_and_a_removal(accounts: Accounts) -> None:
+    accounts.add_user("ana", "admin", "right password")
+    gate = _gate(accounts, trusted_proxy_header="X-Forwarded-User")
+    passed = gate.identify({"x-forwarded-user": "ana"}, {}, "127.0.0.1")
+    assert passed == Principal("ana", "admin", "proxy")
+    accounts.set_role("ana", "viewer")
+    time.sleep(RECHECK_S + 0.1)  # the re-check's cache is at most RECHECK_S old
+    assert gate.recheck(passed, {"x-forwarded-user": "ana"}, {}).role == "viewer"
+    accounts.remove_user("ana")
+    time.sleep(RECHECK_S + 0.1)
+    assert gate.recheck(passed, {"x-forwarded-user": "ana"}, {}) is None
 
 
 def test_login_rate_limit_per_client_and_name(accounts: Accounts) -> None:
     accounts.add_user("ana", "viewer", "right password")
-    gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
+    gate = _gate(accounts)
     for _ in range(5):
         with pytest.raises(LoginRefused) as refused:
             gate.login("ana", "wrong", "10.0.0.9")
@@ -177,7 +230,68 @@ def test_login_rate_limit_per_client_and_name(accounts: Accounts) -> None:
     assert limit.retry_after("c1", "d") > 0  # too many names from one client
 
 
-def test_trusted_proxy_header_only_from_loopback(accounts: Accounts) -> None:
+def test_an_account_is_locked_whoever_tries_and_says_for_how_long(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    gate = _gate(accounts)
+    # given ten wrong passwords from ten different clients (each under its own limit)
+    for i in range(10):
+        with pytest.raises(LoginRefused) as refused:
+            gate.login("ana", "wrong", f"10.0.1.{i}")
+        assert refused.value.status == 401
+    # then the account is locked for everybody, the right password included, and says for how long
+    with pytest.raises(LoginRefused) as refused:
+        gate.login("ana", "right password", "10.0.2.1")
+    assert refused.value.status == 429
+    assert re.fullmatch(
+        r"This account is locked for \d+ s after too many failed logins.*", str(refused.value)
+    )
+    assert 800 < refused.value.retry_after <= 900
+    # and another account is not
+    accounts.add_user("bo", "viewer", "bo's password")
+    assert gate.login("bo", "bo's password", "10.0.2.1")[0].name == "bo"
+
+
+def test_parallel_wrong_logins_are_throttled_and_hashes_queue(accounts: Accounts) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    gate = _gate(accounts)
+    outcomes: list[int] = []
+
+    def attempt(i: int) -> None:
+        try:
+            gate.login("ana", f"guess {i}", f"10.0.3.{i}")  # every client under its own limit
+        except LoginRefused as exc:
+            outcomes.append(exc.status)
+
+    # when 30 wrong logins arrive at once
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        list(pool.map(attempt, range(30)))
+    # then only the account's ten were checked (the check and the count are one step) ...
+    assert sorted(outcomes) == [401] * 10 + [429] * 20, outcomes
+    # ... and no more than the pool's two argon2 hashes ran at once
+    assert 1 <= gate.hashes.peak <= 2
+
+
+def test_a_full_hash_queue_refuses_at_once() -> None:
+    pool = HashPool(workers=1, queue=1)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(10)
+        return 1
+
+    with ThreadPoolExecutor(max_workers=2) as runner:
+        first = runner.submit(pool.run, slow)
+        started.wait(5)
+        second = runner.submit(pool.run, lambda: 2)  # queued
+        time.sleep(0.1)
+        with pytest.raises(Busy):
+            pool.run(lambda: 3)  # beyond the queue
+        release.set()
+        assert (first.result(5), second.result(5)) == (1, 2)
+
+
+def test_trusted_proxy_header_only_from_loopback_and_only_for_known_users(accounts: Accounts) -> None:
     accounts.add_user("ana", "admin", "right password")
     gate = Gate(
         load_settings(auth="on", trusted_proxy_header="X-Forwarded-User").auth,
@@ -185,12 +299,46 @@ def test_trusted_proxy_header_only_from_loopback(accounts: Accounts) -> None:
         bind_address="0.0.0.0",
     )
     assert gate.identify({"x-forwarded-user": "ana"}, {}, "127.0.0.1").role == "admin"
-    assert gate.identify({"x-forwarded-user": "eve"}, {}, "127.0.0.1").role == "viewer"
+    assert gate.identify({"x-forwarded-user": "eve"}, {}, "127.0.0.1") is None  # nobody created eve
     assert gate.identify({"x-forwarded-user": "ana"}, {}, "10.1.1.1") is None
 
 
+def test_a_trusted_proxy_header_turns_auth_on() -> None:
+    settings = load_settings(trusted_proxy_header="X-Forwarded-User")  # AUTH=auto, loopback
+    assert settings.auth.enforced("127.0.0.1")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_HEADER"):
+        load_settings(auth="off", trusted_proxy_header="X-Forwarded-User")
+
+
+@pytest.mark.parametrize(
+    ("headers", "must_sign_in"),
+    [
+        ({}, False),
+        ({"host": "127.0.0.1:8501"}, False),
+        ({"host": "localhost:8501"}, False),
+        ({"host": "[::1]:8501"}, False),
+        ({"host": "127.0.0.1:8501", "x-forwarded-for": "203.0.113.5"}, True),
+        ({"host": "127.0.0.1:8501", "x-real-ip": "203.0.113.5"}, True),
+        ({"host": "127.0.0.1:8501", "forwarded": "for=203.0.113.5"}, True),
+        ({"host": "127.0.0.1:8501", "x-forwarded-host": "cams.example.org"}, True),
+        ({"host": "cams.example.org"}, True),
+    ],
+)
+def test_auto_on_loopback_asks_forwarded_requests_to_sign_in(
+    accounts: Accounts, headers: dict[str, str], must_sign_in: bool
+) -> None:
+    accounts.add_user("ana", "viewer", "right password")
+    gate = Gate(load_settings().auth, accounts, bind_address="127.0.0.1")
+    assert gate.required(headers) is must_sign_in
+    assert (gate.identify(headers, {}, "127.0.0.1") is None) is must_sign_in
+    # a forwarded request with a session gets its user, not the built-in admin
+    _, cookie = gate.login("ana", "right password", "127.0.0.1")
+    found = gate.identify(headers, {"issc_session": cookie}, "127.0.0.1")
+    assert found == (Principal("ana", "viewer", "session") if must_sign_in else OPEN)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path) -> None:
+def test_revisions_0005_and_0009_make_the_tables(kind: str, tmp_path: Path) -> None:
     if kind == "postgresql":
         if not PG_URL:
             pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
@@ -203,7 +351,16 @@ def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path) -> None:
         migrate(engine, "0004")
         assert migrate(engine) >= "0005"
         names = set(sa.inspect(engine).get_table_names())
-        assert {"auth_users", "auth_tokens"} <= names
+        assert {"auth_users", "auth_tokens", "auth_sessions"} <= names
+        from alembic import command
+
+        from issc.store.migrate import alembic_config
+
+        with engine.begin() as conn:  # 0009 goes down and up again
+            command.downgrade(alembic_config(conn), "0008")
+        assert "auth_sessions" not in set(sa.inspect(engine).get_table_names())
+        migrate(engine)
+        assert "auth_sessions" in set(sa.inspect(engine).get_table_names())
         Accounts(engine).add_user("ana", "admin", "right password")
         assert Accounts(engine).check_password("ana", "right password").role == "admin"
     finally:
@@ -231,6 +388,19 @@ def test_command_line_users_and_tokens(tmp_path: Path, monkeypatch: pytest.Monke
         and bad.stderr.strip() == "error: the password is too short: use at least 8 characters."
     )
     assert "short" not in bad.stdout
+    # sessions: an admin lists them and ends one, or all of a user's
+    accounts = Accounts(create_engine(url))
+    accounts.open_session("ana", 3600, "10.0.0.7")
+    accounts.open_session("ana", 3600, "10.0.0.8")
+    listed = run_cli(url, "sessions", "list")
+    assert listed.returncode == 0 and listed.stdout.count("\tana\tfrom 10.0.0.") == 2, listed.stdout
+    first = listed.stdout.split("\t", 1)[0]
+    assert run_cli(url, "sessions", "end", first).stdout.strip() == "1 session(s) ended"
+    assert run_cli(url, "sessions", "end", first).returncode == 1
+    assert "say which sessions" in run_cli(url, "sessions", "end").stderr
+    accounts.open_session("ana", 3600, "10.0.0.9")
+    assert cli.main(["--database-url", url, "user", "role", "ana", "analyst"]) == 0  # ends her sessions
+    assert accounts.sessions() == [] and accounts.user("ana")[0] == "analyst"
     # in-process, for the remaining verbs
     monkeypatch.setattr("sys.stdin", io.StringIO("another password\n"))
     assert cli.main(["--database-url", url, "user", "passwd", "ana", "--password-stdin"]) == 0
@@ -328,9 +498,20 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     assert len(named) == 1 and Path(named[0]).stat().st_mode & 0o777 == 0o600
     printed = [Path(named[0]).read_text().strip()]
     assert printed[0] not in server.log.read_text()  # the log names the file, never the password
-    login = requests.post(
+    # the form carries a CSRF token bound to a cookie set with it: a post without them is refused
+    no_token = requests.post(
         server.url + "/auth/login",
         data={"name": "admin", "password": printed[0], "next": "/plates"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert no_token.status_code == 403 and "issc_session" not in no_token.headers.get("set-cookie", "")
+    browser = requests.Session()
+    form = browser.get(server.url + "/auth/login?next=/plates", timeout=10)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]{32})"', form.text).group(1)
+    login = browser.post(
+        server.url + "/auth/login",
+        data={"name": "admin", "password": printed[0], "next": "/plates", "csrf": csrf},
         allow_redirects=False,
         timeout=10,
     )
@@ -339,9 +520,26 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "issc_session=" in cookie
     session = requests.Session()
     session.cookies.set("issc_session", login.cookies["issc_session"])
+    copied = {"issc_session": login.cookies["issc_session"]}
     assert session.get(server.url + "/api/plates.csv", timeout=10).status_code == 200
     assert session.post(server.url + "/api/plates", timeout=10).status_code == 405  # an admin passes the gate
-    assert requests.post(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 303
+    # logging out is POST only, with the session's CSRF token (the pages' Sign out button)
+    assert session.get(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 405
+    assert session.post(server.url + "/auth/logout", allow_redirects=False, timeout=10).status_code == 403
+    assert session.get(server.url + "/api/plates.csv", timeout=10).status_code == 200  # still signed in
+    from issc.auth import Gate as _Gate  # the token is the gate's HMAC of the cookie: made here likewise
+
+    signer = _Gate(
+        load_settings(auth="on").auth,
+        Accounts(create_engine(url)),
+        bind_address="127.0.0.1",
+        secret_file=default_secret_key_file(url),  # the server's key, beside its database
+    ).signer
+    token = signer.form_token("logout", login.cookies["issc_session"])
+    out = session.post(server.url + "/auth/logout", data={"csrf": token}, allow_redirects=False, timeout=10)
+    assert out.status_code == 303 and out.headers["location"] == "/auth/login"
+    # the session ended on the server: a copy of the cookie is refused too
+    assert requests.get(server.url + "/api/plates.csv", cookies=copied, timeout=10).status_code == 401
     for _ in range(5):
         wrong = requests.post(
             server.url + "/auth/login", json={"name": "admin", "password": "guess"}, timeout=10

@@ -1,14 +1,18 @@
 """Malformed input of every kind gets a clear 4xx or a clear sentence: never a 500, never a crash.
 
 One table (``CASES``) covers settings, camera URLs, every query parameter of ``/api/plates`` and
-``/api/plates.csv``, path parameters, uploads and watchlist entries. Routes are served by uvicorn on
-a loopback port over a real SQLite store.
+``/api/plates.csv``, path parameters, uploads, watchlist entries, request bodies past their limit
+(sent with a ``Content-Length`` or chunked: 413 before more is read) and the Plates page's search
+linked in the URL. Routes are served by uvicorn on a loopback port over a real SQLite store, the
+body cases behind the auth middleware as the dashboard serves them.
 """
 
 from __future__ import annotations
 
 import csv
+import http.client
 import io
+import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -21,12 +25,14 @@ import pytest
 import requests
 from conftest import serving
 from starlette.applications import Starlette
+from test_pages_history import history_url, page, seeded_db  # noqa: F401  (fixtures of the page cases)
 from test_store import plate_event
 
 from issc.api import plate_routes
+from issc.auth import Accounts, AuthMiddleware, Gate, auth_routes
 from issc.config import load_settings, parse_cameras
 from issc.errors import ConfigError
-from issc.store import Store
+from issc.store import PlateFilter, Store
 from issc.store.watchlist import watchlist_plate
 from issc.uploads import UploadRejected, decode_upload
 
@@ -46,6 +52,38 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Stor
     with serving(Starlette(routes=plate_routes(lambda: store))) as url:
         yield url, store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def guarded(served: tuple[str, Store]) -> Iterator[str]:
+    """The plate routes and the login behind the auth middleware (AUTH=auto on loopback: open here)."""
+    store = served[1]
+    gate = Gate(load_settings().auth, Accounts(store.engine), bind_address="127.0.0.1")
+    app = Starlette(routes=[*auth_routes(lambda: gate), *plate_routes(lambda: store)])
+    with serving(AuthMiddleware(app, gate=lambda: gate)) as url:
+        yield url
+
+
+def _send_body(url: str, method: str, path: str, size: int, chunked: bool) -> tuple[int, str]:
+    """Send ``size`` bytes (in 16 KiB pieces, never held whole); the status and body that came back."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.putrequest(method, path)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader(*(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(size))))
+    conn.endheaders()
+    piece = b" " * 16384
+    try:
+        for _ in range(0, size, len(piece)):
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # answered and closed before the rest was read
+    response = conn.getresponse()
+    answer = response.status, response.read().decode()
+    conn.close()
+    return answer
 
 
 # --- uploads -------------------------------------------------------------------------------------
@@ -155,6 +193,18 @@ CASES: list[tuple[str, Any]] = [
     ("watchlist", ("😀", "stolen", None)),
     ("watchlist", ("AB12CDE", "   ", None)),
     ("watchlist", ("AB12CDE", "stolen", -1)),
+    # request bodies past their limit: (method, path, bytes, chunked)
+    ("body", ("POST", "/auth/login", 16 * 1024 + 1, False)),
+    ("body", ("POST", "/auth/login", 64 * 1024, True)),
+    ("body", ("POST", "/auth/login", 50 * 1024 * 1024, False)),
+    ("body", ("POST", "/auth/logout", 1024 * 1024, False)),
+    ("body", ("PATCH", "/api/plates/1", 64 * 1024 + 1, False)),
+    ("body", ("PATCH", "/api/plates/1", 1024 * 1024, True)),
+    ("body", ("POST", "/_stcore/upload_file/session/file", 21 * 1024 * 1024, False)),
+    ("body", ("GET", "/api/plates", 1024 * 1024, False)),
+    # the Plates page's search linked in the URL: capped like the API's q (64)
+    ("page", "A" * 65),
+    ("page", "LS15EBC" * 9000),
 ]
 
 
@@ -163,6 +213,11 @@ def _case_id(case: tuple[str, Any]) -> str:
     if kind == "route":
         path, params, _ = value
         return f"route:{path}?{','.join(f'{k[:12]}={v[:20]!r}' for k, v in params.items())}"
+    if kind == "body":
+        method, path, size, chunked = value
+        return f"body:{method} {path} {size} B{' chunked' if chunked else ''}"
+    if kind == "page":
+        return f"page:plates?q={value[:8]}…({len(value)} characters)"
     text = value if isinstance(value, str) else repr(value)
     return f"{kind}:{text[:60]}"
 
@@ -179,7 +234,7 @@ def test_the_table_has_at_least_forty_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_malformed_input_gets_a_clear_answer(
-    case: tuple[str, Any], served: tuple[str, Store], monkeypatch: pytest.MonkeyPatch
+    case: tuple[str, Any], served: tuple[str, Store], monkeypatch: pytest.MonkeyPatch, request
 ) -> None:
     kind, value = case
     if kind == "config":
@@ -218,6 +273,22 @@ def test_malformed_input_gets_a_clear_answer(
             served[1].add_watchlist(plate, label, distance)
         assert str(caught.value).strip()
         assert served[1].list_watchlist() == before
+    elif kind == "body":
+        method, path, size, chunked = value
+        # when a body past the route's limit is sent
+        before = [(r.text, r.confirmed) for r in served[1].search_plates(PlateFilter(), limit=10)]
+        status, body = _send_body(request.getfixturevalue("guarded"), method, path, size, chunked)
+        # then it is refused with 413 and a sentence, and nothing changed
+        assert status == 413, body[:300]
+        _one_sentence(json.loads(body)["error"])
+        assert [(r.text, r.confirmed) for r in served[1].search_plates(PlateFilter(), limit=10)] == before
+    elif kind == "page":
+        # when the Plates page is opened with a huge search in its link
+        at = request.getfixturevalue("page")("plates.py", q=value).run()
+        # then it searches for the first 64 characters only, and says so
+        assert not at.exception
+        assert at.text_input(key="q").value == value[:64]
+        assert any("only its first 64" in w.value for w in at.warning)
     else:  # pragma: no cover - a typo in the table
         pytest.fail(f"unknown case kind {kind}")
 

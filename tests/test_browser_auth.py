@@ -4,6 +4,7 @@ Live page and its stream load, and a viewer sees no admin page."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,89 @@ def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
     else:
         page.get_by_role("heading", name="Live").wait_for(timeout=30_000)  # Streamlit falls back to Live
         assert page.get_by_role("heading", name="Tuning").count() == 0
-    # signing out ends the session: the API answers 401 again
-    page.goto(server.url + "/auth/logout")
-    assert "/auth/login" in page.url
+    # signing out (a POST form with a CSRF token) ends the session: the API answers 401 again
+    page.goto(server.url + "/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/auth/login**", timeout=10_000)
     assert page.request.get(server.url + "/api/cameras").status == 401
+    # a link elsewhere cannot sign anybody out
+    assert page.request.get(server.url + "/auth/logout", max_redirects=0).status == 405
+
+
+def test_a_removed_users_open_tab_loses_access_within_5_s(
+    streamlit_server, browser_context, tmp_path: Path
+) -> None:
+    # given a viewer signed in, with the Live page open on its websocket
+    url = f"sqlite:///{tmp_path}/history.db"
+    added = run_cli(
+        url, "user", "add", "vera", "--role", "viewer", "--password-stdin", stdin="vera's password\n"
+    )
+    assert added.returncode == 0, added.stderr
+    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    page = browser_context.new_page()
+    closed: list[float] = []
+    page.on(
+        "websocket",
+        lambda ws: (
+            ws.on("close", lambda _ws: closed.append(time.monotonic()))
+            if "/_stcore/stream" in ws.url
+            else None
+        ),
+    )
+    page.goto(server.url + "/")
+    sign_in(page, server.url, "vera", "vera's password")
+    page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
+    page.get_by_text("Signed in as").wait_for(timeout=10_000)
+    assert closed == []
+    # when an admin removes her
+    removed = run_cli(url, "user", "remove", "vera")
+    assert removed.returncode == 0, removed.stderr
+    gone_at = time.monotonic()
+    # then within 5 s her open websocket is closed, and no new one (nor any route) lets her in
+    deadline = gone_at + 5
+    while not closed and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert closed, "the removed user's websocket was still open 5 s later"
+    assert closed[0] - gone_at < 5
+    assert page.request.get(server.url + "/api/cameras").status == 401
+    assert page.request.get(server.url + "/video_feed/check_cams/").status == 401
+    page.reload()  # and opening the dashboard again lands on the login form
+    page.wait_for_url("**/auth/login**", timeout=10_000)
+
+
+def test_a_demoted_proxy_users_open_tab_loses_the_admin_page(
+    streamlit_server, chromium, tmp_path: Path
+) -> None:
+    # given ana, an admin, signed in by a trusted proxy (the header every request of her browser carries)
+    url = f"sqlite:///{tmp_path}/history.db"
+    added = run_cli(
+        url, "user", "add", "ana", "--role", "admin", "--password-stdin", stdin="ana's password\n"
+    )
+    assert added.returncode == 0, added.stderr
+    server = streamlit_server(
+        {
+            "CAMERAS": "demo",
+            "DETECTOR": "none",
+            "DATABASE_URL": url,
+            "TRUSTED_PROXY_HEADER": "X-Forwarded-User",
+        }
+    )
+    context = chromium.new_context(extra_http_headers={"X-Forwarded-User": "ana"})
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/tuning")
+        page.get_by_role("heading", name="Tuning").wait_for(timeout=30_000)
+        # when an admin makes her a viewer
+        demoted = run_cli(url, "user", "role", "ana", "viewer")
+        assert demoted.returncode == 0, demoted.stderr
+        # then her open tab's next action, a change on the Tuning page, is not applied: the page checks
+        # her again at that rerun (and her websocket was closed and came back with her new role)
+        page.wait_for_timeout(3_000)
+        slider = page.get_by_role("slider").first
+        slider.focus()
+        slider.press("ArrowRight")
+        page.get_by_role("heading", name="Tuning").wait_for(state="detached", timeout=15_000)
+        page.get_by_role("heading", name="Live").wait_for(timeout=15_000)
+        assert page.request.patch(server.url + "/api/plates/1", data={"confirmed": True}).status == 403
+    finally:
+        context.close()

@@ -2,7 +2,8 @@
 
     python -m issc.auth user add NAME --role admin        # prompts for the password
     echo "$PW" | python -m issc.auth user add NAME --password-stdin
-    python -m issc.auth user list | user remove NAME | user passwd NAME
+    python -m issc.auth user list | user remove NAME | user passwd NAME | user role NAME ROLE
+    python -m issc.auth sessions list | sessions end ID | sessions end --user NAME
     python -m issc.auth token create --name NAME [--role viewer|analyst|admin]   # prints the token once
     python -m issc.auth token list | token revoke NAME
 
@@ -41,8 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.add_parser("list", help="list users")
-    remove = user.add_parser("remove", help="remove a user")
+    remove = user.add_parser("remove", help="remove a user (their sessions end)")
     remove.add_argument("name")
+    role = user.add_parser("role", help="give a user another role (their sessions end)")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+
+    sessions = kinds.add_parser("sessions", help="open logins: list them, end them").add_subparsers(
+        dest="action", required=True
+    )
+    sessions.add_parser("list", help="list open sessions (id, user, from, created, last seen, expires)")
+    end = sessions.add_parser("end", help="end a session by its id, or every session of a user")
+    end.add_argument("id", nargs="?", type=int)
+    end.add_argument("--user")
 
     token = kinds.add_parser("token", help="API tokens for scripts (Authorization: Bearer)").add_subparsers(
         dest="action", required=True
@@ -93,7 +105,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _sessions(accounts: Accounts, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        for row in accounts.sessions():
+            print(
+                f"{row.id}\t{row.user}\tfrom {row.client or '?'}\tcreated {_when(row.created_ms)}\t"
+                f"last seen {_when(row.last_seen_ms)}\texpires {_when(row.expires_ms)}"
+            )
+        return 0
+    if (args.id is None) == (args.user is None):
+        raise AuthError("say which sessions to end: a session id from `sessions list`, or --user NAME.")
+    ended = accounts.end_sessions(session_id=args.id, user=args.user)
+    if args.id is not None and not ended:
+        raise AuthError(f"session {args.id} does not exist (or has ended already).")
+    print(f"{ended} session(s) ended")
+    return 0
+
+
 def _run(accounts: Accounts, args: argparse.Namespace) -> int:
+    if args.kind == "sessions":
+        return _sessions(accounts, args)
     if args.kind == "user":
         if args.action == "add":
             accounts.add_user(args.name, args.role, _password(args.password_stdin))
@@ -104,6 +135,9 @@ def _run(accounts: Accounts, args: argparse.Namespace) -> int:
         elif args.action == "list":
             for row in accounts.users():
                 print(f"{row.name}\t{row.role}\tcreated {_when(row.created_ms)}")
+        elif args.action == "role":
+            accounts.set_role(args.name, args.role)
+            print(f"user {args.name!r} is now {args.role} (their sessions ended)")
         elif not accounts.remove_user(args.name):
             raise AuthError(f"user {args.name!r} does not exist.")
         else:

@@ -27,6 +27,8 @@ ROLES = ("viewer", "analyst", "admin")
 TOKEN_PREFIX = "issc_"
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+#: Open sessions kept per user: a new login beyond it ends their oldest (no unbounded rows).
+MAX_SESSIONS_PER_USER = 20
 _LAST_USED_EVERY_MS = 60_000  # a token's "last used" is written at most once a minute
 
 
@@ -52,6 +54,18 @@ class UserRow:
     name: str
     role: str
     created_ms: int
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One open login (``python -m issc.auth sessions list``); the token itself is never kept."""
+
+    id: int
+    user: str
+    created_ms: int
+    expires_ms: int
+    last_seen_ms: int
+    client: str
 
 
 @dataclass(frozen=True)
@@ -81,12 +95,16 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _end_sessions(conn: sa.Connection, name: str) -> int:
+    return conn.execute(tables.sessions.delete().where(tables.sessions.c.user_name == name)).rowcount
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class Accounts:
-    """Users and tokens of one history database (migrated to revision 0005 or later).
+    """Users, tokens and sessions of one history database (migrated to revision 0009 or later).
 
     Args:
         engine: The store's SQLAlchemy engine (``service.current().store.engine``).
@@ -120,9 +138,21 @@ class Accounts:
             update = tables.users.update().where(tables.users.c.name == name)
             if conn.execute(update.values(password_hash=self._hasher.hash(password))).rowcount == 0:
                 raise AuthError(f"user {name!r} does not exist.")
+            _end_sessions(conn, name)
+
+    def set_role(self, name: str, role: str) -> None:
+        """Give a user another role (their open sessions end: they sign in again with the new one)."""
+        check_role(role)
+        with self.engine.begin() as conn:
+            update = tables.users.update().where(tables.users.c.name == name)
+            if conn.execute(update.values(role=role)).rowcount == 0:
+                raise AuthError(f"user {name!r} does not exist.")
+            _end_sessions(conn, name)
 
     def remove_user(self, name: str) -> bool:
+        """Remove a user and end their sessions; False when there was no such user."""
         with self.engine.begin() as conn:
+            _end_sessions(conn, name)
             return conn.execute(tables.users.delete().where(tables.users.c.name == name)).rowcount > 0
 
     def users(self) -> list[UserRow]:
@@ -143,7 +173,9 @@ class Accounts:
         return None if row is None else (row[0], row[1])
 
     def check_password(self, name: str, password: str) -> Principal | None:
-        """The user, when ``password`` is theirs (an unknown name takes as long as a wrong password)."""
+        """The user, when ``password`` is theirs (an unknown name takes as long as a wrong password).
+
+        Costs one argon2 verification (64 MiB, ~50 ms): the gate runs it through a bounded pool."""
         found = self.user(name) if _NAME.match(name or "") else None
         try:
             self._hasher.verify(found[1] if found else self._dummy, password)
@@ -210,3 +242,77 @@ class Accounts:
             with self.engine.begin() as conn:
                 conn.execute(t.update().where(t.c.id == row.id).values(last_used_ms=now))
         return Principal(row.name, row.role, "token")
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def open_session(self, name: str, max_age_s: float, client: str = "") -> str:
+        """Record a new login of ``name`` and return its token (only its SHA-256 is kept)."""
+        token = secrets.token_urlsafe(32)
+        now = _now_ms()
+        with self.engine.begin() as conn:
+            conn.execute(
+                tables.sessions.insert().values(
+                    token_sha256=_digest(token),
+                    user_name=name,
+                    created_ms=now,
+                    expires_ms=now + int(max_age_s * 1000),
+                    last_seen_ms=now,
+                    client=client[:64],
+                )
+            )
+            # a good moment to drop the expired ones of everybody, and this user's oldest beyond the cap
+            s = tables.sessions
+            conn.execute(s.delete().where(s.c.expires_ms < now))
+            kept = (
+                sa.select(s.c.id)
+                .where(s.c.user_name == name)
+                .order_by(s.c.id.desc())
+                .limit(MAX_SESSIONS_PER_USER)
+            )
+            conn.execute(s.delete().where(s.c.user_name == name, s.c.id.not_in(kept.scalar_subquery())))
+        return token
+
+    def session_user(self, token: str) -> Principal | None:
+        """The user of a live session (their role as it is now), else None; notes when it was last seen."""
+        if not token or len(token) > 128:
+            return None
+        s, u = tables.sessions, tables.users
+        now = _now_ms()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(s.c.id, s.c.user_name, s.c.last_seen_ms, u.c.role)
+                .join(u, u.c.name == s.c.user_name)
+                .where(s.c.token_sha256 == _digest(token), s.c.expires_ms > now)
+            ).first()
+        if row is None:
+            return None
+        if now - row.last_seen_ms > _LAST_USED_EVERY_MS:
+            with self.engine.begin() as conn:
+                conn.execute(s.update().where(s.c.id == row.id).values(last_seen_ms=now))
+        return Principal(row.user_name, row.role, "session")
+
+    def end_session(self, token: str) -> bool:
+        """End the session of this token (logging out)."""
+        with self.engine.begin() as conn:
+            gone = tables.sessions.delete().where(tables.sessions.c.token_sha256 == _digest(token))
+            return conn.execute(gone).rowcount > 0
+
+    def sessions(self) -> list[SessionRow]:
+        """Every unexpired session, oldest first."""
+        s = tables.sessions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(s.c.id, s.c.user_name, s.c.created_ms, s.c.expires_ms, s.c.last_seen_ms, s.c.client)
+                .where(s.c.expires_ms > _now_ms())
+                .order_by(s.c.id)
+            ).all()
+        return [SessionRow(*row) for row in rows]
+
+    def end_sessions(self, *, session_id: int | None = None, user: str | None = None) -> int:
+        """End one session by its id, or every session of a user; returns how many ended."""
+        with self.engine.begin() as conn:
+            if session_id is not None:
+                return conn.execute(
+                    tables.sessions.delete().where(tables.sessions.c.id == session_id)
+                ).rowcount
+            return _end_sessions(conn, user or "")

@@ -1,4 +1,4 @@
-"""The auth tables as they are after revision 0005 (``issc/store/migrations``), for queries.
+"""The auth tables as they are after revisions 0005 and 0009 (``issc/store/migrations``), for queries.
 
 Like :mod:`issc.store.schema`, these describe the end state only; the Alembic revision builds them.
 """
@@ -27,4 +27,16 @@ tokens = sa.Table(
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("last_used_ms", sa.BigInteger),
+)
+
+sessions = sa.Table(
+    "auth_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_name", sa.String(64), nullable=False, index=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_ms", sa.BigInteger, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, server_default=""),
 )

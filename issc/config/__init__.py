@@ -242,6 +242,9 @@ class WebSettings(_Section):
         le=1000,
         description="Live streams (MJPEG viewers) served at once per process; more get 503.",
     )
+    max_viewers_per_user: int = Field(
+        8, ge=1, le=1000, description="Live streams one signed-in user may hold at once; more get 429."
+    )
     ice_servers: str = Field("", description="Comma-separated STUN/TURN URLs for the webcam page.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 

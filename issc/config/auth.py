@@ -63,7 +63,8 @@ class AuthSettings(BaseModel):
     trusted_proxy_header: str | None = Field(
         None,
         description="Header naming the signed-in user (e.g. X-Forwarded-User), set by a reverse proxy "
-        "that authenticates; trusted only from loopback peers.",
+        "that authenticates; trusted only from loopback peers. Setting it turns auth on (a name nobody "
+        "created gets no access).",
     )
     allowed_hosts: str = Field(
         "",
@@ -110,11 +111,18 @@ class AuthSettings(BaseModel):
     @model_validator(mode="after")
     def _refuse_open_network(self) -> AuthSettings:
         check_exposure(self, self.server_address)
+        if self.auth == "off" and self.trusted_proxy_header:
+            raise ValueError(
+                "AUTH=off with TRUSTED_PROXY_HEADER set cannot both hold: a trusted proxy header turns "
+                "auth on, so set AUTH=on (or auto) or unset TRUSTED_PROXY_HEADER"
+            )
         return self
 
     def enforced(self, bind_address: str | None = None) -> bool:
         """Whether credentials are required when the server listens on ``bind_address``
-        (default: ``SERVER_ADDRESS``)."""
+        (default: ``SERVER_ADDRESS``). A trusted proxy header means on."""
+        if self.trusted_proxy_header:
+            return True
         if self.auth == "auto":
             return not is_loopback(bind_address if bind_address is not None else self.server_address)
         return self.auth == "on"

@@ -51,17 +51,46 @@ def history_store(service: Service) -> Store:
 
 
 def current_user() -> auth.Principal | None:
-    """Who this session belongs to: the principal the server's middleware let in (it hands it over in
-    a request header it controls), else the session cookie checked here; None when nobody signed in."""
+    """Who this session belongs to, as it is now; None when nobody signed in.
+
+    The middleware let the tab's websocket in with a principal (handed over in a request header it
+    controls); each rerun checks it again (:meth:`Gate.recheck`, at most 2 s old), so a removed user
+    or an ended session is signed out here (a message and ``st.stop()``) and a demoted one gets their
+    new role at once.
+    """
     passed = auth.read_principal_header(st.context.headers.get(auth.PRINCIPAL_HEADER))
-    if passed is not None:
-        return passed
     try:
         gate = auth.gate_for(process.current())
     except ConfigError:
-        return None  # the page shows the error itself (get_service)
+        return passed  # the page shows the error itself (get_service)
     headers = {k.lower(): v for k, v in st.context.headers.items()}
-    return gate.identify(headers, dict(st.context.cookies), None)
+    if passed is None:
+        found = gate.identify(headers, dict(st.context.cookies), None)
+        return found if isinstance(found, auth.Principal) else None
+    now = gate.recheck(passed, headers, dict(st.context.cookies))
+    if now is None:
+        signed_out()
+    return now
+
+
+def signed_out() -> None:
+    """This tab's session ended (signed out elsewhere, removed or changed by an admin): say so, stop."""
+    st.warning(
+        "**You are signed out**: this session has ended. Sign in again to go on.", icon=":material/logout:"
+    )
+    st.markdown('<a href="/auth/login" target="_self">Sign in</a>', unsafe_allow_html=True)
+    st.stop()
+
+
+def logout_button(user: auth.Principal) -> None:
+    """The sidebar's Sign out button (a POST form with the session's CSRF token)."""
+    cookie = st.context.cookies.get(auth.COOKIE, "")
+    try:
+        gate = auth.gate_for(process.current())
+    except ConfigError:
+        return
+    if cookie:
+        st.sidebar.html(auth.logout_form(gate, cookie))
 
 
 def require_role(role: str) -> auth.Principal:

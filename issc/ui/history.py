@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from issc.api import MAX_QUERY_CHARS
 from issc.store import PlateFilter, PlateRow, Store
 from issc.ui.widgets import base_path
 
@@ -28,6 +29,21 @@ RANGE_PRESETS: dict[str, timedelta | None] = {
     "Custom": None,
 }
 CUSTOM_RANGE = "Custom"
+
+
+def cap_linked_query(key: str = "q") -> None:
+    """Cut a search linked in the URL (``?q=``) to :data:`MAX_QUERY_CHARS`, as the API does: each
+    piece of a search is one more lookup, so a 60,000-character link must not become thousands."""
+    linked = st.query_params.get(key)
+    if linked is not None and len(linked) > MAX_QUERY_CHARS:
+        st.query_params[key] = linked[:MAX_QUERY_CHARS]
+        st.session_state.pop(key, None)
+        st.warning(
+            f"The search was {len(linked):,} characters long; only its first {MAX_QUERY_CHARS} are used.",
+            icon=":material/content_cut:",
+        )
+
+
 DEFAULT_RANGE = "24h"
 PAGE_SIZES = (25, 50, 100, 200)
 QUERY_TTL_S = 2.0

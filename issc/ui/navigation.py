@@ -31,5 +31,5 @@ def run_dashboard() -> None:
         ]
     if user is not None and user.via == "session":
         st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
-        st.sidebar.markdown('<a href="/auth/logout" target="_self">Sign out</a>', unsafe_allow_html=True)
+        access.logout_button(user)
     st.navigation(pages).run()

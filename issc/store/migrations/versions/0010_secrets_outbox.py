@@ -11,7 +11,7 @@
   share the table), ``last_error`` the last failure in one redacted line.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: trust, second round (issue 18)
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
