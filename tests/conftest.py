@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from postgres import PostgresUnavailable, TestPostgres, reset_postgres, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("ISSC_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
@@ -193,6 +194,37 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ISSC_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.chdir(tmp_path)
+
+
+# --- PostgreSQL: the given server or a throwaway cluster of the session's own -----------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TestPostgres]:
+    """The tests' PostgreSQL (see ``tests/postgres.py``): ``ISSC_TEST_POSTGRES_URL``'s server, else a
+    throwaway cluster started on first use and stopped at the end of the session. Skips, saying why,
+    only when neither is possible."""
+    try:
+        pg = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: TestPostgres) -> str:
+    """SQLAlchemy URL of the tests' PostgreSQL database (shared by the session: see ``empty_postgres_url``)."""
+    return postgres.url
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> str:
+    """``postgres_url`` with every table of its public schema dropped first."""
+    reset_postgres(postgres_url)
+    return postgres_url
 
 
 # --- Chromium (Debian's) driven by Playwright, for the page tests --------------------------------

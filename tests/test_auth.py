@@ -29,19 +29,14 @@ from issc.errors import ConfigError
 from issc.store import create_engine
 from issc.store.migrate import migrate
 
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
-    """Accounts on a fresh database of each kind (PostgreSQL skips without ``ISSC_TEST_POSTGRES_URL``)."""
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
-        from test_store import reset_postgres
-
-        reset_postgres(PG_URL)
-    engine = create_engine(f"sqlite:///{tmp_path}/auth.db" if request.param == "sqlite" else PG_URL)
+    """Accounts on a fresh database of each kind."""
+    sqlite = request.param == "sqlite"
+    engine = create_engine(
+        f"sqlite:///{tmp_path}/auth.db" if sqlite else request.getfixturevalue("empty_postgres_url")
+    )
     migrate(engine)
     yield Accounts(engine)
     engine.dispose()
@@ -184,14 +179,8 @@ def test_trusted_proxy_header_only_from_loopback(accounts: Accounts) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path) -> None:
-    if kind == "postgresql":
-        if not PG_URL:
-            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
-        from test_store import reset_postgres
-
-        reset_postgres(PG_URL)
-    url = f"sqlite:///{tmp_path}/m.db" if kind == "sqlite" else PG_URL
+def test_revision_0005_makes_the_tables(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path}/m.db" if kind == "sqlite" else request.getfixturevalue("empty_postgres_url")
     engine = create_engine(url)
     try:
         migrate(engine, "0004")

@@ -1,6 +1,6 @@
 """Tuning and watchlist changes made in another process reach a running worker within 2 s.
 
-PostgreSQL (``ISSC_TEST_POSTGRES_URL``, in a database of this module's own, as in test_cluster.py):
+PostgreSQL (the ``postgres`` fixture, in a database of this module's own, as in test_cluster.py):
 the store sends ``NOTIFY issc_changes`` with every change and the worker's change feed listens.
 SQLite, and PostgreSQL with listening turned off: the feed's polling converges within one poll.
 Every delivery time is measured and asserted; nothing is mocked.

@@ -1,6 +1,6 @@
-"""The history store against real databases: SQLite files always, PostgreSQL when
-``ISSC_TEST_POSTGRES_URL`` is set (e.g. ``postgresql+psycopg://issc:issc@127.0.0.1:5432/issc_test``;
-the tests drop and recreate the store's tables in that database). Migrations: test_store_migrate.py."""
+"""The history store against real databases: SQLite files always, and PostgreSQL (the ``postgres``
+fixture: ``ISSC_TEST_POSTGRES_URL``'s server or a throwaway cluster; the tests drop and recreate the
+store's tables in its database). Migrations: test_store_migrate.py."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from issc.tuning import Tuning, TuningBook
 from issc.types import PeopleCount, PlateEvent
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-_NO_PG = "set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run the PostgreSQL tests"
 
 #: (minutes after T0, camera, text, confidence, watchlist) — the search fixture's events.
 EVENTS: tuple[tuple[int, str, str, float, str | None], ...] = (
@@ -59,41 +57,12 @@ def plate_event(
     )
 
 
-#: Every table the store's migrations may create, including the version tables (now and before Alembic).
-TABLES = (
-    "plate_images",
-    "plate_events",
-    "plate_keys",
-    "plate_hours",
-    "people_counts",
-    "watchlist",
-    "settings",
-    "alembic_version",
-    "schema_version",
-)
-
-
-def reset_postgres(url: str) -> None:
-    """Drop everything the store created, so each test starts from an empty database."""
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:  # every table, including those of later revisions (users, tokens ...)
-        names = set(TABLES) | set(
-            conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
-        )
-        for name in sorted(names):
-            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind (PostgreSQL skips without ``ISSC_TEST_POSTGRES_URL``)."""
+    """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/data/issc.db"
-    if not PG_URL:
-        pytest.skip(_NO_PG)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return request.getfixturevalue("empty_postgres_url")
 
 
 @pytest.fixture
@@ -602,11 +571,10 @@ def test_a_postgresql_server_that_never_answers_fails_within_the_connect_timeout
         assert time.monotonic() - started < PG_CONNECT_TIMEOUT_S + 3
 
 
-def test_postgresql_connections_carry_a_statement_timeout(no_thread_leak: None) -> None:
-    if not PG_URL:
-        pytest.skip(_NO_PG)
-    reset_postgres(PG_URL)
-    with Store(PG_URL) as s, s.engine.connect() as conn:
+def test_postgresql_connections_carry_a_statement_timeout(
+    empty_postgres_url: str, no_thread_leak: None
+) -> None:
+    with Store(empty_postgres_url) as s, s.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "30s"
 
 
