@@ -76,6 +76,19 @@ def is_no_signal(jpeg: bytes) -> bool:
     return b > g + 30 and r > g + 20 and cr > 180 and cg < 90 and cb < 90
 
 
+#: The live stream's floor in the pace checks: above what a stream that waited for the tests' slow
+#: analysis (300 ms a frame: 3.3 fps) or a failing detector (2 s timeouts, backoff) could reach, and
+#: below what a 2-core machine shared with other busy processes still plays a 30 fps clip at.
+PACE_FLOOR_FPS = 5.0
+
+
+def assert_keeps_pace(fps: float, native: float) -> None:
+    """The live picture keeps a clip's pace: never faster than the clip (file sources are paced), and
+    faster than anything that waits on analysis could (:data:`PACE_FLOOR_FPS`). The exact frame rate
+    on a quiet machine is bench material (``python -m issc.bench``), not a timed test's."""
+    assert min(PACE_FLOOR_FPS, native) <= fps <= native * 1.15, f"{fps:.1f} fps for a {native:g} fps clip"
+
+
 def issc_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("issc-")]
 
@@ -187,6 +200,27 @@ def streamlit_server(tmp_path: Path):
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_streamlit_server(tmp_path_factory: pytest.TempPathFactory):
+    """Factory like ``streamlit_server``, but a server lives for the whole module and is shared by the
+    tests that ask for the same environment: for tests that only read what it serves and change none
+    of its configuration. Its history database is the module's own."""
+    folder = tmp_path_factory.mktemp("streamlit")
+    servers: dict[tuple[tuple[str, str], ...], StreamlitServer] = {}
+
+    def start(env: dict[str, str]) -> StreamlitServer:
+        env = {"DATABASE_URL": f"sqlite:///{folder}/issc.db", **env}
+        key = tuple(sorted(env.items()))
+        if key not in servers:
+            server = servers[key] = StreamlitServer(env, folder)
+            server.wait_ready()
+        return servers[key]
+
+    yield start
+    for server in servers.values():
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Settings in tests come from what the test sets, not from the developer's .env."""
@@ -242,15 +276,56 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def chromium():
-    """A launched Chromium, closed after the test."""
+@pytest.fixture(scope="session")
+def _playwright():
+    """Playwright's driver, started once for the session (on the first browser test)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def _session_chromium(_playwright):
+    """One launched Chromium for the whole session; each test gets a fresh context (own profile)."""
+    launched = [_playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)]
+    yield launched
+    if launched[0].is_connected():
+        launched[0].close()
+
+
+@pytest.fixture
+def chromium(_session_chromium):
+    """The session's Chromium (launched again should an earlier test have crashed it). Tests open
+    their own contexts and close them; a context still open at the end of the test is closed."""
+    browser = _session_chromium[0]
+    if not browser.is_connected():
+        browser = _session_chromium[0] = browser.browser_type.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+    before = set(browser.contexts)
+    yield browser
+    for context in browser.contexts:
+        if context not in before:
+            context.close()
+
+
+@pytest.fixture(autouse=True)
+def _asyncio_free_outside_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's sync API marks its event loop as running in this thread between its calls; with
+    one driver for the session, a later test that runs its own loop (``asyncio.run``) would be
+    refused. Outside the browser tests the mark is lifted, and put back after the test."""
+    import asyncio
+
+    loop = asyncio._get_running_loop()
+    if loop is None or "chromium" in request.fixturenames:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
 
 
 @pytest.fixture
