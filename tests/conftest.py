@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from postgres import PostgresUnavailable, TestPostgres, reset_postgres, start_postgres
+from postgres import PostgresUnavailable, TestPostgres, own_database, reset_postgres, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("ISSC_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
@@ -204,7 +204,8 @@ def streamlit_server(tmp_path: Path):
 def shared_streamlit_server(tmp_path_factory: pytest.TempPathFactory):
     """Factory like ``streamlit_server``, but a server lives for the whole module and is shared by the
     tests that ask for the same environment: for tests that only read what it serves and change none
-    of its configuration. Its history database is the module's own."""
+    of its configuration. Its history database is the module's own. Under ``pytest -n`` mark the tests
+    that share one with the same ``xdist_group``, so that they run on one worker."""
     folder = tmp_path_factory.mktemp("streamlit")
     servers: dict[tuple[tuple[str, str], ...], StreamlitServer] = {}
 
@@ -242,6 +243,9 @@ def postgres() -> Iterator[TestPostgres]:
         pg = start_postgres()
     except PostgresUnavailable as exc:
         pytest.skip(str(exc))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1 ... under `pytest -n`
+    if worker and not pg.own:  # workers share the given server: each gets a database of its own
+        pg = own_database(pg, f"issc_test_{worker}")
     try:
         yield pg
     finally:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from issc.store.database import drop_database
+
 ENV_URL = "ISSC_TEST_POSTGRES_URL"
 PG_ROOT = Path("/usr/lib/postgresql")
 ROLE = "issc"
@@ -69,6 +71,7 @@ class TestPostgres:
     port: int = 0
     _folder: Path | None = field(default=None, repr=False)
     _user: str | None = field(default=None, repr=False)
+    _admin_url: str | None = field(default=None, repr=False)  # set when ``url`` is a database of our own
 
     @property
     def own(self) -> bool:
@@ -104,7 +107,15 @@ class TestPostgres:
         return self._run("pg_ctl", "-D", str(self.data_dir), "status").returncode == 0
 
     def close(self) -> None:
-        """Stop the throwaway cluster and remove its folder (nothing for a given server)."""
+        """Stop the throwaway cluster and remove its folder; on a given server, drop the database this
+        session made there (:func:`own_database`), if any."""
+        if self._admin_url is not None:
+            admin = sa.create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
+            try:
+                drop_database(admin, sa.make_url(self.url).database)
+            finally:
+                admin.dispose()
+                self._admin_url = None
         if self._folder is None:
             return
         try:
@@ -113,6 +124,21 @@ class TestPostgres:
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+
+
+def own_database(given: TestPostgres, name: str) -> TestPostgres:
+    """A database ``name`` of this session's own on a given server (made afresh, dropped by
+    :meth:`TestPostgres.close`): parallel test workers (pytest-xdist) each reset their own database
+    instead of each other's. Needs a role that may create databases, as the tests' role must."""
+    admin = sa.create_engine(given.url, isolation_level="AUTOCOMMIT")
+    try:
+        drop_database(admin, name)  # left over from a killed run
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = sa.make_url(given.url).set(database=name).render_as_string(hide_password=False)
+    return TestPostgres(url=url, _admin_url=given.url)
 
 
 def start_postgres() -> TestPostgres:

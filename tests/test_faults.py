@@ -242,6 +242,11 @@ def pg_outage(postgres: TestPostgres) -> Iterator[Outage]:
             if not postgres.running():
                 postgres.start()
         return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip(
+            "the outage test would stop the server of ISSC_TEST_POSTGRES_URL under the other test workers:"
+            " run it without -n, or leave ISSC_TEST_POSTGRES_URL unset for a throwaway cluster per worker"
+        )
     if os.geteuid() != 0 or shutil.which("pg_ctlcluster") is None:
         pytest.skip(
             "the outage test stops the server of ISSC_TEST_POSTGRES_URL with pg_ctlcluster: it needs root"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import requests
 from conftest import PACE_FLOOR_FPS, PLATE_CLIP, assert_keeps_pace
 from test_engine import is_no_signal
@@ -84,6 +85,7 @@ def test_bad_configuration_is_one_line_on_console_and_a_message_on_routes(stream
     assert "Traceback" not in log and "sk-secret-value" not in log
 
 
+@pytest.mark.xdist_group("web_plate_clip")  # one worker, so the two share the server (pytest -n)
 def test_plate_clip_makes_one_event_in_the_history_api(shared_streamlit_server, videos_dir: Path) -> None:
     # Given the UK plate clip as the only camera, with the default offline detector (the server is
     # shared with the next test, which only watches: this one runs first in a fresh history)
@@ -120,6 +122,7 @@ def shows_plate_box(jpeg: bytes) -> bool:
     return int((np.abs(image.astype(int) - AMBER_BGR).sum(axis=2) < 60).sum()) > 200
 
 
+@pytest.mark.xdist_group("web_plate_clip")
 def test_the_live_stream_shows_the_plate_box_while_the_car_is_in_view(
     shared_streamlit_server, videos_dir: Path
 ) -> None:
