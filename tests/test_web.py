@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from conftest import PACE_FLOOR_FPS, PLATE_CLIP, assert_keeps_pace
+from conftest import PLATE_CLIP, assert_keeps_pace
 from test_engine import is_no_signal
 
 
-def read_parts(url: str, seconds: float) -> tuple[requests.Response, list[bytes]]:
-    """Read an MJPEG stream for ``seconds``; returns the response and the JPEG parts."""
+def read_parts(url: str, seconds: float, want: int | None = None) -> tuple[requests.Response, list[bytes]]:
+    """Read an MJPEG stream for ``seconds`` (or until ``want`` parts came); returns the response and
+    the JPEG parts."""
     parts: list[bytes] = []
     with requests.get(url, stream=True, timeout=10, headers={"Accept-Encoding": "gzip, deflate"}) as response:
         buffer = b""
@@ -28,7 +29,7 @@ def read_parts(url: str, seconds: float) -> tuple[requests.Response, list[bytes]
                     break
                 parts.append(buffer[start : end + 2])
                 buffer = buffer[end + 2 :]
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (want is not None and len(parts) >= want):
                 break
     return response, parts
 
@@ -90,8 +91,9 @@ def test_plate_clip_makes_one_event_in_the_history_api(shared_streamlit_server, 
     # Given the UK plate clip as the only camera, with the default offline detector (the server is
     # shared with the next test, which only watches: this one runs first in a fresh history)
     server = shared_streamlit_server({"CAMERAS": str(videos_dir / PLATE_CLIP)})
-    # When the car has passed (the clip loops), within a minute
-    deadline = time.monotonic() + 60
+    # When the car has passed (the clip loops: within a minute on a quiet machine, the wait is
+    # generous for a loaded one)
+    deadline = time.monotonic() + 180
     found: dict = {"total": 0}
     # (a pass is stored as soon as its reads are enough, then completed when the car has gone)
     while time.monotonic() < deadline and not (found["total"] and found["items"][0]["reads"] >= 2):
@@ -133,9 +135,9 @@ def test_the_live_stream_shows_the_plate_box_while_the_car_is_in_view(
     while requests.get(server.url + "/api/cameras", timeout=30).json()[0]["detect_fps"] <= 0:
         assert time.monotonic() < deadline, "no analysis within 60 s"
         time.sleep(0.2)
-    # When a viewer watches the stream for a few seconds
-    _, parts = read_parts(server.url + "/video_feed/0/", seconds=6.0)
+    # When a viewer watches the stream for 90 pictures (3 s of the clip; longer on a loaded machine)
+    _, parts = read_parts(server.url + "/video_feed/0/", seconds=90.0, want=90)
     # Then most pictures carry the plate's box, also between the one or two analyses a second
     boxed = [shows_plate_box(p) for p in parts]
-    assert len(parts) >= PACE_FLOOR_FPS * 5
+    assert len(parts) == 90
     assert sum(boxed) >= 0.6 * len(parts), "".join("#" if b else "." for b in boxed)
