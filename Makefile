@@ -27,11 +27,16 @@ $(STAMP): requirements.txt
 run: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address "$${SERVER_ADDRESS:-127.0.0.1}"
 
-# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here);
+# Debian's PostgreSQL binaries let the tests start a throwaway cluster of their own (tests/postgres.py)
+# when ISSC_TEST_POSTGRES_URL is not set.
 system-deps:
-	@if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; \
+	@need=""; \
+	command -v chromium >/dev/null || need="$$need chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	  else echo "missing:$$need: their tests will be skipped (sudo apt-get install$$need)"; fi; \
 	fi
 
 test: setup system-deps

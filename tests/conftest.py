@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from postgres import PostgresUnavailable, TestPostgres, own_database, reset_postgres, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("ISSC_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
@@ -73,6 +74,19 @@ def is_no_signal(jpeg: bytes) -> bool:
     b, g, r = (int(v) for v in img[5, 5])
     cb, cg, cr = (int(v) for v in img[int(h * 0.38) - int(30 * h / 360), w // 2 - int(25 * h / 360)])
     return b > g + 30 and r > g + 20 and cr > 180 and cg < 90 and cb < 90
+
+
+#: The live stream's floor in the pace checks: above what a stream that waited for the tests' slow
+#: analysis (300 ms a frame: 3.3 fps) or a failing detector (2 s timeouts, backoff) could reach, and
+#: below what a 2-core machine shared with other busy processes still plays a 30 fps clip at.
+PACE_FLOOR_FPS = 5.0
+
+
+def assert_keeps_pace(fps: float, native: float) -> None:
+    """The live picture keeps a clip's pace: never faster than the clip (file sources are paced), and
+    faster than anything that waits on analysis could (:data:`PACE_FLOOR_FPS`). The exact frame rate
+    on a quiet machine is bench material (``python -m issc.bench``), not a timed test's."""
+    assert min(PACE_FLOOR_FPS, native) <= fps <= native * 1.15, f"{fps:.1f} fps for a {native:g} fps clip"
 
 
 def issc_threads() -> list[threading.Thread]:
@@ -186,6 +200,28 @@ def streamlit_server(tmp_path: Path):
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_streamlit_server(tmp_path_factory: pytest.TempPathFactory):
+    """Factory like ``streamlit_server``, but a server lives for the whole module and is shared by the
+    tests that ask for the same environment: for tests that only read what it serves and change none
+    of its configuration. Its history database is the module's own. Under ``pytest -n`` mark the tests
+    that share one with the same ``xdist_group``, so that they run on one worker."""
+    folder = tmp_path_factory.mktemp("streamlit")
+    servers: dict[tuple[tuple[str, str], ...], StreamlitServer] = {}
+
+    def start(env: dict[str, str]) -> StreamlitServer:
+        env = {"DATABASE_URL": f"sqlite:///{folder}/issc.db", **env}
+        key = tuple(sorted(env.items()))
+        if key not in servers:
+            server = servers[key] = StreamlitServer(env, folder)
+            server.wait_ready()
+        return servers[key]
+
+    yield start
+    for server in servers.values():
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Settings in tests come from what the test sets, not from the developer's .env."""
@@ -193,6 +229,40 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ISSC_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.chdir(tmp_path)
+
+
+# --- PostgreSQL: the given server or a throwaway cluster of the session's own -----------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TestPostgres]:
+    """The tests' PostgreSQL (see ``tests/postgres.py``): ``ISSC_TEST_POSTGRES_URL``'s server, else a
+    throwaway cluster started on first use and stopped at the end of the session. Skips, saying why,
+    only when neither is possible."""
+    try:
+        pg = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1 ... under `pytest -n`
+    if worker and not pg.own:  # workers share the given server: each gets a database of its own
+        pg = own_database(pg, f"issc_test_{worker}")
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: TestPostgres) -> str:
+    """SQLAlchemy URL of the tests' PostgreSQL database (shared by the session: see ``empty_postgres_url``)."""
+    return postgres.url
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> str:
+    """``postgres_url`` with every table of its public schema dropped first."""
+    reset_postgres(postgres_url)
+    return postgres_url
 
 
 # --- Chromium (Debian's) driven by Playwright, for the page tests --------------------------------
@@ -210,15 +280,56 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def chromium():
-    """A launched Chromium, closed after the test."""
+@pytest.fixture(scope="session")
+def _playwright():
+    """Playwright's driver, started once for the session (on the first browser test)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def _session_chromium(_playwright):
+    """One launched Chromium for the whole session; each test gets a fresh context (own profile)."""
+    launched = [_playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)]
+    yield launched
+    if launched[0].is_connected():
+        launched[0].close()
+
+
+@pytest.fixture
+def chromium(_session_chromium):
+    """The session's Chromium (launched again should an earlier test have crashed it). Tests open
+    their own contexts and close them; a context still open at the end of the test is closed."""
+    browser = _session_chromium[0]
+    if not browser.is_connected():
+        browser = _session_chromium[0] = browser.browser_type.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+    before = set(browser.contexts)
+    yield browser
+    for context in browser.contexts:
+        if context not in before:
+            context.close()
+
+
+@pytest.fixture(autouse=True)
+def _asyncio_free_outside_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's sync API marks its event loop as running in this thread between its calls; with
+    one driver for the session, a later test that runs its own loop (``asyncio.run``) would be
+    refused. Outside the browser tests the mark is lifted, and put back after the test."""
+    import asyncio
+
+    loop = asyncio._get_running_loop()
+    if loop is None or "chromium" in request.fixturenames:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
 
 
 @pytest.fixture

@@ -33,19 +33,14 @@ from issc.errors import ConfigError
 from issc.store import create_engine
 from issc.store.migrate import migrate
 
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
-    """Accounts on a fresh database of each kind (PostgreSQL skips without ``ISSC_TEST_POSTGRES_URL``)."""
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
-        from test_store import reset_postgres
-
-        reset_postgres(PG_URL)
-    engine = create_engine(f"sqlite:///{tmp_path}/auth.db" if request.param == "sqlite" else PG_URL)
+    """Accounts on a fresh database of each kind."""
+    sqlite = request.param == "sqlite"
+    engine = create_engine(
+        f"sqlite:///{tmp_path}/auth.db" if sqlite else request.getfixturevalue("empty_postgres_url")
+    )
     migrate(engine)
     yield Accounts(engine)
     engine.dispose()
@@ -338,14 +333,10 @@ def test_auto_on_loopback_asks_forwarded_requests_to_sign_in(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_revisions_0005_and_0009_make_the_tables(kind: str, tmp_path: Path) -> None:
-    if kind == "postgresql":
-        if not PG_URL:
-            pytest.skip("ISSC_TEST_POSTGRES_URL is not set")
-        from test_store import reset_postgres
-
-        reset_postgres(PG_URL)
-    url = f"sqlite:///{tmp_path}/m.db" if kind == "sqlite" else PG_URL
+def test_revisions_0005_and_0009_make_the_tables(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db" if kind == "sqlite" else request.getfixturevalue("empty_postgres_url")
     engine = create_engine(url)
     try:
         migrate(engine, "0004")
@@ -432,21 +423,34 @@ def ws_status(url: str, headers: dict[str, str]) -> int:
         return exc.response.status_code
 
 
-@pytest.fixture
-def auth_server(streamlit_server, tmp_path: Path):
-    url = f"sqlite:///{tmp_path}/history.db"
+def start_auth_server(start, folder: Path):
+    """A seeded history with a viewer and an admin token, served with ``AUTH=on`` by ``start``."""
+    url = f"sqlite:///{folder}/history.db"
     seed_history(url)  # plate event 1 with its crop
     tokens = {
         role: run_cli(url, "token", "create", "--name", f"{role}-script", "--role", role).stdout.strip()
         for role in ("viewer", "admin")
     }
     assert all(t.startswith("issc_") for t in tokens.values())
-    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    server = start({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
     return server, tokens, url
 
 
-def test_every_route_and_the_websocket_need_credentials(auth_server) -> None:
-    server, tokens, _ = auth_server
+@pytest.fixture
+def auth_server(streamlit_server, tmp_path: Path):
+    """A server of the test's own (for a test that signs in, trips the rate limit or restarts it)."""
+    return start_auth_server(streamlit_server, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_auth_server(shared_streamlit_server, tmp_path_factory: pytest.TempPathFactory):
+    """One server for the tests that only send requests with tokens and change nothing."""
+    return start_auth_server(shared_streamlit_server, tmp_path_factory.mktemp("auth"))
+
+
+@pytest.mark.xdist_group("shared_auth_server")  # one worker, so the two share the server (pytest -n)
+def test_every_route_and_the_websocket_need_credentials(shared_auth_server) -> None:
+    server, tokens, _ = shared_auth_server
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     for path in GUARDED:
         anonymous = requests.get(server.url + path, timeout=10, allow_redirects=False)
@@ -469,8 +473,9 @@ def test_every_route_and_the_websocket_need_credentials(auth_server) -> None:
     assert requests.get(server.url + "/api/cameras", headers=forged, timeout=10).status_code == 401
 
 
-def test_viewers_read_admins_change_and_browsers_are_sent_to_the_login_page(auth_server) -> None:
-    server, tokens, _ = auth_server
+@pytest.mark.xdist_group("shared_auth_server")
+def test_viewers_read_admins_change_and_browsers_are_sent_to_the_login_page(shared_auth_server) -> None:
+    server, tokens, _ = shared_auth_server
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     upload = "/_stcore/upload_file/session/file"
@@ -493,8 +498,11 @@ def test_first_admin_password_is_printed_once_and_logs_in_with_a_rate_limit(
     auth_server, streamlit_server
 ) -> None:
     server, _, url = auth_server
-    time.sleep(0.5)
-    named = re.findall(r"user 'admin' was created; its password is in (\S+) ", server.log.read_text())
+    created = r"user 'admin' was created; its password is in (\S+) "
+    deadline = time.monotonic() + 10  # the log line may follow the health check by a moment
+    while not re.search(created, server.log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    named = re.findall(created, server.log.read_text())
     assert len(named) == 1 and Path(named[0]).stat().st_mode & 0o777 == 0o600
     printed = [Path(named[0]).read_text().strip()]
     assert printed[0] not in server.log.read_text()  # the log names the file, never the password

@@ -1,8 +1,8 @@
 """The cluster bench at tiny size on real PostgreSQL: every part reports, with sane figures, and
 leaves no database, process or row behind.
 
-PostgreSQL comes from ``ISSC_TEST_POSTGRES_URL`` (as in test_cluster.py); without it the PostgreSQL
-test skips. The refusal of SQLite needs no database.
+PostgreSQL comes from the ``postgres`` fixture (``ISSC_TEST_POSTGRES_URL``'s server or a throwaway
+cluster, see tests/postgres.py). The refusal of SQLite needs no database.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from issc.bench.__main__ import main as bench_main
 from issc.bench.cluster import resolve_url
 from issc.store.database import drop_database
 
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
 PARTS = {
     "writer_capacity",
     "pages_during_capacity",
@@ -54,13 +53,13 @@ def _bench_children() -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_tiny_cluster_run_reports_every_part(capsys: pytest.CaptureFixture[str]) -> None:
-    if not PG_URL:
-        pytest.skip("set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run it")
-    databases_before = _bench_databases(PG_URL)
+def test_a_tiny_cluster_run_reports_every_part(capsys: pytest.CaptureFixture[str], postgres_url: str) -> None:
+    databases_before = _bench_databases(postgres_url)
     # when the bench runs one worker (and its standby) with one camera for two seconds a phase
     argv = ["cluster", "--workers", "1", "--cameras", "1", "--seconds", "2", "--writers", "1"]
-    rc = bench_main([*argv, "--history-rows", "0", "--detector", "none", "--database-url", PG_URL, "--json"])
+    rc = bench_main(
+        [*argv, "--history-rows", "0", "--detector", "none", "--database-url", postgres_url, "--json"]
+    )
     # then it prints the table and one JSON object holding every part
     assert rc == 0
     out = capsys.readouterr().out
@@ -96,7 +95,7 @@ def test_a_tiny_cluster_run_reports_every_part(capsys: pytest.CaptureFixture[str
         assert seen["fps_per_viewer"] > 0 and seen["upstream_streams"] == 1
     # and it dropped its own database and left no process running
     assert result["own_database"] is True
-    assert _bench_databases(PG_URL) == databases_before
+    assert _bench_databases(postgres_url) == databases_before
     assert _bench_children() == []
 
 
@@ -128,17 +127,15 @@ def test_the_bench_takes_its_url_from_the_environment(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.slow
-def test_the_history_bench_runs_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_history_bench_runs_on_postgresql(capsys: pytest.CaptureFixture[str], postgres_url: str) -> None:
     """``bench history`` (the Plates page's queries, CSV export, search) on PostgreSQL, in a database
     of its own so that its rows never mix with another test's."""
-    if not PG_URL:
-        pytest.skip("set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run it")
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     name = f"issc_history_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        url = sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
         argv = ["history", "--rows", "3000", "--repeats", "2", "--csv-rows", "300", "--distance-repeats", "1"]
         assert bench_main([*argv, "--database-url", url, "--json"]) == 0
         result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

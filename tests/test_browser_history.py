@@ -99,7 +99,9 @@ def test_plates_page_filters_selects_downloads_and_deep_links(
     fresh = page.context.new_page()
     fresh.goto(link)
     fresh.get_by_text("1 plate matches").wait_for(timeout=30_000)
-    expect(fresh.get_by_role("textbox", name="Search plates")).to_have_value("LS15E8C")
+    expect(fresh.get_by_role("textbox", name="Search plates")).to_have_value("LS15E8C", timeout=20_000)
     camera = fresh.locator('[data-testid="stSelectbox"]').filter(has_text="Camera")
-    expect(camera.locator("input")).to_have_value("gate")
-    expect(fresh.get_by_role("radio", name="All", exact=True)).to_have_attribute("aria-checked", "true")
+    expect(camera.locator("input")).to_have_value("gate", timeout=20_000)
+    expect(fresh.get_by_role("radio", name="All", exact=True)).to_have_attribute(
+        "aria-checked", "true", timeout=20_000
+    )

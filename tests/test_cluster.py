@@ -1,8 +1,8 @@
 """Camera workers in a cluster: the ``workers`` registry, camera locks, and real worker processes.
 
-SQLite always; PostgreSQL when ``ISSC_TEST_POSTGRES_URL`` is set (as in test_store.py), in a database
-of this module's own (``issc_cluster_<random>``) when the role may create one, else in the given one
-under names no other test uses. Locks and worker processes need PostgreSQL and skip without it.
+SQLite and PostgreSQL (the ``postgres`` fixture, as in test_store.py), in a database of this module's
+own (``issc_cluster_<random>``) when the role may create one, else in the given one under names no
+other test uses. Locks and worker processes need PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from issc.tuning import Tuning, TuningBook
 from issc.worker import Worker
 from issc.worker.__main__ import build_app
 
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-_NO_PG = "set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run the PostgreSQL tests"
 TOKEN = secrets.token_urlsafe(24)
 
 
@@ -47,21 +45,19 @@ def wait_for(check: Callable[[], object], timeout: float, what: str, every: floa
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
+def pg_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL database of this module's own (dropped after), or the given one."""
-    if not PG_URL:
-        pytest.skip(_NO_PG)
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     name = f"issc_cluster_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.DBAPIError:  # no CREATEDB: share the given database (unique names keep tests apart)
         admin.dispose()
-        yield PG_URL
+        yield postgres_url
         return
     try:
-        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     finally:
         drop_database(admin, name)  # waits for an autovacuum worker busy in it
         admin.dispose()

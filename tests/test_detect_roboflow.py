@@ -210,11 +210,9 @@ def test_retry_after_is_read_from_a_hosted_busy_answer(
     emulator.behaviour.mode = mode
     emulator.behaviour.retry_after = header
     # when
-    started = time.monotonic()
     with pytest.raises(DetectorUnavailableError, match=rf"HTTP {mode}, asks to wait") as caught:
         detector(emulator, "v0", models={"plate_model": None}).detect(IMAGE)
     # then: one call (no SDK retries one second apart) and the wait is on the error
-    assert time.monotonic() - started < 1.0
     assert len(emulator.inference_requests()) == 1
     expected = 3.0 if header == "3" else 7.0 if header == "7" else 5.0
     assert caught.value.retry_after_s == pytest.approx(expected, abs=1.1)

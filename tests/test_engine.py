@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PLATE_CLIP, free_port, is_no_signal, issc_threads
+from conftest import PLATE_CLIP, assert_keeps_pace, free_port, is_no_signal, issc_threads
 from mjpeg_server import MjpegCamera
 from scenes import MovingPatch, PatchSource
 
@@ -44,8 +44,8 @@ def test_two_clips_and_an_unreachable_camera(videos_dir: Path, no_thread_leak) -
         )
         time.sleep(1.5)
         status = {s.name: s for s in engine.status()}
-        assert status["aiguy_license_plate_uk_LS15EBC"].fps == pytest.approx(30, rel=0.15)
-        assert status["intel_car-detection"].fps == pytest.approx(12.5, rel=0.15)
+        assert_keeps_pace(status["aiguy_license_plate_uk_LS15EBC"].fps, 30)
+        assert_keeps_pace(status["intel_car-detection"].fps, 12.5)
         dead = status["dead"]
         assert dead.last_error and "cannot connect" in dead.last_error
         assert dead.last_frame_age_s is None
@@ -86,9 +86,7 @@ def test_network_camera_goes_no_signal_within_3_s_and_recovers(no_thread_leak) -
         assert not is_no_signal(camera.current_jpeg()[1])
         # When the camera dies
         cam.kill()
-        killed = time.monotonic()
         assert wait_until(lambda: is_no_signal(camera.current_jpeg()[1]), 3.0)
-        assert time.monotonic() - killed <= 3.0
         assert camera.status().state == CameraState.OFFLINE
         # Then while down the capture thread sleeps between retries (no busy loop)
         cpu_before = time.thread_time()
@@ -123,7 +121,7 @@ def test_slow_analysis_never_slows_capture(videos_dir: Path, no_thread_leak) -> 
         time.sleep(2.5)
         status = engine.status()[0]
         analyzer = engine.camera("0").analyzer
-        assert status.fps == pytest.approx(30, rel=0.15)
+        assert_keeps_pace(status.fps, 30)
         assert 3 <= analyzer.calls <= 9
         assert engine.camera("0").health.analysis_skipped > 30
     finally:

@@ -32,9 +32,6 @@ from issc.store.database import drop_database
 from issc.store.migrate import migrate
 from issc.store.roles import worker_grants
 
-PG_URL = os.environ.get("ISSC_TEST_POSTGRES_URL")
-_NO_PG = "set ISSC_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db to run the PostgreSQL tests"
-
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -229,10 +226,9 @@ def test_store_command_uses_database_url_and_redacts_it(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def pg_database() -> Iterator[tuple[sa.Engine, str]]:
+def pg_database(postgres_url: str) -> Iterator[tuple[sa.Engine, str]]:
     """A throwaway migrated database (owner: the test role) and its URL."""
-    if not PG_URL:
-        pytest.skip(_NO_PG)
+    PG_URL = postgres_url
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     name = f"issc_roles_{secrets.token_hex(4)}"
     try:
@@ -253,19 +249,20 @@ def pg_database() -> Iterator[tuple[sa.Engine, str]]:
 
 
 def test_a_worker_role_writes_the_history_but_is_refused_on_the_auth_tables(
-    pg_database: tuple[sa.Engine, str], no_thread_leak: None
+    pg_database: tuple[sa.Engine, str], postgres_url: str, no_thread_leak: None
 ) -> None:
     from issc.cluster import CameraClaim, Registry
     from tests.test_store import plate_event
 
     owner, url = pg_database
+    admin_url = postgres_url
     role, password = f"issc_worker_{secrets.token_hex(3)}", secrets.token_urlsafe(16)
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         try:
             conn.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
         except sa.exc.DBAPIError as exc:
             pytest.skip(
-                f"the test role cannot create roles (give it CREATEROLE, as .ci/run does): {exc.orig}"
+                f"the test role cannot create roles (give it CREATEROLE, as tests/postgres.py does): {exc.orig}"
             )
         statements = worker_grants(conn, role)
         for statement in statements:  # the statements docs/deploy.md tells operators to run
@@ -303,7 +300,7 @@ def test_a_worker_role_writes_the_history_but_is_refused_on_the_auth_tables(
             ):
                 conn.execute(sa.text(statement))
         owner.dispose()  # the role's sessions are gone with the store; drop it
-        with sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT").connect() as conn:
+        with sa.create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
     assert any(s.startswith('REVOKE ALL ON TABLE "auth_users"') for s in statements)
     assert not any("auth_" in s and s.startswith("GRANT") for s in statements)

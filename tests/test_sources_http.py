@@ -193,7 +193,7 @@ def test_a_stalled_stream_raises_after_the_read_timeout(camera: str, monkeypatch
     start = time.monotonic()
     with pytest.raises(SourceError, match=r"stopped sending frames \(timed out\)"):
         source.read()
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 10.0  # the 1 s read timeout, not a hang
     source.close()
 
 

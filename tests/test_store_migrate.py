@@ -1,6 +1,6 @@
 """Migrations of the history store (Alembic revisions): fresh databases, databases from before Alembic
 (the committed ``fixtures/history_v4.sqlite`` and simulated versions 1-4), downgrades and the command
-line. SQLite always; PostgreSQL when ``ISSC_TEST_POSTGRES_URL`` is set (see test_store.py)."""
+line. SQLite and PostgreSQL (the ``postgres`` fixture, see test_store.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from test_store import _NO_PG, PG_URL, T0, plate_event, reset_postgres
+from test_store import T0, plate_event
 
 from issc.errors import ISSCError
 from issc.store import PlateFilter, Store, create_engine, head_revision
@@ -35,13 +35,10 @@ HOUR = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind (PostgreSQL skips without ``ISSC_TEST_POSTGRES_URL``)."""
+    """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/issc.db"
-    if not PG_URL:
-        pytest.skip(_NO_PG)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return request.getfixturevalue("empty_postgres_url")
 
 
 @pytest.fixture
