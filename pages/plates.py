@@ -1,7 +1,9 @@
 """Plates: search the plate history, page through it, inspect one pass, chart it, export it.
 
 Every filter is bound to the URL (``?q=LS15&camera=gate&range=7d&min_conf=0.5&watchlist=true&page=2``),
-so a search can be bookmarked or shared; opening such a link restores it.
+so a search can be bookmarked or shared; opening such a link restores it. Unsure reads (best vote
+below the recognition threshold, not confirmed) are left out unless the "Reads" filter asks for them
+(``&unsure=include`` or ``&unsure=only``).
 """
 
 from datetime import UTC, datetime
@@ -55,11 +57,22 @@ with st.container(border=True):
         custom_until = until_col.datetime_input(
             "To", value=None, key="until", bind="query-params", format="YYYY-MM-DD", step=300
         )
-    conf_col, watch_col = st.columns([3, 2], vertical_alignment="bottom")
+    conf_col, watch_col, unsure_col = st.columns([3, 2, 3], vertical_alignment="bottom")
     min_conf = conf_col.slider(
         "Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="min_conf", bind="query-params", format="%.2f"
     )
     watchlist_only = watch_col.toggle("Watchlist hits only", key="watchlist", bind="query-params")
+    unsure = unsure_col.segmented_control(
+        "Reads",
+        list(history.UNSURE_LABELS),
+        format_func=history.UNSURE_LABELS.get,
+        default="exclude",
+        required=True,
+        key="unsure",
+        bind="query-params",
+        help="Unsure reads (best vote below the recognition threshold, nobody confirmed them yet) "
+        "raise no alert and are left out unless you ask for them here.",
+    )
 
 since, until = history.time_window(preset or history.DEFAULT_RANGE, custom_since, custom_until, tz)
 if since is not None and until is not None and since >= until:
@@ -72,10 +85,20 @@ flt = PlateFilter(
     until=until,
     min_conf=min_conf or None,
     watchlist_only=watchlist_only,
+    unsure=unsure or "exclude",
 )
 
 # A new search starts on page 1 (the page widget is created below, so this may still set it).
-signature = (flt.q, flt.camera, preset, custom_since, custom_until, flt.min_conf, flt.watchlist_only)
+signature = (
+    flt.q,
+    flt.camera,
+    preset,
+    custom_since,
+    custom_until,
+    flt.min_conf,
+    flt.watchlist_only,
+    flt.unsure,
+)
 if st.session_state.get("_plates_filter") not in (None, signature):
     st.session_state["page"] = 1
 st.session_state["_plates_filter"] = signature
@@ -104,7 +127,7 @@ download_col.download_button(
     key="download_csv",
     disabled=total == 0,
     help="Every matching row, not just this page: id, times (UTC), camera, text, confidence, reads, "
-    "OCR calls, watchlist label, box.",
+    "OCR calls, watchlist label, box, review state and whether the read is unsure.",
     width="stretch",
 )
 

@@ -11,6 +11,8 @@ play running when ``--seconds`` are up. Printed:
 * ``passes``: plays of the clip in the measured window;
 * ``events``, ``correct``, ``wrong``: plate events stored, those whose text is the clip's plate,
   and those with any other text;
+* ``unsure``: events among them flagged unsure (best vote below ``PLATE_RECOGNITION_THRESHOLD``:
+  kept out of the default history and of alerts);
 * ``events_per_pass``: events that belong to a measured pass (first seen while it played) per
   pass, and ``split_passes``: passes that made more than one event (one pass, one event);
 
@@ -304,11 +306,12 @@ def run(
         finally:
             engine.stop()
     events = sink.events()
-    texts = [
-        e.text
+    measured = [
+        e
         for e in events
         if e.camera == camera.config.name and e.first_seen.timestamp() >= started_wall - 1e-3
     ]
+    texts = [e.text for e in measured]
     correct = sum(t == plate for t in texts)
     per_camera = {
         cam.config.name: _per_pass(
@@ -331,6 +334,7 @@ def run(
         "events": len(texts),
         "correct": correct,
         "wrong": len(texts) - correct,
+        "unsure": sum(e.unsure for e in measured),
         "events_per_pass": first["events_per_pass"],
         "split_passes": first["split_passes"],
         "box_frame_share": round(tally.shown / tally.in_view, 3) if tally.in_view else None,
@@ -427,6 +431,7 @@ _KEYS: Sequence[str] = (
     "events",
     "correct",
     "wrong",
+    "unsure",
     "events_per_pass",
     "split_passes",
     "box_frame_share",
@@ -441,6 +446,7 @@ _HEADERS = [
     "events",
     "correct",
     "wrong",
+    "unsure",
     "events/pass",
     "split",
     "box frame share",
