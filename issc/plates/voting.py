@@ -8,14 +8,27 @@ For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker
    clearly better than the last crop read (novelty), within a budget of OCR calls per track; it
    stops early once two reads agree;
 3. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
-   within it, reads of the usual length vote character by character, weighted by confidence;
+   a partial read (``9658`` of ``K179658``, see ``is_partial``) joins the cluster of the full read
+   it is part of; within the cluster, the full reads vote character by character and partial reads
+   for the characters they cover, every vote weighted by the read's confidence;
 4. when the tracker drops the track (or on ``flush``: the stream ended, the scene is static, the
    engine stops), emits exactly one event with the voted text and its per-character confidence,
    the reads that voted (each stamped with its frame's time and source), the sharpest crop and
    the full frame it came from (JPEG), if its reads are enough (``_enough``), and drops the track.
 
 A track that the tracker loses and restarts under a new id would read the same plate again: a
-second event with a similar text within ``dedupe_s`` of the first is suppressed.
+second event with a similar text (or a partial read of it) within ``dedupe_s`` of the first pass's
+last sighting is suppressed. A pass still in view counts as seen *now*: at one analysed frame a
+second the tracker may start a second id for a plate whose first track is still running, seconds
+after that track's provisional event; measured from the provisional event's time, such a second
+track used to make a second event of the same pass. A partial read seen *before* the full one (a distant plate read as ``9658``, then
+``K179658`` close up) cannot be told at once: an unsure track whose text fits none of the region's
+layouts is held for ``partial_hold_s`` and merges into a track whose text holds it, or makes its
+(unsure) event when none comes.
+
+Every event says whether it is ``unsure``: no read agreeing with its voted text reached
+``recognition_threshold`` (``PLATE_RECOGNITION_THRESHOLD``). Unsure events are stored for review,
+but left out of the default history and of watchlist alerts (:mod:`issc.alerts`).
 
 Durability: the event of a pass is only known once the tracker gives the track up, seconds after the
 car left. So that a crash (``kill -9``) then loses nothing, the voter also makes a *provisional*
