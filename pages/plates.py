@@ -2,8 +2,8 @@
 
 Every filter is bound to the URL (``?q=LS15&camera=gate&range=7d&min_conf=0.5&watchlist=true&page=2``),
 so a search can be bookmarked or shared; opening such a link restores it. Unsure reads (best vote
-below the recognition threshold, not confirmed) are left out unless the "Reads" filter asks for them
-(``&unsure=include`` or ``&unsure=only``).
+below the recognition threshold, not confirmed) are left out unless the "Unsure reads" filter asks
+for them (``&unsure=include`` or ``&unsure=only``, as in ``/api/plates``).
 """
 
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from issc.store import PlateFilter
+from issc.store.records import UNSURE_CHOICES
 from issc.ui import access, history, review, widgets
 
 service = access.get_service()
@@ -62,10 +63,9 @@ with st.container(border=True):
         "Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="min_conf", bind="query-params", format="%.2f"
     )
     watchlist_only = watch_col.toggle("Watchlist hits only", key="watchlist", bind="query-params")
-    unsure = unsure_col.segmented_control(
-        "Reads",
-        list(history.UNSURE_LABELS),
-        format_func=history.UNSURE_LABELS.get,
+    unsure = unsure_col.segmented_control(  # the same words as /api/plates?unsure=
+        "Unsure reads",
+        list(UNSURE_CHOICES),
         default="exclude",
         required=True,
         key="unsure",

@@ -201,10 +201,6 @@ def plates_table(rows: list[PlateRow], tz: tzinfo) -> pd.DataFrame:
     )
 
 
-#: The Plates page's choices for unsure events, by ``PlateFilter.unsure`` value.
-UNSURE_LABELS = {"exclude": "Confident", "include": "With unsure", "only": "Unsure only"}
-
-
 def _review_state(row: PlateRow) -> str:
     if row.unsure:  # below the recognition threshold and nobody confirmed it yet
         return "unsure" + (f" · probably {row.probable}" if row.probable else "")
