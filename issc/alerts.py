@@ -266,7 +266,12 @@ class WebhookSender:
 
 class AlertingSink:
     """Wraps the history sink: sets ``event.watchlist`` from the watchlist before storing, and
-    raises an alert (recent list + webhook) for every hit."""
+    raises an alert (recent list + webhook) for every hit of a confident event.
+
+    An unsure event (``event.unsure``: its best vote stayed below the recognition threshold) is
+    stored with its watchlist label but raises no alert: a misread must not page anyone. An
+    analyst's confirmation lifts the flag and raises the alert then (``Service.corrected``).
+    """
 
     def __init__(
         self,
@@ -299,7 +304,7 @@ class AlertingSink:
         if label is not None:
             event = replace(event, watchlist=label)
         self.inner.add_plate_event(event)
-        if label is not None:
+        if label is not None and not event.unsure:
             self.raise_alert(event)
 
     def raise_alert(self, event: PlateEvent) -> None:

@@ -2,8 +2,10 @@
 
 Built by :func:`plate_routes` for the Starlette app behind ``st.App``:
 
-* ``GET /api/plates?q=&camera=&since=&until=&min_conf=&watchlist_only=&limit=&offset=`` →
-  ``{"items": [...], "total": N, "limit": L, "offset": O}``, newest first.
+* ``GET /api/plates?q=&camera=&since=&until=&min_conf=&watchlist_only=&unsure=&limit=&offset=`` →
+  ``{"items": [...], "total": N, "limit": L, "offset": O}``, newest first. Confident events only
+  unless ``unsure=include`` (all) or ``unsure=only`` (events whose best vote stayed below the
+  recognition threshold and nobody confirmed); each item says ``"unsure"``.
 * ``GET /api/plates.csv`` (same filters, no paging) → every matching row, streamed, as an attachment.
 * ``GET /api/plates/{id}`` → the event with the reads that voted for it and its audit trail.
 * ``PATCH /api/plates/{id}`` with JSON ``{"text": "...", "confirmed": true}`` (either or both) corrects
@@ -34,6 +36,7 @@ from starlette.routing import Route
 from issc.auth import PRINCIPAL_HEADER, read_principal_header
 from issc.auth.routes import read_body
 from issc.store import CorrectionResult, PlateDetail, PlateFilter, PlateRow, Store
+from issc.store.records import UNSURE_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ MAX_EVENT_ID = 2**63 - 1  # the largest id a database integer holds
 MAX_QUERY_CHARS = 64  # each 6-character piece of q is one more lookup
 MAX_CAMERA_CHARS = 200
 MAX_PATCH_BYTES = 64 * 1024  # a correction is a few dozen bytes
-FILTER_PARAMS = ("q", "camera", "since", "until", "min_conf", "watchlist_only")
+FILTER_PARAMS = ("q", "camera", "since", "until", "min_conf", "watchlist_only", "unsure")
 PAGE_PARAMS = ("limit", "offset")
 
 
@@ -138,6 +141,9 @@ def parse_filter(params: Mapping[str, str], allowed: tuple[str, ...] = FILTER_PA
     raw_watch = (_present(params, "watchlist_only") or "false").lower()
     if raw_watch not in ("1", "true", "yes", "0", "false", "no"):
         raise BadParameter("watchlist_only", f"expected true or false, got {raw_watch[:24]!r}")
+    unsure = (_present(params, "unsure") or "exclude").lower()
+    if unsure not in UNSURE_CHOICES:
+        raise BadParameter("unsure", f"expected one of {', '.join(UNSURE_CHOICES)}, got {unsure[:24]!r}")
     return PlateFilter(
         q=_text(params, "q", MAX_QUERY_CHARS),
         camera=_text(params, "camera", MAX_CAMERA_CHARS),
@@ -145,6 +151,7 @@ def parse_filter(params: Mapping[str, str], allowed: tuple[str, ...] = FILTER_PA
         until=until,
         min_conf=min_conf,
         watchlist_only=raw_watch in ("1", "true", "yes"),
+        unsure=unsure,  # type: ignore[arg-type]  # checked against UNSURE_CHOICES above
     )
 
 
@@ -166,6 +173,7 @@ def plate_json(row: PlateRow) -> dict[str, Any]:
         "reviewed_by": row.reviewed_by,
         "reviewed_at": None if row.reviewed_at is None else row.reviewed_at.isoformat(),
         "probable": row.probable,
+        "unsure": row.unsure,
     }
 
 

@@ -41,7 +41,8 @@ class Tuning(BaseModel):
         ge=0,
         le=1,
         alias="plate_recognition_threshold",
-        description="One plate read at least this confident makes an event (else two agreeing reads).",
+        description="One plate read at least this confident makes an event (else two agreeing reads); "
+        "a pass with no read this confident is stored as unsure (no alert until confirmed).",
     )
 
     @classmethod

@@ -145,6 +145,7 @@ class PlateEvent:
     pass_key: str | None = None  # one per vehicle pass: a provisional event and the final one share it
     votes: tuple[PlateRead, ...] = ()  # the reads kept for the pass, in the order read (``reads`` of them)
     char_conf: tuple[float, ...] = ()  # confidence of each character of ``text`` (``vote``)
+    unsure: bool = False  # the best vote stayed below the recognition threshold: no alert, kept for review
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """Plates: search the plate history, page through it, inspect one pass, chart it, export it.
 
 Every filter is bound to the URL (``?q=LS15&camera=gate&range=7d&min_conf=0.5&watchlist=true&page=2``),
-so a search can be bookmarked or shared; opening such a link restores it.
+so a search can be bookmarked or shared; opening such a link restores it. Unsure reads (best vote
+below the recognition threshold, not confirmed) are left out unless the "Unsure reads" filter asks
+for them (``&unsure=include`` or ``&unsure=only``, as in ``/api/plates``).
 """
 
 import streamlit as st
 
 from issc.store import PlateFilter
+from issc.store.records import UNSURE_CHOICES
 from issc.ui import access, history, review, widgets
 
 service = access.get_service()
@@ -55,11 +58,21 @@ with st.container(border=True):
         custom_until = until_col.datetime_input(
             "To", value=None, key="until", bind="query-params", format="YYYY-MM-DD", step=300
         )
-    conf_col, watch_col = st.columns([3, 2], vertical_alignment="bottom")
+    conf_col, watch_col, unsure_col = st.columns([3, 2, 3], vertical_alignment="bottom")
     min_conf = conf_col.slider(
         "Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="min_conf", bind="query-params", format="%.2f"
     )
     watchlist_only = watch_col.toggle("Watchlist hits only", key="watchlist", bind="query-params")
+    unsure = unsure_col.segmented_control(  # the same words as /api/plates?unsure=
+        "Unsure reads",
+        list(UNSURE_CHOICES),
+        default="exclude",
+        required=True,
+        key="unsure",
+        bind="query-params",
+        help="Unsure reads (best vote below the recognition threshold, nobody confirmed them yet) "
+        "raise no alert and are left out unless you ask for them here.",
+    )
 
 since, until = history.time_window(preset or history.DEFAULT_RANGE, custom_since, custom_until, tz)
 if since is not None and until is not None and since >= until:
@@ -72,10 +85,20 @@ flt = PlateFilter(
     until=until,
     min_conf=min_conf or None,
     watchlist_only=watchlist_only,
+    unsure=unsure or "exclude",
 )
 
 # A new search starts on page 1 (the page widget is created below, so this may still set it).
-signature = (flt.q, flt.camera, preset, custom_since, custom_until, flt.min_conf, flt.watchlist_only)
+signature = (
+    flt.q,
+    flt.camera,
+    preset,
+    custom_since,
+    custom_until,
+    flt.min_conf,
+    flt.watchlist_only,
+    flt.unsure,
+)
 if st.session_state.get("_plates_filter") not in (None, signature):
     st.session_state["page"] = 1
 st.session_state["_plates_filter"] = signature
@@ -100,7 +123,7 @@ download_col.link_button(  # streamed by /api/plates.csv, never built whole in t
     icon=":material/download:",
     disabled=total == 0,
     help="Every matching row, not just this page: id, times (UTC), camera, text, confidence, reads, "
-    "OCR calls, watchlist label, box.",
+    "OCR calls, watchlist label, box, review state and whether the read is unsure.",
     width="stretch",
 )
 

@@ -87,6 +87,7 @@ def test_list_item_shape(api: tuple[str, Store]) -> None:
         "reviewed_by": None,
         "reviewed_at": None,
         "probable": None,
+        "unsure": False,
     }
 
 
@@ -134,7 +135,7 @@ def test_csv_has_header_and_exactly_the_filtered_rows(api: tuple[str, Store]) ->
     assert response.headers["content-disposition"].startswith('attachment; filename="plates-')
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["id", "first_seen", "last_seen", "camera", "text", "confidence", "reads", "ocr_calls",
-                       "watchlist", "box", "original_text", "confirmed", "reviewed_by", "probable"]  # fmt: skip
+                       "watchlist", "box", "original_text", "confirmed", "reviewed_by", "probable", "unsure"]  # fmt: skip
     assert [(r[3], r[4], r[2]) for r in rows[1:]] == [
         ("yard", "AB12CDF", "2024-05-01T12:30:00+00:00"),
         ("yard", "LS15EBC", "2024-05-01T12:15:00+00:00"),

@@ -75,6 +75,8 @@ def test_the_clip_player_logs_which_clip_frame_each_picture_is(tmp_path: Path) -
     player.close()
     assert playback.positions == [0, 1, 2, 3, 4, -1, -1, -1, 0, 1]
     assert playback.plays == 1
+    assert len(playback.starts) == 2 and len(playback.ends) == 1  # two plays began, one ended
+    assert playback.starts[0] <= playback.ends[0] <= playback.starts[1]
 
 
 @pytest.mark.slow
@@ -90,3 +92,24 @@ def test_a_short_run_on_the_plate_clip_reports_every_figure(videos_dir: Path, ca
     assert result["passes"] >= 1
     assert result["correct"] + result["wrong"] == result["events"]
     assert 0 <= result["box_frame_share"] <= 1 and result["analysed_fps"] > 0
+
+
+def test_events_are_counted_per_pass_so_a_split_pass_shows() -> None:
+    from datetime import UTC, datetime
+
+    from issc.bench.passes import _per_pass
+    from issc.types import PlateEvent
+
+    def at(seconds: float, text: str = "LS15EBC") -> PlateEvent:
+        seen = datetime.fromtimestamp(1000.0 + seconds, tz=UTC)
+        return PlateEvent("bench", seen, seen, text, 0.9, 2, (0, 0, 1, 1))
+
+    playback = Playback(starts=[1000.0, 1010.0, 1020.0, 1030.0], ends=[1005.0, 1015.0, 1025.0, 1035.0])
+    windows = playback.windows(1009.0, 1030.0)  # the first play began before, the last ended after
+    assert windows == [(1010.0, 1015.0), (1020.0, 1025.0)]
+    # given two events in the first measured pass (a split), a wrong one in the second, and events
+    # of plays outside the window
+    events = [at(2), at(11), at(14), at(21, "LS15E8C"), at(31)]
+    figures = _per_pass(events, windows, "LS15EBC")
+    assert (figures["passes"], figures["events"], figures["correct"], figures["wrong"]) == (2, 3, 2, 1)
+    assert (figures["events_per_pass"], figures["split_passes"]) == (1.5, 1)

@@ -31,7 +31,8 @@ from issc.types import PeopleCount, PlateEvent
 from issc.ui import history
 
 # --- seeded history ----------------------------------------------------------------------
-# Within the last 24 hours: three named plates and 60 fillers on "street"; one more 3 days ago.
+# Within the last 24 hours: three named plates and 60 fillers on "street"; one more 3 days ago; and
+# one unsure read (left out of everything below but the "Reads" filter's test).
 FILLERS = [f"PQ{i:02d}RST" for i in range(60)]
 RECENT = 3 + len(FILLERS)
 
@@ -43,7 +44,14 @@ def small_jpeg(width: int, height: int, text: str) -> bytes:
     return cv2.imencode(".jpg", image)[1].tobytes()
 
 
-def plate_event(text: str, camera: str, confidence: float, seen: datetime, watchlist: str | None = None):
+def plate_event(
+    text: str,
+    camera: str,
+    confidence: float,
+    seen: datetime,
+    watchlist: str | None = None,
+    unsure: bool = False,
+):
     return PlateEvent(
         camera=camera,
         first_seen=seen - timedelta(seconds=4),
@@ -56,6 +64,7 @@ def plate_event(text: str, camera: str, confidence: float, seen: datetime, watch
         snapshot_jpeg=small_jpeg(320, 180, text),
         ocr_calls=7,
         watchlist=watchlist,
+        unsure=unsure,
     )
 
 
@@ -66,6 +75,7 @@ def seed_history(database_url: str, now: datetime | None = None) -> None:
         store.add_plate_event(plate_event("LS15EBC", "gate", 0.93, now - timedelta(minutes=10), "stolen"))
         store.add_plate_event(plate_event("AB12CDE", "street", 0.55, now - timedelta(minutes=20)))
         store.add_plate_event(plate_event("XY99ZZZ", "gate", 0.35, now - timedelta(minutes=30)))
+        store.add_plate_event(plate_event("K179658", "gate", 0.41, now - timedelta(minutes=15), unsure=True))
         for i, text in enumerate(FILLERS):
             store.add_plate_event(plate_event(text, "street", 0.7, now - timedelta(minutes=40 + i)))
         store.add_plate_event(plate_event("OLD1234", "gate", 0.9, now - timedelta(days=3)))
@@ -157,6 +167,29 @@ def test_plates_lists_the_last_24_hours_newest_first_and_pages_in_sql(page) -> N
     at.text_input(key="q").set_value("PQ").run()
     assert at.number_input(key="page").value == 1
     assert table_plates(at) == FILLERS[:25]
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (None, ["LS15EBC", "AB12CDE", "XY99ZZZ"]),  # the default: confident reads only
+        ("include", ["LS15EBC", "K179658", "AB12CDE", "XY99ZZZ"]),
+        ("only", ["K179658"]),
+    ],
+)
+def test_plates_shows_unsure_reads_only_when_asked_and_marks_them(
+    page, choice: str | None, expected: list[str]
+) -> None:
+    at = page("plates.py", **({"unsure": choice} if choice else {})).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["plate"])[: len(expected)] == expected
+    review = dict(zip(table["plate"], table["review"], strict=True))
+    assert review.get("K179658", "unsure") == "unsure"  # marked wherever it shows
+    assert "unsure" not in review.get("LS15EBC", "")
+    if choice is None:
+        at.segmented_control(key="unsure").set_value("only").run()
+        assert table_plates(at) == ["K179658"]
 
 
 def test_plates_search_finds_near_misses(page) -> None:

@@ -356,13 +356,13 @@ def test_csv_export_is_exactly_the_filtered_rows(filled: Store) -> None:
     ids = {r.text: r.id for r in filled.search_plates(PlateFilter(camera="gate"))}
     assert "".join(chunks) == (
         "id,first_seen,last_seen,camera,text,confidence,reads,ocr_calls,watchlist,box,"
-        "original_text,confirmed,reviewed_by,probable\n"
+        "original_text,confirmed,reviewed_by,probable,unsure\n"
         f"{ids['LS16EBC']},2024-05-01T12:19:57+00:00,2024-05-01T12:20:00+00:00,gate,LS16EBC,0.900,3,4,,10 20 130 50,"
-        "LS16EBC,no,,\n"
+        "LS16EBC,no,,,no\n"
         f"{ids['XY99ZZZ']},2024-05-01T12:09:57+00:00,2024-05-01T12:10:00+00:00,gate,XY99ZZZ,0.800,3,4,,10 20 130 50,"
-        "XY99ZZZ,no,,\n"
+        "XY99ZZZ,no,,,no\n"
         f"{ids['LS15EBC']},2024-05-01T11:59:57+00:00,2024-05-01T12:00:00+00:00,gate,LS15EBC,0.950,3,4,stolen,10 20 130 50,"
-        "LS15EBC,no,,\n"
+        "LS15EBC,no,,,no\n"
     )
     assert len(chunks) >= 2  # streamed in pieces, not built whole
 
@@ -370,7 +370,7 @@ def test_csv_export_is_exactly_the_filtered_rows(filled: Store) -> None:
 def test_csv_export_of_nothing_is_just_the_header(filled: Store) -> None:
     assert "".join(filled.iter_plates_csv(PlateFilter(q="MM77MMM"))) == (
         "id,first_seen,last_seen,camera,text,confidence,reads,ocr_calls,watchlist,box,"
-        "original_text,confirmed,reviewed_by,probable\n"
+        "original_text,confirmed,reviewed_by,probable,unsure\n"
     )
 
 

@@ -11,6 +11,14 @@ play running when ``--seconds`` are up. Printed:
 * ``passes``: plays of the clip in the measured window;
 * ``events``, ``correct``, ``wrong``: plate events stored, those whose text is the clip's plate,
   and those with any other text;
+* ``unsure``: events among them flagged unsure (best vote below ``PLATE_RECOGNITION_THRESHOLD``:
+  kept out of the default history and of alerts);
+* ``events_per_pass``: events that belong to a measured pass (first seen while it played) per
+  pass, and ``split_passes``: passes that made more than one event (one pass, one event);
+
+``--cameras N`` plays N copies of the clip at once, each as its own camera; the figures above are
+then camera 0's, and ``per_camera`` gives passes, events, correct, wrong, events per pass and split
+passes for every camera (each camera's passes are the plays it finished inside the window).
 * ``box_frame_share``: among the published frames whose clip frame shows the plate, the share
   that carries a plate box on it (see ``shows_plate``);
 * ``analysed_fps``: analyses per second; ``analysis_ms_p50``/``_p95``: time per
@@ -50,6 +58,7 @@ from issc.memory import keep_defaults, tune_malloc
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource, video_frames
+from issc.types import PlateEvent
 
 REFERENCE_MIN_SIMILARITY = 0.5  # a located text this like the plate is the plate
 MATCH_MIN_IOU = 0.3  # a drawn box this overlapping the reference box shows the plate...
@@ -66,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gap-s", type=float, default=4.0, help="grey seconds between two plays")
     parser.add_argument("--seconds", type=float, default=120.0, help="measured window (rounded up to a play)")
     parser.add_argument("--load", type=int, default=0, help="cores kept busy by other processes")
+    parser.add_argument("--cameras", type=int, default=1, help="copies of the clip played at once")
     parser.add_argument("--dedupe-s", type=float, help="PLATE_DEDUPE_S (default: below the gap)")
     parser.add_argument("--detector", help="DETECTOR setting (default: as configured)")
     parser.add_argument("--warmup-plays", type=int, default=1, help="plays before the measured window")
@@ -155,10 +165,17 @@ def shows_plate(boxes: sv.Detections, reference: Box) -> bool:
 @dataclass
 class Playback:
     """What the clip player did: the clip frame index of every picture read (-1: the grey gap),
-    in the order the engine numbers them (``frame_id``), and the plays finished."""
+    in the order the engine numbers them (``frame_id``), the plays finished, and the wall-clock
+    time each play began and ended (``time.time()``, as frames are stamped)."""
 
     positions: list[int] = field(default_factory=list)
     plays: int = 0
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+
+    def windows(self, since: float, until: float) -> list[tuple[float, float]]:
+        """``(start, end)`` of the plays that began at or after ``since`` and ended by ``until``."""
+        return [(s, e) for s, e in zip(self.starts, self.ends, strict=False) if s >= since and e <= until]
 
 
 class ClipPlayer(FileSource):
@@ -169,9 +186,14 @@ class ClipPlayer(FileSource):
         self.playback = playback
 
     def read(self) -> np.ndarray:
-        plays = self.plays
+        plays, before = self.plays, self.position
         image = super().read()
+        now = time.time()
+        if self.plays > plays:
+            self.playback.ends.append(now)
         self.playback.plays += self.plays - plays
+        if self.position >= 0 and (before < 0 or self.plays > plays or not self.playback.positions):
+            self.playback.starts.append(now)
         self.playback.positions.append(self.position)
         return image
 
@@ -218,24 +240,29 @@ def run(
     warmup_plays: int = 1,
     cache_dir: Path = CACHE_DIR,
     malloc_defaults: bool = False,
+    cameras: int = 1,
 ) -> dict:
-    """Play ``clip`` through the engine and measure about ``seconds`` of it.
+    """Play ``clip`` through the engine (as ``cameras`` cameras) and measure about ``seconds`` of it.
 
     The first ``warmup_plays`` plays are not measured (first calls load and compile); the window
-    then starts with a play and ends when the play running at ``seconds`` ends. Events count when
-    their pass started inside the window.
+    then starts with a play and ends when the play running at ``seconds`` ends on every camera.
+    Events count when their pass started inside the window.
     """
+    if cameras < 1:
+        raise SystemExit(f"--cameras={cameras} must be at least 1")
     if malloc_defaults:
         keep_defaults()
     tune_malloc()  # as the service does when it starts
     reference = reference_boxes(clip, plate, cache_dir)
     dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
     overrides = {"detector": detector} if detector else {}
-    settings = load_settings(cameras=f"bench={clip}", plate_dedupe_s=dedupe_s, **overrides)
-    playback = Playback()
+    names = ",".join(f"bench{i}={clip}" for i in range(cameras)) if cameras > 1 else f"bench={clip}"
+    settings = load_settings(cameras=names, plate_dedupe_s=dedupe_s, **overrides)
+    playbacks = {str(i): Playback() for i in range(cameras)}
+    playback = playbacks["0"]
 
     def play(camera: CameraConfig, stop: threading.Event) -> ClipPlayer:
-        return ClipPlayer(camera.source, stop, gap_s, playback)
+        return ClipPlayer(camera.source, stop, gap_s, playbacks[camera.id])
 
     sink = MemorySink()
     engine = build_engine(settings, sink=sink, source_factory=play)
@@ -248,9 +275,9 @@ def run(
             give_up = time.monotonic() + (warmup_plays + 1) * (play_s + gap_s + 5.0) + seconds + 30.0
             last, started, started_wall = -1, None, 0.0
             analysed0 = plays0 = first_id = 0
-            plays_due: int | None = None  # once the time is up: stop when this many plays ended
+            plays_due: dict[str, int] | None = None  # once the time is up: stop when these plays ended
             while time.monotonic() < give_up:
-                if plays_due is not None and playback.plays >= plays_due:
+                if plays_due is not None and all(playbacks[c].plays >= n for c, n in plays_due.items()):
                     break
                 item = camera.buffer.wait_newer(last, timeout=0.5)
                 if item is None:
@@ -265,31 +292,51 @@ def run(
                     started, started_wall = time.monotonic(), item.frame.captured_at
                     analysed0, plays0, first_id = camera.health.analysed, playback.plays, last
                 if plays_due is None and time.monotonic() - started >= seconds:
-                    plays_due = playback.plays + 1
+                    plays_due = {c: p.plays + 1 for c, p in playbacks.items()}
                 tally.add(
                     item.boxes, reference[position] if 0 <= position < len(reference) else None, publish_ms
                 )
             if started is None:
                 raise SystemExit("the clip never played: is it a video OpenCV can decode?")
             wall = time.monotonic() - started
+            stopped_wall = time.time()
             analysed = camera.health.analysed - analysed0
             analysis_ms = list(camera.health.analysis_ms)[-analysed:] if analysed else []
             published = last - first_id + 1
         finally:
             engine.stop()
-    texts = [e.text for e in sink.events() if e.first_seen.timestamp() >= started_wall - 1e-3]
+    events = sink.events()
+    measured = [
+        e
+        for e in events
+        if e.camera == camera.config.name and e.first_seen.timestamp() >= started_wall - 1e-3
+    ]
+    texts = [e.text for e in measured]
     correct = sum(t == plate for t in texts)
+    per_camera = {
+        cam.config.name: _per_pass(
+            [e for e in events if e.camera == cam.config.name],
+            playbacks[cid].windows(started_wall - 1e-3, stopped_wall),
+            plate,
+        )
+        for cid, cam in engine.cameras.items()
+    }
+    first = per_camera[camera.config.name]
     return {
         "clip": clip.name,
         "plate": plate,
         "gap_s": gap_s,
         "dedupe_s": dedupe_s,
         "load": load,
+        "cameras": cameras,
         "seconds": round(wall, 1),
         "passes": playback.plays - plays0,
         "events": len(texts),
         "correct": correct,
         "wrong": len(texts) - correct,
+        "unsure": sum(e.unsure for e in measured),
+        "events_per_pass": first["events_per_pass"],
+        "split_passes": first["split_passes"],
         "box_frame_share": round(tally.shown / tally.in_view, 3) if tally.in_view else None,
         "analysed_fps": round(analysed / wall, 2),
         "analysis_ms_p50": _round(percentile(analysis_ms, 50)),
@@ -299,6 +346,33 @@ def run(
         "frames_published": published,
         "frames_seen": tally.seen,
         "frames_in_view": tally.in_view,
+        "texts": dict(Counter(texts).most_common()),
+        "per_camera": per_camera,
+    }
+
+
+def _per_pass(events: list[PlateEvent], windows: list[tuple[float, float]], plate: str) -> dict:
+    """Passes, events, correct, wrong, events per pass and split passes of one camera.
+
+    An event belongs to the pass during whose play it was first seen (a little slack after the
+    play's last frame: the frame is stamped after it is read); events of no measured pass (warm-up,
+    the play running when the bench stopped) are not counted.
+    """
+    per_pass: list[list[str]] = [[] for _ in windows]
+    for event in events:
+        seen = event.first_seen.timestamp()
+        home = next((k for k, (s, e) in enumerate(windows) if s - 0.5 <= seen <= e + 0.5), None)
+        if home is not None:
+            per_pass[home].append(event.text)
+    texts = [t for found in per_pass for t in found]
+    correct = sum(t == plate for t in texts)
+    return {
+        "passes": len(windows),
+        "events": len(texts),
+        "correct": correct,
+        "wrong": len(texts) - correct,
+        "events_per_pass": round(len(texts) / len(windows), 3) if windows else None,
+        "split_passes": sum(len(found) > 1 for found in per_pass),
         "texts": dict(Counter(texts).most_common()),
     }
 
@@ -332,23 +406,34 @@ def main(args: argparse.Namespace) -> int:
         detector=args.detector,
         warmup_plays=args.warmup_plays,
         malloc_defaults=args.malloc_defaults,
+        cameras=args.cameras,
     )
     print(
         f"passes: {clip.name}, plate {result['plate']}, {result['gap_s']:g} s gaps, "
-        f"PLATE_DEDUPE_S={result['dedupe_s']:g}, load {result['load']}, {result['seconds']:g} s"
+        f"PLATE_DEDUPE_S={result['dedupe_s']:g}, load {result['load']}, {result['seconds']:g} s, "
+        f"{result['cameras']} camera(s)"
     )
     print_table(_HEADERS, [[result[k] for k in _KEYS]])
     print(f"event texts: {result['texts'] or 'none'}")
+    if result["cameras"] > 1:
+        print_table(
+            ["camera", *_CAMERA_KEYS],
+            [[name, *(figures[k] for k in _CAMERA_KEYS)] for name, figures in result["per_camera"].items()],
+        )
     if args.json:
         print_json(result)
     return 0
 
 
+_CAMERA_KEYS: Sequence[str] = ("passes", "events", "correct", "wrong", "events_per_pass", "split_passes")
 _KEYS: Sequence[str] = (
     "passes",
     "events",
     "correct",
     "wrong",
+    "unsure",
+    "events_per_pass",
+    "split_passes",
     "box_frame_share",
     "analysed_fps",
     "analysis_ms_p50",
@@ -361,6 +446,9 @@ _HEADERS = [
     "events",
     "correct",
     "wrong",
+    "unsure",
+    "events/pass",
+    "split",
     "box frame share",
     "analysed fps",
     "analysis p50 ms",

@@ -8,14 +8,27 @@ For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker
    clearly better than the last crop read (novelty), within a budget of OCR calls per track; it
    stops early once two reads agree;
 3. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
-   within it, reads of the usual length vote character by character, weighted by confidence;
+   a partial read (``9658`` of ``K179658``, see ``is_partial``) joins the cluster of the full read
+   it is part of; within the cluster, the full reads vote character by character and partial reads
+   for the characters they cover, every vote weighted by the read's confidence;
 4. when the tracker drops the track (or on ``flush``: the stream ended, the scene is static, the
    engine stops), emits exactly one event with the voted text and its per-character confidence,
    the reads that voted (each stamped with its frame's time and source), the sharpest crop and
    the full frame it came from (JPEG), if its reads are enough (``_enough``), and drops the track.
 
 A track that the tracker loses and restarts under a new id would read the same plate again: a
-second event with a similar text within ``dedupe_s`` of the first is suppressed.
+second event with a similar text (or a partial read of it) within ``dedupe_s`` of the first pass's
+last sighting is suppressed. A pass still in view counts as seen *now*: at one analysed frame a
+second the tracker may start a second id for a plate whose first track is still running, seconds
+after that track's provisional event; measured from the provisional event's time, such a second
+track used to make a second event of the same pass. A partial read seen *before* the full one (a distant plate read as ``9658``, then
+``K179658`` close up) cannot be told at once: an unsure track whose text fits none of the region's
+layouts is held for ``partial_hold_s`` and merges into a track whose text holds it, or makes its
+(unsure) event when none comes.
+
+Every event says whether it is ``unsure``: no read agreeing with its voted text reached
+``recognition_threshold`` (``PLATE_RECOGNITION_THRESHOLD``). Unsure events are stored for review,
+but left out of the default history and of watchlist alerts (:mod:`issc.alerts`).
 
 Durability: the event of a pass is only known once the tracker gives the track up, seconds after the
 car left. So that a crash (``kill -9``) then loses nothing, the voter also makes a *provisional*
@@ -78,8 +91,12 @@ class VotingOptions:
         lost_s: ... or unseen for this many seconds, whichever comes first.
         cluster_similarity: Reads at least this similar (``issc.plates.text.similarity``) are
             one cluster.
-        dedupe_s: A finished track whose text is like an event emitted this recently (seconds)
-            is the same pass, tracked twice: no second event.
+        dedupe_s: A finished track whose text is like (or a partial read of) an event of a pass
+            seen this recently (seconds before the track began; a pass still in view counts as
+            seen now) is the same pass, tracked twice: no second event.
+        partial_hold_s: An unsure track whose text fits none of the region's plate layouts may be
+            a partial read (``9658`` of ``K179658``) of a plate still coming closer: its event
+            waits this long (seconds) for a track whose text holds it, and merges into that one.
         pad_x: Crop padding around the plate box, fraction of its width each side.
         pad_y: Crop padding, fraction of its height each side.
         jpeg_quality: Quality of the crop and snapshot JPEGs.
@@ -102,9 +119,18 @@ class VotingOptions:
     lost_s: float = 3.0
     cluster_similarity: float = 0.7
     dedupe_s: float = 10.0
+    partial_hold_s: float = 4.0
     pad_x: float = 0.15
     pad_y: float = 0.5
     jpeg_quality: int = 85
+
+
+@dataclass
+class _Seen:
+    """A pass that made an event (or a provisional one): its text and when it was last seen."""
+
+    text: str
+    last_seen: float
 
 
 @dataclass
@@ -125,7 +151,7 @@ class _Track:
     best_frame: np.ndarray | None = None
     voted: PlateRead | None = None
     pass_key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    recent: tuple[str, float] | None = None  # the provisional event's entry in the voter's recent list
+    recent: _Seen | None = None  # the provisional event's entry in the voter's recent list (kept up to date)
 
 
 def sharpness(image: np.ndarray) -> float:
@@ -149,22 +175,41 @@ def pad_box(
     )
 
 
+#: Shortest read that counts as a partial read of a longer one (fewer characters prove nothing).
+PARTIAL_MIN_CHARS = 3
+
+
+def is_partial(short: str, full: str) -> bool:
+    """Whether ``short`` is a partial read of ``full``: a shorter, contiguous piece of it.
+
+    A plate read while it is still cut off, small or half in shadow often gives only its last or
+    first characters (``9658`` of ``K179658``). Such a read is no other plate: it belongs to the
+    full read's pass. At least ``PARTIAL_MIN_CHARS`` characters are needed.
+    """
+    return PARTIAL_MIN_CHARS <= len(short) < len(full) and short in full
+
+
 def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
     """The consensus of several reads of one plate.
 
-    Reads are clustered greedily by string similarity (``threshold``); the cluster with the largest
-    summed confidence wins. Inside it, the reads ``S`` of the most common length vote per character
-    (confidence-weighted), which repairs a character misread in one frame.
+    Reads are clustered greedily by string similarity (``threshold``), the most confident first; a
+    partial read (``is_partial``: a shorter piece of another read, such as ``9658`` of ``K179658``)
+    joins the heaviest cluster holding a read it is part of instead of making its own. The cluster
+    with the largest summed confidence wins. Inside it, the text length is the one whose full reads
+    weigh most; those reads vote per character, and partial reads vote for the characters they
+    cover (at the place they sit in the full read), every vote weighted by the read's confidence.
+    That repairs a character misread in one frame, and lets a partial read confirm (never shorten)
+    the full one.
 
     The confidence of voted character ``c`` at position ``i`` is
 
-        char_conf[i] = sum(w_r * q_r[i] for r in S if r.text[i] == c) / sum(w_r for r in S)
+        char_conf[i] = sum(w_r * q_r[i] for r in S_i if r.text[i] == c) / sum(w_r for r in S_i)
 
-    with ``w_r`` the read's confidence and ``q_r[i]`` the recogniser's probability of its
-    character there (``r.char_conf[i]``; the read's confidence when it has none). It is the
-    weighted share of reads that agree on ``c`` (lower where reads disagree) times how sure the
-    recogniser was of it in those reads (lower where it doubted), in [0, 1]; 0 when every weight
-    is 0. A single read keeps its own ``char_conf``.
+    with ``S_i`` the reads voting at position ``i``, ``w_r`` a read's confidence and ``q_r[i]`` the
+    recogniser's probability of its character there (``r.char_conf``; the read's confidence when
+    it has none). It is the weighted share of reads that agree on ``c`` (lower where reads
+    disagree) times how sure the recogniser was of it in those reads (lower where it doubted), in
+    [0, 1]; 0 when every weight is 0. A single read keeps its own ``char_conf``.
 
     Args:
         reads: Normalised reads of one track.
@@ -178,31 +223,53 @@ def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
     reads = [r for r in reads if r.text]
     if not reads:
         return None
+    texts = {r.text for r in reads}
+    partial = [r for r in reads if any(is_partial(r.text, t) for t in texts)]
+    whole = [r for r in reads if not any(is_partial(r.text, t) for t in texts)]
     clusters: list[list[PlateRead]] = []
-    for read in sorted(reads, key=lambda r: r.confidence, reverse=True):
+    for read in sorted(whole, key=lambda r: r.confidence, reverse=True):
         home = next((c for c in clusters if similarity(c[0].text, read.text) >= threshold), None)
         if home is None:
             clusters.append([read])
         else:
             home.append(read)
-    best = max(clusters, key=lambda c: sum(r.confidence for r in c))
-    length = Counter(len(r.text) for r in best).most_common(1)[0][0]
+    pieces: list[list[PlateRead]] = [[] for _ in clusters]
+    for read in partial:
+        holders = [k for k, c in enumerate(clusters) if any(is_partial(read.text, r.text) for r in c)]
+        home_k = max(holders, key=lambda k: sum(r.confidence for r in clusters[k]))
+        pieces[home_k].append(read)
+    best_k = max(range(len(clusters)), key=lambda k: sum(r.confidence for r in (*clusters[k], *pieces[k])))
+    best, best_pieces = clusters[best_k], pieces[best_k]
+    by_length: dict[int, float] = defaultdict(float)
+    for r in best:
+        by_length[len(r.text)] += r.confidence
+    length = max(by_length, key=lambda n: (by_length[n], n))
     same_length = [r for r in best if len(r.text) == length]
-    weight = sum(r.confidence for r in same_length)
-    probs = [r.char_conf if len(r.char_conf) == length else (r.confidence,) * length for r in same_length]
+    # each voter: (read, its first position in the voted text, per-character probabilities)
+    voters: list[tuple[PlateRead, int, tuple[float, ...]]] = []
+    for r in same_length:
+        voters.append((r, 0, r.char_conf if len(r.char_conf) == length else (r.confidence,) * length))
+    for r in best_pieces:
+        where = next((f.text.find(r.text) for f in same_length if r.text in f.text), -1)
+        if where >= 0:
+            n = len(r.text)
+            voters.append((r, where, r.char_conf if len(r.char_conf) == n else (r.confidence,) * n))
     chars, char_conf = [], []
     for i in range(length):
         weights: dict[str, float] = defaultdict(float)
-        for r in same_length:
-            weights[r.text[i]] += r.confidence
+        here = [(r, i - at, q) for r, at, q in voters if 0 <= i - at < len(r.text)]
+        for r, j, _ in here:
+            weights[r.text[j]] += r.confidence
         ch = max(weights, key=lambda c: weights[c])
-        sure = sum(r.confidence * q[i] for r, q in zip(same_length, probs, strict=True) if r.text[i] == ch)
+        weight = sum(r.confidence for r, _, _ in here)
+        sure = sum(r.confidence * q[j] for r, j, q in here if r.text[j] == ch)
         chars.append(ch)
         char_conf.append(round(min(1.0, sure / weight), 4) if weight > 0 else 0.0)
+    members = [*best, *best_pieces]
     total = sum(r.confidence for r in reads)
-    cluster_conf = sum(r.confidence for r in best)
+    cluster_conf = sum(r.confidence for r in members)
     share = cluster_conf / total if total > 0 else 0.0
-    confidence = round(share * cluster_conf / len(best), 4)
+    confidence = round(share * cluster_conf / len(members), 4)
     return PlateRead("".join(chars), confidence, source="vote", char_conf=tuple(char_conf))
 
 
@@ -221,7 +288,8 @@ class PlateVoter:
         self.options = options or VotingOptions()
         self._tracks: dict[int, _Track] = {}
         self._updates = 0
-        self._recent: list[tuple[str, float]] = []  # (text, last_seen) of emitted events
+        self._recent: list[_Seen] = []  # passes with an event, final or provisional
+        self._held: list[_Track] = []  # finished tracks that may be partial reads (see partial_hold_s)
         self._provisional: list[PlateEvent] = []
 
     def current(self, tracker_id: int) -> PlateRead | None:
@@ -271,6 +339,8 @@ class PlateVoter:
                 if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
             ]
         events = self._finish(finished)
+        self._merge_held()
+        events += self._release_held(timestamp)
         for track in self._tracks.values():
             if track.last_update == self._updates and track.recent is None:
                 self._make_provisional(track)
@@ -285,20 +355,84 @@ class PlateVoter:
         voted = track.voted
         if voted is None or not self._enough(track, voted, quiet=True) or self._repeats(track, voted.text):
             return
-        track.recent = (voted.text, track.last_seen)
+        if self._may_be_partial(track, voted):  # its event may yet merge into a longer read's
+            return
+        track.recent = _Seen(voted.text, track.last_seen)
         self._recent.append(track.recent)
         self._provisional.append(self._event(track, voted))
 
     def _repeats(self, track: _Track, text: str, prune: bool = False) -> bool:
-        """Whether ``text`` is like an event emitted within ``dedupe_s`` before the track began."""
-        recent = [(t, s) for t, s in self._recent if track.first_seen - s < self.options.dedupe_s]
+        """Whether ``text`` is like (or a partial read of) the text of a pass seen within
+        ``dedupe_s`` before the track began (a pass still in view is seen now)."""
+        recent = [seen for seen in self._recent if track.first_seen - seen.last_seen < self.options.dedupe_s]
         if prune:
             self._recent = recent
-        return any(similarity(t, text) >= self.options.cluster_similarity for t, _ in recent)
+        like = self.options.cluster_similarity
+        return any(similarity(s.text, text) >= like or is_partial(text, s.text) for s in recent)
+
+    def _may_be_partial(self, track: _Track, voted: PlateRead) -> bool:
+        """An unsure read that fits none of the region's layouts: perhaps a piece of a longer one."""
+        rules = getattr(self.reader, "rules", None)
+        if rules is None or not rules.formats or rules.matching_format(voted.text) is not None:
+            return False
+        return self._unsure(track, voted)
+
+    def _unsure(self, track: _Track, voted: PlateRead) -> bool:
+        """Whether the track's best vote stays below ``recognition_threshold``: no read that agrees
+        with the voted text (``cluster_similarity``) is that confident."""
+        like = self.options.cluster_similarity
+        best = max((r.confidence for r in track.reads if similarity(r.text, voted.text) >= like), default=0.0)
+        return best < self.options.recognition_threshold
+
+    def _merge_held(self) -> None:
+        """Held partial reads join a live track whose voted text holds them (same pass)."""
+        for held in list(self._held):
+            text = held.voted.text if held.voted is not None else ""
+            home = next(
+                (t for t in self._tracks.values() if t.voted is not None and is_partial(text, t.voted.text)),
+                None,
+            )
+            if home is not None:
+                self._held.remove(held)
+                self._absorb(home, held)
+
+    def _absorb(self, track: _Track, partial: _Track) -> None:
+        """Give ``track`` the reads (and the start) of ``partial``, a partial read of the same pass."""
+        logger.debug(
+            "camera %s: track %d's partial read %r merges into track %d",
+            self.camera,
+            partial.tracker_id,
+            partial.voted.text if partial.voted else "",
+            track.tracker_id,
+        )
+        track.first_seen = min(track.first_seen, partial.first_seen)
+        track.ocr_calls += partial.ocr_calls
+        for read in partial.reads:
+            track.reads.append(read)
+        track.reads.sort(key=lambda r: r.at if r.at is not None else 0.0)
+        while len(track.reads) > self.options.max_reads:
+            del track.reads[min(range(len(track.reads)), key=lambda k: track.reads[k].confidence)]
+        track.voted = vote(track.reads, self.options.cluster_similarity)
+
+    def _release_held(self, now: float | None) -> list[PlateEvent]:
+        """Events of held tracks no longer read in full within ``partial_hold_s`` (all: ``now=None``)."""
+        events = []
+        for held in list(self._held):
+            if now is not None and now - held.last_seen < self.options.partial_hold_s:
+                continue
+            self._held.remove(held)
+            voted = held.voted
+            if voted is None or self._repeats(held, voted.text, prune=True):
+                continue
+            event = self._event(held, voted)
+            self._recent.append(_Seen(event.text, held.last_seen))
+            events.append(event)
+        return events
 
     def flush(self) -> list[PlateEvent]:
-        """Finish every open track now (stream ended, engine stopping)."""
-        return self._finish(list(self._tracks.values()))
+        """Finish every open track now (stream ended, engine stopping); held partial reads too."""
+        events = self._finish(list(self._tracks.values()))
+        return events + self._release_held(None)
 
     def _see(
         self, tid: int, xyxy: np.ndarray, image: np.ndarray, timestamp: float, free: PlateRead | None = None
@@ -309,6 +443,8 @@ class PlateVoter:
             track = self._tracks[tid] = _Track(tid, timestamp, timestamp, self._updates)
         track.last_seen = timestamp
         track.last_update = self._updates
+        if track.recent is not None:  # its pass is still in view: a restarted track repeats it
+            track.recent.last_seen = timestamp
         x0, y0, x1, y1 = pad_box(xyxy, image.shape, opts.pad_x, opts.pad_y)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return 0
@@ -372,6 +508,12 @@ class PlateVoter:
         events = []
         for track in tracks:
             del self._tracks[track.tracker_id]
+        for track in tracks:
+            if track.voted is None:
+                continue
+            for held in [h for h in self._held if h.voted and is_partial(h.voted.text, track.voted.text)]:
+                self._held.remove(held)
+                self._absorb(track, held)
             voted = track.voted
             if voted is None:
                 continue
@@ -383,8 +525,11 @@ class PlateVoter:
             elif self._repeats(track, voted.text, prune=True):
                 logger.debug("camera %s: track %d repeats a recent event", self.camera, track.tracker_id)
                 continue
+            elif self._may_be_partial(track, voted):
+                self._held.append(track)  # waits partial_hold_s for a longer read of the same pass
+                continue
             event = self._event(track, voted)
-            self._recent.append((event.text, track.last_seen))
+            self._recent.append(_Seen(event.text, track.last_seen))
             events.append(event)
         return events
 
@@ -406,7 +551,11 @@ class PlateVoter:
                 "camera %s: track %d read %r, not a plate", self.camera, track.tracker_id, voted.text
             )
             return False
-        like = [r for r in track.reads if similarity(r.text, voted.text) >= opts.cluster_similarity]
+        like = [
+            r
+            for r in track.reads
+            if similarity(r.text, voted.text) >= opts.cluster_similarity or is_partial(r.text, voted.text)
+        ]
         best = max((r.confidence for r in like), default=0.0)
         if len(like) >= opts.min_reads or best >= opts.recognition_threshold:
             return True
@@ -446,4 +595,5 @@ class PlateVoter:
             ocr_calls=track.ocr_calls,
             votes=tuple(track.reads),
             char_conf=voted.char_conf,
+            unsure=self._unsure(track, voted),
         )

@@ -49,6 +49,7 @@ CSV_COLUMNS = (
     "confirmed",
     "reviewed_by",
     "probable",
+    "unsure",
 )
 
 
@@ -125,7 +126,9 @@ class PlateQueries:
         writer keeps, and only the partial hours at the ends of the range are counted from events.
         """
         with self.engine.connect() as conn:
-            if flt.query_text or flt.min_conf is not None or flt.watchlist_only or flt.reviewed is not None:
+            # the roll-up counts confident events only (the default history)
+            filtered = flt.min_conf is not None or flt.watchlist_only or flt.reviewed is not None
+            if filtered or flt.query_text or flt.unsure != "exclude":
                 return _hour_counts(self._count_hours(conn, flt))
             lo = None if flt.since is None else -(-to_ms(flt.since) // HOUR_MS) * HOUR_MS
             hi = None if flt.until is None else to_ms(flt.until) // HOUR_MS * HOUR_MS
@@ -209,7 +212,8 @@ class PlateQueries:
         downloads never starve the writer. The download holds the events that existed when it began
         (ids up to the largest then), each once; events written meanwhile are left out. Memory
         stays flat for any count. Times are ISO-8601 UTC; ``box`` is ``x1 y1 x2 y2``; ``text`` is the
-        reviewed text and ``original_text`` the machine's read (the same unless an analyst corrected it).
+        reviewed text and ``original_text`` the machine's read (the same unless an analyst corrected it);
+        ``unsure`` is ``yes`` for an event whose best vote stayed below the recognition threshold.
         """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -252,6 +256,8 @@ class PlateQueries:
             where.append(E.c.watchlist.is_not(None))
         if flt.reviewed is not None:
             where.append(E.c.reviewed_ms.is_not(None) if flt.reviewed else E.c.reviewed_ms.is_(None))
+        if flt.unsure != "include":
+            where.append(E.c.unsure.is_(sa.true()) if flt.unsure == "only" else E.c.unsure.is_(sa.false()))
         query_key = fold(flt.query_text)
         if query_key:
             keys = self.plate_keys.matching(conn, query_key)
@@ -287,6 +293,7 @@ ROW_COLUMNS = (
     E.c.reviewed_ms,
     E.c.probable,
     E.c.char_conf,
+    E.c.unsure,
 )
 
 
@@ -315,6 +322,7 @@ def plate_row(r: sa.Row[Any]) -> PlateRow:
         reviewed_at=None if r.reviewed_ms is None else from_ms(r.reviewed_ms),
         probable=r.probable,
         char_conf=parse_char_conf(r.char_conf),
+        unsure=bool(r.unsure),
     )
 
 
@@ -347,6 +355,7 @@ def _csv_row(r: sa.Row[Any]) -> list[Any]:
             "yes" if r.confirmed else "no",
             r.reviewed_by or "",
             r.probable or "",
+            "yes" if r.unsure else "no",
         )
     ]
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from issc.plates.text import normalize
 from issc.types import PlateEvent
+
+#: How a ``PlateFilter`` treats unsure events (see ``PlateFilter.unsure``).
+UnsureChoice = Literal["exclude", "include", "only"]
+UNSURE_CHOICES: tuple[str, ...] = get_args(UnsureChoice)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class PlateRow:
         probable: A plate confirmed on this camera within one edit of ``text`` ("probably X").
         char_conf: Per-character confidence of ``text`` as voted (empty for older events and
             after a correction).
+        unsure: The pass's best vote stayed below ``PLATE_RECOGNITION_THRESHOLD``: kept for
+            review, left out of the default history and of alerts, until an analyst confirms it.
     """
 
     id: int
@@ -96,6 +102,7 @@ class PlateRow:
     reviewed_at: datetime | None = None
     probable: str | None = None
     char_conf: tuple[float, ...] = ()
+    unsure: bool = False
 
     def as_event(self) -> PlateEvent:
         """The stored event as the engine emitted it (without its images and votes), for alerts."""
@@ -109,6 +116,7 @@ class PlateRow:
             box=self.box,
             ocr_calls=self.ocr_calls,
             watchlist=self.watchlist,
+            unsure=self.unsure,
         )
 
     @property
@@ -234,6 +242,9 @@ class PlateFilter:
         watchlist_only: Only events that matched a watchlist entry.
         reviewed: Only events an analyst corrected or confirmed (True), or only those nobody
             reviewed yet (False).
+        unsure: Unsure events (best vote below the recognition threshold, not confirmed):
+            ``"exclude"`` (the default history), ``"include"`` (with the confident ones) or
+            ``"only"``.
     """
 
     q: str | None = None
@@ -243,6 +254,7 @@ class PlateFilter:
     min_conf: float | None = None
     watchlist_only: bool = False
     reviewed: bool | None = None
+    unsure: UnsureChoice = "exclude"
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -251,6 +263,8 @@ class PlateFilter:
                 raise ValueError(f"{name}={value.isoformat()} must be timezone-aware (e.g. ...+00:00)")
         if self.min_conf is not None and not 0.0 <= self.min_conf <= 1.0:
             raise ValueError(f"min_conf={self.min_conf} must be between 0 and 1")
+        if self.unsure not in UNSURE_CHOICES:
+            raise ValueError(f"unsure={self.unsure!r} must be one of {', '.join(UNSURE_CHOICES)}")
 
     @property
     def query_text(self) -> str:

@@ -291,7 +291,7 @@ class Purger:
             Events deleted and the bytes of their images and rows.
         """
         with write_transaction(self.engine) as conn:
-            stmt = sa.select(E.c.id, E.c.camera, E.c.last_seen_ms, E.c.fold_key).order_by(
+            stmt = sa.select(E.c.id, E.c.camera, E.c.last_seen_ms, E.c.fold_key, E.c.unsure).order_by(
                 E.c.last_seen_ms, E.c.id
             )
             if before_ms is not None:
@@ -307,7 +307,7 @@ class Purger:
                 ).where(I.c.event_id.in_(ids))
             ).scalar_one()
             hours: dict[tuple[str, int], int] = {}
-            for r in rows:
+            for r in (r for r in rows if not r.unsure):  # the roll-up counts confident events only
                 hour = (r.camera, int(r.last_seen_ms) // HOUR_MS * HOUR_MS)
                 hours[hour] = hours.get(hour, 0) + 1
             conn.execute(I.delete().where(I.c.event_id.in_(ids)))

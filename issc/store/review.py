@@ -3,8 +3,11 @@
 A correction changes an event's ``text`` (and so its fold key: search, filters, CSV and the
 watchlist use it) and keeps the machine's read in ``original_text``; a confirmation marks the text
 right. Both write one ``plate_audit`` row with who and when, in the same transaction, and a
-confirmed text becomes a known plate of the camera (:mod:`issc.store.known`). The queue orders the
-events nobody reviewed yet by :func:`issc.plates.review.review_priority`.
+confirmed text becomes a known plate of the camera (:mod:`issc.store.known`). A confirmation (or a
+typed correction, which confirms) lifts an event's ``unsure`` flag: it joins the default history and
+the hourly roll-up, and a watchlist hit raises its alert then. The queue shows the unsure events
+nobody reviewed yet first, then the others, each part ordered by
+:func:`issc.plates.review.review_priority`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from issc.store.records import (
     to_ms,
 )
 from issc.store.watchlist import WatchlistTable
+from issc.store.writer import count_hour
 
 E = schema.plate_events
 R = schema.plate_reads
@@ -143,6 +147,10 @@ class ReviewTable(PlateQueries):
                 final_text = new_text if new_text is not None else before.text
                 final_confirmed = before.confirmed if confirmed is None else bool(confirmed)
                 values: dict[str, Any] = dict(confirmed=final_confirmed, reviewed_by=user, reviewed_ms=now_ms)
+                lifted = before.unsure and final_confirmed
+                if lifted:  # a person vouches for the text: the event is no longer unsure
+                    values["unsure"] = False
+                    count_hour(conn, before.camera, to_ms(before.last_seen), +1)
                 if final_text != before.text:
                     key = fold(final_text)
                     self.plate_keys.insert(conn, [key])
@@ -176,16 +184,19 @@ class ReviewTable(PlateQueries):
         except BaseException:
             self.known.reset()  # the cache may hold what the rolled-back transaction wrote
             raise
+        newly_alerting = before.watchlist is None or before.unsure  # an unsure hit raised no alert
         return CorrectionResult(
             before=before,
             after=after,
             new_watchlist_hit=after.watchlist is not None
-            and after.text != before.text
-            and before.watchlist is None,
+            and not after.unsure
+            and (after.text != before.text or before.unsure)
+            and newly_alerting,
         )
 
     def review_progress(self, flt: PlateFilter = EVERYTHING) -> tuple[int, int]:
-        """(reviewed, total) events in ``flt`` (its own ``reviewed`` field is ignored)."""
+        """(reviewed, total) events in ``flt``, unsure ones included (its ``reviewed`` and ``unsure``
+        fields are ignored)."""
         flt = _without_reviewed(flt)
         total = self.count_plates(flt)
         reviewed = self.count_plates(PlateFilter(**{**flt.__dict__, "reviewed": True}))
@@ -194,12 +205,14 @@ class ReviewTable(PlateQueries):
     def review_queue(
         self, flt: PlateFilter = EVERYTHING, rules: PlateRules | None = None, limit: int = 50
     ) -> list[ReviewItem]:
-        """Unreviewed events in ``flt``, most likely to be wrong first.
+        """Unreviewed events in ``flt``, unsure ones first, then most likely to be wrong first.
 
-        The newest :data:`QUEUE_SCAN` unreviewed events are ranked by
-        :func:`issc.plates.review.review_priority`: low confidence, reads that disagree, a text one
-        edit from a watchlist plate or a plate confirmed on the camera, a text that fits none of
-        ``rules``' formats. Ties keep the newest first.
+        The newest :data:`QUEUE_SCAN` unreviewed events (unsure ones included whatever ``flt``
+        says) are ranked: unsure events (best vote below the recognition threshold) before the
+        others, and within each part by :func:`issc.plates.review.review_priority`: low
+        confidence, reads that disagree, a text one edit from a watchlist plate or a plate
+        confirmed on the camera, a text that fits none of ``rules``' formats. Ties keep the newest
+        first.
         """
         flt = PlateFilter(**{**_without_reviewed(flt).__dict__, "reviewed": False})
         rows = self.search_plates(flt, limit=QUEUE_SCAN)
@@ -221,9 +234,11 @@ class ReviewTable(PlateQueries):
                 priority, reasons = review_priority(
                     row.text, row.confidence, reads, rules or PlateRules(formats=()), near
                 )
-                items.append((-priority, order, ReviewItem(row, priority, tuple(reasons))))
-        items.sort(key=lambda t: (t[0], t[1]))
-        return [item for _, _, item in items[:limit]]
+                if row.unsure:
+                    reasons = ["unsure: best vote below the recognition threshold", *reasons]
+                items.append((not row.unsure, -priority, order, ReviewItem(row, priority, tuple(reasons))))
+        items.sort(key=lambda t: t[:3])
+        return [item for *_, item in items[:limit]]
 
     def _votes(self, ids: list[int]) -> dict[int, list[tuple[str, float]]]:
         out: dict[int, list[tuple[str, float]]] = {}
@@ -294,4 +309,5 @@ class ReviewTable(PlateQueries):
 
 
 def _without_reviewed(flt: PlateFilter) -> PlateFilter:
-    return PlateFilter(**{**flt.__dict__, "reviewed": None})
+    """``flt`` for any review state, unsure events included (the review pages work on both)."""
+    return PlateFilter(**{**flt.__dict__, "reviewed": None, "unsure": "include"})

@@ -37,6 +37,8 @@ plate_events = sa.Table(
     sa.Column("reviewed_ms", sa.BigInteger),
     sa.Column("char_conf", sa.String(512)),  # per-character confidence of the voted text, "0.98,0.41,..."
     sa.Column("probable", sa.String(32)),  # a confirmed plate within one edit: "probably X"
+    # revision 0011: the pass's best vote stayed below the recognition threshold (until confirmed)
+    sa.Column("unsure", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 plate_reads = sa.Table(  # revision 0007: every read that voted for an event

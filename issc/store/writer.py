@@ -318,11 +318,12 @@ class HistoryWriter:
             pass_key=pass_key,
             char_conf=format_char_conf(event.char_conf),
             probable=None if self.known is None else self.known.probable(conn, event.camera, text),
+            unsure=bool(event.unsure),
         )
         old = None
         if pass_key is not None:
             old = conn.execute(
-                sa.select(E.c.id, E.c.camera, E.c.last_seen_ms, E.c.text, E.c.reviewed_ms).where(
+                sa.select(E.c.id, E.c.camera, E.c.last_seen_ms, E.c.text, E.c.reviewed_ms, E.c.unsure).where(
                     E.c.pass_key == pass_key
                 )
             ).first()
@@ -333,13 +334,14 @@ class HistoryWriter:
             if old.reviewed_ms is not None:
                 # an analyst reviewed the provisional event: their text stands, the final read is
                 # kept as the original (the audit trail has what they changed)
-                for name in ("text", "fold_key", "watchlist", "probable", "char_conf"):
+                for name in ("text", "fold_key", "watchlist", "probable", "char_conf", "unsure"):
                     del values[name]
                 values["original_text"] = text if text != old.text else None
             conn.execute(E.update().where(E.c.id == event_id).values(**values))
             conn.execute(schema.plate_images.delete().where(schema.plate_images.c.event_id == event_id))
             conn.execute(schema.plate_reads.delete().where(schema.plate_reads.c.event_id == event_id))
-            _count_hour(conn, old.camera, int(old.last_seen_ms), -1)
+            if not old.unsure:
+                count_hour(conn, old.camera, int(old.last_seen_ms), -1)
         if event.crop_jpeg or event.snapshot_jpeg:
             conn.execute(
                 schema.plate_images.insert().values(
@@ -366,11 +368,12 @@ class HistoryWriter:
             )
         if "fold_key" in values:
             self.plate_keys.insert(conn, [key])
-        _count_hour(conn, event.camera, values["last_seen_ms"], +1)
+        if not values.get("unsure", old is not None and old.unsure):
+            count_hour(conn, event.camera, values["last_seen_ms"], +1)
 
 
-def _count_hour(conn: sa.Connection, camera: str, last_seen_ms: int, delta: int) -> None:
-    """Add ``delta`` to the roll-up of the hour ``last_seen_ms`` falls in (rows reaching 0 go)."""
+def count_hour(conn: sa.Connection, camera: str, last_seen_ms: int, delta: int) -> None:
+    """Add ``delta`` to the roll-up (confident events only) of the hour ``last_seen_ms`` falls in (rows reaching 0 go)."""
     h = schema.plate_hours
     hour_ms = last_seen_ms // HOUR_MS * HOUR_MS
     if delta > 0:

@@ -238,6 +238,8 @@ def plates_table(rows: list[PlateRow], tz: tzinfo) -> pd.DataFrame:
 
 
 def _review_state(row: PlateRow) -> str:
+    if row.unsure:  # below the recognition threshold and nobody confirmed it yet
+        return "unsure" + (f" · probably {row.probable}" if row.probable else "")
     if row.corrected:
         return f"corrected (was {row.original_text})"
     if row.confirmed:
@@ -258,7 +260,9 @@ def plates_column_config() -> dict[str, Any]:
         "reads": st.column_config.NumberColumn("Reads", format="%d", help="OCR reads that agreed"),
         "watchlist": st.column_config.TextColumn("Watchlist", help="Label of the matching watchlist entry"),
         "review": st.column_config.TextColumn(
-            "Review", help="Corrected or confirmed by an analyst, or a confirmed plate one edit away"
+            "Review",
+            help="Unsure (best vote below the recognition threshold: no alert, confirm it on the Review "
+            "page), corrected or confirmed by an analyst, or a confirmed plate one edit away",
         ),
     }
 

@@ -36,8 +36,10 @@ def char_conf_markdown(text: str, char_conf: tuple[float, ...]) -> str:
 
 
 def status_badges(row: PlateRow) -> str:
-    """Badges for a row: corrected (from what), confirmed, probably X, watchlist."""
+    """Badges for a row: unsure, corrected (from what), confirmed, probably X, watchlist."""
     badges = []
+    if row.unsure:
+        badges.append(":red-badge[:material/help: unsure: no alert until confirmed]")
     if row.corrected:
         badges.append(f":violet-badge[corrected from {row.original_text}]")
     if row.confirmed:
