@@ -30,6 +30,7 @@ from issc.tuning import Tuning, TuningBook
 
 if TYPE_CHECKING:
     from issc.store import CorrectionResult, Store
+    from issc.store.cameras import CameraRecord
 
 logger = logging.getLogger(__name__)
 
@@ -63,21 +64,43 @@ def analyzer_factory(
         return lambda camera, tuning: NullAnalyzer(tuning)
     from issc.analysis import PlateAnalyzer
     from issc.plates.regions import plate_rules
+    from issc.plates.text import PlateRules
     from issc.plates.voting import VotingOptions
 
     voting = VotingOptions(dedupe_s=settings.plates.plate_dedupe_s)  # recognition threshold: the tuning's
-    rules = plate_rules(settings.plates)
-    if swaps:
-        from issc.plates.review import with_lookalikes
+    by_region: dict[str | None, PlateRules] = {}
 
-        try:
-            rules = with_lookalikes(rules, swaps)
-        except ValueError as exc:  # a hand-edited setting: read with the region's rules
-            logger.warning("ignoring the saved look-alike rules: %s", exc)
+    def rules_for(region: str | None) -> PlateRules:
+        """``PLATE_REGION``'s rules, or a camera's own region's, with the applied look-alikes."""
+        if region not in by_region:
+            plates = (
+                settings.plates
+                if region is None
+                else settings.plates.model_copy(update={"plate_region": region})
+            )
+            rules = plate_rules(plates)
+            if swaps:
+                from issc.plates.review import with_lookalikes
+
+                try:
+                    rules = with_lookalikes(rules, swaps)
+                except ValueError as exc:  # a hand-edited setting: read with the region's rules
+                    logger.warning("ignoring the saved look-alike rules: %s", exc)
+            by_region[region] = rules
+        return by_region[region]
+
     rate = settings.detection.detect_fps
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
-        return PlateAnalyzer(detector, camera.name, tuning, voting=voting, frame_rate=rate, rules=rules)
+        return PlateAnalyzer(
+            detector,
+            camera.name,
+            tuning,
+            voting=voting,
+            frame_rate=camera.detect_fps or rate,
+            rules=rules_for(camera.plate_region),
+            people=camera.people,
+        )
 
     return make
 
@@ -210,9 +233,100 @@ class Service:
             raise
         return cls(settings=settings, engine=engine, sink=alerts, store=store, alerts=alerts)  # type: ignore[arg-type]
 
+    # --- cameras managed on the dashboard (issc.store.cameras) ---------------------------
+
+    def camera_records(self) -> list[CameraRecord]:
+        """The stored cameras (none without a history)."""
+        return self.store.list_cameras() if self.store is not None else []
+
+    def configured_names(self) -> set[str]:
+        """Names of the cameras of ``CAMERAS`` (editable only in the configuration)."""
+        return {c.name for c in self.settings.cameras.cameras}
+
+    def add_camera(self, fields: dict[str, Any], user: str) -> CameraRecord:
+        """Store a camera and start it now when enabled (the others keep running).
+
+        Raises:
+            ValueError: a field is wrong or the name is taken (one sentence).
+            LookupError: there is no history to keep it in.
+        """
+        store = self._camera_store()
+        name = fields.get("name")
+        if isinstance(name, str) and name.strip() in self.configured_names() | {"webcam"}:
+            raise ValueError(
+                f"A camera named {name.strip()!r} comes from the configuration: pick another name."
+            )
+        record = store.add_camera(fields, user)
+        self._apply_camera(None, record)
+        return record
+
+    def update_camera(self, name: str, fields: dict[str, Any], user: str) -> CameraRecord | None:
+        """Change a stored camera and apply it now (it restarts only when what it runs changed);
+        ``None`` when there is none of that name.
+
+        Raises:
+            ValueError: a field is wrong (one sentence).
+        """
+        store = self._camera_store()
+        before = store.get_camera(name)
+        record = store.update_camera(name, fields, user)
+        if record is not None:
+            self._apply_camera(before, record)
+        return record
+
+    def remove_camera(self, name: str) -> bool:
+        """Stop a stored camera and forget it; whether there was one."""
+        store = self._camera_store()
+        gone = store.remove_camera(name)
+        if gone:
+            self._apply_camera(None, None, stop=name)
+        return gone
+
+    def _camera_store(self) -> Store:
+        if self.store is None:
+            raise LookupError("the plate history is off in this process, so cameras cannot be stored")
+        return self.store
+
+    def _apply_camera(
+        self, before: CameraRecord | None, after: CameraRecord | None, stop: str | None = None
+    ) -> None:
+        """Run what the record says on this process's engine (with ``ENGINE=remote`` the workers
+        follow the change feed instead)."""
+        add, remove = getattr(self.engine, "add_camera", None), getattr(self.engine, "remove_camera", None)
+        if add is None or remove is None:
+            return
+        if after is None:
+            remove(stop)
+            return
+        running = after.name in {c.id for c in self.engine.configs()}
+        wanted = after.config() if after.enabled else None
+        unchanged = before is not None and before.enabled and before.full_source == after.full_source
+        if running and wanted is not None and unchanged and before.config() == wanted:
+            return  # notes, worker: nothing the engine runs changed
+        if running:
+            remove(after.name)
+        if wanted is not None:
+            add(wanted)
+
+    def _start_stored_cameras(self) -> None:
+        """Add the enabled stored cameras to the engine (a broken one is logged and left out)."""
+        taken = self.configured_names()
+        for record in self.camera_records():
+            if not record.enabled:
+                continue
+            if record.name in taken:
+                logger.warning("stored camera %s is also in CAMERAS: the configuration's runs", record.name)
+                continue
+            try:
+                self.engine.add_camera(record.config())  # type: ignore[attr-defined]
+            except ValueError as exc:
+                logger.warning("stored camera %s is not started: %s", record.name, exc)
+
     def start(self) -> Service:
         """Start the cameras (after the malloc settings that keep a long run's memory flat)."""
         tune_malloc()
+        if self.settings.cluster.engine != "remote":
+            self._start_stored_cameras()
         self.engine.start()
         return self
 

@@ -34,7 +34,7 @@ from pydantic_settings import (
 
 from issc import redact
 from issc.config.auth import AuthSettings, is_loopback
-from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
+from issc.config.cameras import CAMERA_NAME_RE, CameraConfig, SourceKind, classify_source, parse_cameras
 from issc.config.cluster import ClusterSettings
 from issc.errors import ConfigError
 from issc.redact import redact_url
@@ -429,6 +429,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 __all__ = [
+    "CAMERA_NAME_RE",
     "KEYS",
     "SECTIONS",
     "AuthSettings",
@@ -440,6 +441,7 @@ __all__ = [
     "SourceKind",
     "StoreSettings",
     "WebSettings",
+    "classify_source",
     "is_loopback",
     "load_settings",
     "parse_cameras",

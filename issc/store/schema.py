@@ -141,3 +141,20 @@ workers = sa.Table(  # revision 0008: camera workers of a cluster (issc.cluster.
     sa.Column("heartbeat_ms", sa.BigInteger, nullable=False),  # the database's clock
     sa.Column("started_ms", sa.BigInteger, nullable=False),
 )
+
+cameras = sa.Table(  # revision 0012: cameras managed on the dashboard (issc.store.cameras)
+    "cameras",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # without user and password
+    sa.Column("credentials", sa.Text),  # "user:password" as in the URL, stored apart, never shown
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("detect_fps", sa.Float),
+    sa.Column("plate_region", sa.String(16)),
+    sa.Column("people", sa.Boolean, nullable=False),
+    sa.Column("worker", sa.String(128)),
+    sa.Column("notes", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+)
