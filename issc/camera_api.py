@@ -29,10 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from issc.auth import PRINCIPAL_HEADER, read_principal_header
-from issc.config import CameraConfig, classify_source
 from issc.service import Service
-from issc.sources.probe import probe_source
-from issc.store.cameras import CameraRecord, camera_changes
 
 logger = logging.getLogger(__name__)
 
@@ -82,41 +79,6 @@ def camera_list(service: Service) -> list[dict[str, Any]]:
             }
         )
     return items
-
-
-def test_camera(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    """Probe the source of ``body`` (``source``, or ``name`` of a stored camera) with the engine's
-    source code.
-
-    Raises:
-        ValueError: no usable source (one sentence).
-        LookupError: an unknown stored camera.
-    """
-    if "source" in body:
-        fields = {k: v for k, v in body.items() if k in ("source", "password")}
-        name = body.get("name")
-        current = None
-        if isinstance(name, str) and service.store is not None:
-            current = service.store.get_camera(name)
-        values = camera_changes(fields, current or CameraRecord(name="test", source=""))
-        source = values["source"]
-        credentials = values.get("credentials")
-        if credentials:
-            scheme, rest = source.split("://", 1)
-            source = f"{scheme}://{credentials}@{rest}"
-        kind, source = classify_source(source, "source")
-        config = CameraConfig(id="test", name="test", kind=kind, source=source)
-    elif isinstance(body.get("name"), str):
-        record = service.store.get_camera(body["name"]) if service.store is not None else None
-        if record is None:
-            raise LookupError(f"No stored camera is named {body['name']!r}.")
-        config = record.config()
-    else:
-        raise ValueError('Give the source to test, e.g. {"source": "rtsp://host/stream"}.')
-    result = probe_source(config)
-    answer: dict[str, Any] = result.as_json()
-    answer["jpeg_base64"] = base64.b64encode(result.jpeg).decode() if result.jpeg else None
-    return answer
 
 
 def camera_routes(get_service: ServiceGetter) -> list[BaseRoute]:
@@ -169,11 +131,13 @@ def camera_routes(get_service: ServiceGetter) -> list[BaseRoute]:
         service = get_service()
         try:
             body = await _body(request)
-            answer = await run_in_threadpool(test_camera, service, body)
+            result = await run_in_threadpool(service.test_camera, body)
         except ValueError as exc:
             return _error(400, str(exc))
         except LookupError as exc:
             return _error(404, str(exc))
+        answer: dict[str, Any] = result.as_json()
+        answer["jpeg_base64"] = base64.b64encode(result.jpeg).decode() if result.jpeg else None
         return JSONResponse(answer)
 
     return [

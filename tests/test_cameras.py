@@ -193,3 +193,33 @@ def test_stored_cameras_start_with_the_service_and_viewers_may_not_change_them(
     added = requests.post(api, json=body, headers=admin, timeout=10)
     assert added.status_code == 201 and added.json()["updated_by"] == "admin-script"
     assert _wait_for(lambda: states().get("gate3") == "online", 10)
+
+
+def test_editing_a_cameras_region_changes_how_its_plates_are_read(tmp_path: Path, videos_dir: Path) -> None:
+    from issc.config import load_settings
+    from issc.plates.regions import plate_rules
+    from issc.service import Service
+
+    # Given a running service whose stored camera reads UK plates
+    settings = load_settings(cameras="street=demo", database_url=f"sqlite:///{tmp_path}/h.db")
+    service = Service.build(settings).start()
+    try:
+        clip = str(videos_dir / PLATE_CLIP)
+        service.add_camera({"name": "gate2", "source": clip, "plate_region": "uk"}, "alice")
+        before = service.engine.camera("gate2").analyzer
+        uk = plate_rules(settings.plates.model_copy(update={"plate_region": "uk"}))
+        assert repr(before.rules.formats) == repr(uk.formats) != repr(plate_rules(settings.plates).formats)
+        assert not before.voter.reader.rules.o_is_zero  # the voter's reader reads with it
+        street = service.engine.camera("0")
+        # When its region becomes "us" (plates never use the letter O there)
+        service.update_camera("gate2", {"plate_region": "us"}, "alice")
+        after = service.engine.camera("gate2").analyzer
+        # Then its reader reads O as 0, the configured camera was never restarted
+        assert after.voter.reader.rules.apply("7OKY123") == "70KY123"
+        assert before.voter.reader.rules.apply("7OKY123") == "7OKY123"
+        assert service.engine.camera("0") is street and street.threads[0].is_alive()
+        assert repr(service.engine.camera("0").analyzer.rules.formats) == repr(
+            plate_rules(settings.plates).formats
+        )
+    finally:
+        service.stop()

@@ -46,6 +46,7 @@ def run_dashboard() -> None:
     ):  # nobody: the page itself says so (pages run without a server in tests)
         pages += [
             _page("tuning", "Tuning", ":material/tune:"),
+            _page("cameras", "Cameras", ":material/video_settings:"),
             _page("watchlist", "Watchlist", ":material/notifications_active:"),
             _page("webcam", "Webcam", ":material/photo_camera_front:"),
         ]
