@@ -29,6 +29,7 @@ from issc.config import is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
+from issc.metrics import metrics_routes
 from issc.store import CorrectionResult, Store
 
 
@@ -83,6 +84,7 @@ def routes() -> list[BaseRoute]:
         *auth.auth_routes(_login_gate),
         *camera_routes(_service),  # before web's GET /api/cameras: the same list with records
         *web.routes(_engine),
+        *metrics_routes(_engine, _service, web.open_viewers),
         *plate_routes(_store, _corrected),
         Route("/api/health", _health, methods=["GET"]),
     ]

@@ -31,6 +31,13 @@ NO_SIGNAL_EVERY_S = 1.0
 
 EngineGetter = Callable[[], Engine]
 
+_open_streams = 0  # MJPEG streams open in this process, over every set of routes (for /metrics)
+
+
+def open_viewers() -> int:
+    """MJPEG streams open in this process now."""
+    return _open_streams
+
 
 def _part(jpeg: bytes) -> bytes:
     return (
@@ -124,6 +131,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
     limiter: anyio.CapacityLimiter | None = None  # the viewers' worker threads, made on the loop
 
     async def video_feed(request: Request) -> Response:
+        global _open_streams
         nonlocal viewers, limiter
         engine = get_engine()
         camera_id = request.path_params["camera_id"]
@@ -140,10 +148,13 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
             return too_many_viewers(limit)
         limiter = limiter or anyio.CapacityLimiter(limit)  # MAX_VIEWERS is read once per process
         viewers += 1
+        _open_streams += 1
 
         def release() -> None:
+            global _open_streams
             nonlocal viewers
             viewers -= 1
+            _open_streams -= 1
 
         return _ViewerStream(
             release,
