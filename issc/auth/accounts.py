@@ -55,6 +55,7 @@ class UserRow:
     name: str
     role: str
     created_ms: int
+    last_login_ms: int | None = None  # the last successful sign-in (None: never)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,21 @@ class Accounts:
             if conn.execute(update.values(password_hash=self._hasher.hash(password))).rowcount == 0:
                 raise AuthError(f"user {name!r} does not exist.")
 
+    def set_role(self, name: str, role: str) -> None:
+        """Give a user another role (their open sessions take it at their next request)."""
+        check_role(role)
+        with self.engine.begin() as conn:
+            update = tables.users.update().where(tables.users.c.name == name)
+            if conn.execute(update.values(role=role)).rowcount == 0:
+                raise AuthError(f"user {name!r} does not exist.")
+
+    def note_sign_in(self, name: str) -> None:
+        """Remember that ``name`` signed in now (the Users page shows it)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                tables.users.update().where(tables.users.c.name == name).values(last_login_ms=_now_ms())
+            )
+
     def remove_user(self, name: str) -> bool:
         with self.engine.begin() as conn:
             return conn.execute(tables.users.delete().where(tables.users.c.name == name)).rowcount > 0
@@ -131,7 +147,9 @@ class Accounts:
     def users(self) -> list[UserRow]:
         u = tables.users
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(u.c.name, u.c.role, u.c.created_ms).order_by(u.c.name)).all()
+            rows = conn.execute(
+                sa.select(u.c.name, u.c.role, u.c.created_ms, u.c.last_login_ms).order_by(u.c.name)
+            ).all()
         return [UserRow(*row) for row in rows]
 
     def has_users(self) -> bool:

@@ -128,6 +128,10 @@ class Gate:
         if principal is None or found is None:
             self.limit.failed(client, name)
             raise LoginRefused(401, "Wrong name or password.")
+        try:
+            self.accounts.note_sign_in(name)
+        except Exception:  # a failed note never refuses a sign-in
+            logger.warning("could not note the sign-in of %s", name, exc_info=True)
         return principal, self.signer.issue(name, found[1])
 
     def _session_user(self, cookie: str) -> Principal | None:

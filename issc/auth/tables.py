@@ -16,6 +16,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_login_ms", sa.BigInteger),  # revision 0013
 )
 
 tokens = sa.Table(
@@ -27,4 +28,15 @@ tokens = sa.Table(
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("last_used_ms", sa.BigInteger),
+)
+
+audit = sa.Table(  # revision 0013: every change to users and tokens
+    "auth_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
 )

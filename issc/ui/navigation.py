@@ -47,6 +47,7 @@ def run_dashboard() -> None:
         pages += [
             _page("tuning", "Tuning", ":material/tune:"),
             _page("cameras", "Cameras", ":material/video_settings:"),
+            _page("users", "Users", ":material/group:"),
             _page("watchlist", "Watchlist", ":material/notifications_active:"),
             _page("webcam", "Webcam", ":material/photo_camera_front:"),
         ]
