@@ -11,6 +11,9 @@ Built by :func:`plate_routes` for the Starlette app behind ``st.App``:
 * ``PATCH /api/plates/{id}`` with JSON ``{"text": "...", "confirmed": true}`` (either or both) corrects
   and/or confirms the event as the signed-in user (an analyst or admin: the middleware answers 403
   to a viewer); 400 for a text that normalises to nothing, 404 for an unknown id.
+* ``GET /api/plates/evidence.zip?ids=1,2`` or with the filters above → the evidence pack of those
+  events (:mod:`issc.evidence`: CSV, crops, snapshots, reads, audit trail, SHA-256 manifest), at most
+  ``MAX_EVIDENCE_EVENTS`` events, streamed;
 * ``GET /api/plates/{id}/crop.jpg`` and ``/api/plates/{id}/snapshot.jpg`` → ``image/jpeg`` or 404;
   any other ``/api/plates/...`` path → a 404 JSON error (not the dashboard's page).
 
@@ -35,6 +38,7 @@ from starlette.routing import Route
 
 from issc.auth import PRINCIPAL_HEADER, read_principal_header
 from issc.auth.routes import read_body
+from issc.evidence import MAX_EVIDENCE_EVENTS, pack_chunks
 from issc.store import CorrectionResult, PlateDetail, PlateFilter, PlateRow, Store
 from issc.store.records import UNSURE_CHOICES
 
@@ -76,6 +80,19 @@ def _text(params: Mapping[str, str], name: str, max_chars: int) -> str | None:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise BadParameter(name, "expected text without control characters")
     return value
+
+
+def _ids(raw: str | None) -> list[int] | None:
+    """``ids=1,2,3`` (at most :data:`MAX_EVIDENCE_EVENTS`), or None when absent."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadParameter("ids", "expected plate event ids separated by commas, e.g. 12,15") from None
+    if len(ids) > MAX_EVIDENCE_EVENTS or any(not 0 <= i <= MAX_EVENT_ID for i in ids):
+        raise BadParameter("ids", f"expected at most {MAX_EVIDENCE_EVENTS} plate event ids")
+    return ids
 
 
 def _time(params: Mapping[str, str], name: str) -> datetime | None:
@@ -369,6 +386,23 @@ def plate_routes(
         logger.info("plate event %d reviewed by %s: %s", event_id, user, detail.row.text)
         return JSONResponse(detail_json(detail))
 
+    async def evidence(request: Request) -> Response:
+        """``GET /api/plates/evidence.zip?ids=1,2`` or with the list's filters: the evidence pack."""
+        try:
+            flt = parse_filter(request.query_params, (*FILTER_PARAMS, "ids"))
+            ids = _ids(request.query_params.get("ids"))
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+        principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
+        store = await run_in_threadpool(get_store)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        made_by = principal.name if principal is not None else "anonymous"
+        return StreamingResponse(
+            pack_chunks(store, flt=None if ids else flt, ids=ids, made_by=made_by),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="evidence-{stamp}.zip"'},
+        )
+
     async def unknown(request: Request) -> Response:
         # Without this, Streamlit's catch-all would answer a mistyped URL with the dashboard's HTML.
         return _error(
@@ -384,5 +418,6 @@ def plate_routes(
         Route("/api/plates/{event_id:int}", patch_plate, methods=["PATCH"]),
         Route("/api/plates/{event_id:int}/crop.jpg", image_route("crop"), methods=["GET"]),
         Route("/api/plates/{event_id:int}/snapshot.jpg", image_route("snapshot"), methods=["GET"]),
+        Route("/api/plates/evidence.zip", evidence, methods=["GET"]),
         Route("/api/plates/{rest:path}", unknown),
     ]

@@ -33,6 +33,7 @@ from issc.plates.ocr.reader import PREPROCESS, PlateReader
 from issc.plates.read import read_plates
 from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
 from issc.plates.text import levenshtein, normalize
+from issc.progress import progress
 from issc.types import Frame, PlateRead
 
 #: Why a plate was missed: no located box overlaps the labelled one (IoU >= 0.5); the plate was
@@ -238,7 +239,7 @@ def cmd_plates(args: argparse.Namespace) -> int:
     locator = PlateLocator(reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y))
     crops = args.crops or any(s.box is None for s in samples)
     results = []
-    for sample in samples:
+    for sample in progress(samples, desc="plates", unit="image", json_output=args.json):
         result = evaluate_sample(sample, locator, reader, crops)
         results.append(result)
         if args.verbose and result.reason is not None:
@@ -288,7 +289,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     events = []
     frame_id = 0
     calls = 0
-    while True:
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    for _ in progress(iter(int, 1), total=frames, desc=args.path.name, unit="frame", json_output=args.json):
         ok, image = cap.read()
         if not ok:
             break

@@ -24,10 +24,12 @@ from starlette.routing import BaseRoute, Route
 
 from issc import auth, service, web
 from issc.api import plate_routes
+from issc.camera_api import camera_routes
 from issc.config import is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
+from issc.metrics import metrics_routes
 from issc.redact import redact
 from issc.store import CorrectionResult, Store
 
@@ -39,6 +41,13 @@ class _Unavailable(Exception):
 def _engine() -> Engine:
     try:
         return service.current().engine
+    except ConfigError as exc:
+        raise _Unavailable(f"configuration error: {exc}") from None
+
+
+def _service() -> service.Service:
+    try:
+        return service.current()
     except ConfigError as exc:
         raise _Unavailable(f"configuration error: {exc}") from None
 
@@ -74,7 +83,9 @@ async def _health(request: Request) -> JSONResponse:
 def routes() -> list[BaseRoute]:
     return [
         *auth.auth_routes(_login_gate),
+        *camera_routes(_service),  # before web's GET /api/cameras: the same list with records
         *web.routes(_engine),
+        *metrics_routes(_engine, _service, web.open_viewers),
         *plate_routes(_store, _corrected),
         Route("/api/health", _health, methods=["GET"]),
     ]

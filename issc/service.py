@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from issc.alerts import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
+from issc.camera_admin import CameraAdmin
 from issc.config import CameraConfig, Settings, load_settings, redact_url
 from issc.detect import Detector, make_detector
 from issc.engine import AnalyzerFactory, Engine, SourceFactory
@@ -64,21 +65,43 @@ def analyzer_factory(
         return lambda camera, tuning: NullAnalyzer(tuning)
     from issc.analysis import PlateAnalyzer
     from issc.plates.regions import plate_rules
+    from issc.plates.text import PlateRules
     from issc.plates.voting import VotingOptions
 
     voting = VotingOptions(dedupe_s=settings.plates.plate_dedupe_s)  # recognition threshold: the tuning's
-    rules = plate_rules(settings.plates)
-    if swaps:
-        from issc.plates.review import with_lookalikes
+    by_region: dict[str | None, PlateRules] = {}
 
-        try:
-            rules = with_lookalikes(rules, swaps)
-        except ValueError as exc:  # a hand-edited setting: read with the region's rules
-            logger.warning("ignoring the saved look-alike rules: %s", exc)
+    def rules_for(region: str | None) -> PlateRules:
+        """``PLATE_REGION``'s rules, or a camera's own region's, with the applied look-alikes."""
+        if region not in by_region:
+            plates = (
+                settings.plates
+                if region is None
+                else settings.plates.model_copy(update={"plate_region": region})
+            )
+            rules = plate_rules(plates)
+            if swaps:
+                from issc.plates.review import with_lookalikes
+
+                try:
+                    rules = with_lookalikes(rules, swaps)
+                except ValueError as exc:  # a hand-edited setting: read with the region's rules
+                    logger.warning("ignoring the saved look-alike rules: %s", exc)
+            by_region[region] = rules
+        return by_region[region]
+
     rate = settings.detection.detect_fps
 
     def make(camera: CameraConfig, tuning: Tuning) -> Analyzer:
-        return PlateAnalyzer(detector, camera.name, tuning, voting=voting, frame_rate=rate, rules=rules)
+        return PlateAnalyzer(
+            detector,
+            camera.name,
+            tuning,
+            voting=voting,
+            frame_rate=camera.detect_fps or rate,
+            rules=rules_for(camera.plate_region),
+            people=camera.people,
+        )
 
     return make
 
@@ -143,7 +166,7 @@ def alerting_sink(settings: Settings, store: Store) -> AlertingSink:
 
 
 @dataclass
-class Service:
+class Service(CameraAdmin):
     """What one process runs: its settings, the shared detector, the history store and the engine."""
 
     settings: Settings
@@ -227,6 +250,8 @@ class Service:
     def start(self) -> Service:
         """Start the cameras (after the malloc settings that keep a long run's memory flat)."""
         tune_malloc()
+        if self.settings.cluster.engine != "remote":
+            self._start_stored_cameras()
         self.engine.start()
         return self
 

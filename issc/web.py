@@ -33,6 +33,13 @@ NO_SIGNAL_EVERY_S = 1.0
 
 EngineGetter = Callable[[], Engine]
 
+_open_streams = 0  # MJPEG streams open in this process, over every set of routes (for /metrics)
+
+
+def open_viewers() -> int:
+    """MJPEG streams open in this process now."""
+    return _open_streams
+
 
 def _part(jpeg: bytes) -> bytes:
     return (
@@ -138,6 +145,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
     limiter: anyio.CapacityLimiter | None = None  # the viewers' worker threads, made on the loop
 
     async def video_feed(request: Request) -> Response:
+        global _open_streams
         nonlocal viewers, limiter
         engine = get_engine()
         camera_id = request.path_params["camera_id"]
@@ -161,8 +169,10 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
         viewers += 1
         if who:
             per_user[who] = per_user.get(who, 0) + 1
+        _open_streams += 1
 
         def release() -> None:
+            global _open_streams
             nonlocal viewers
             viewers -= 1
             if who:
@@ -171,6 +181,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
                     per_user[who] = left
                 else:
                     per_user.pop(who, None)
+            _open_streams -= 1
 
         return _ViewerStream(
             release,

@@ -8,6 +8,7 @@ for them (``&unsure=include`` or ``&unsure=only``, as in ``/api/plates``).
 
 import streamlit as st
 
+from issc.evidence import MAX_EVIDENCE_EVENTS
 from issc.store import PlateFilter
 from issc.store.records import UNSURE_CHOICES
 from issc.ui import access, history, review, widgets
@@ -105,7 +106,9 @@ st.session_state["_plates_filter"] = signature
 
 # --- table, paged in SQL ------------------------------------------------------------------
 total = history.plate_count(store, flt)
-summary, size_col, page_col, download_col = st.columns([3, 1, 1, 1.4], vertical_alignment="bottom")
+summary, size_col, page_col, download_col, pack_col = st.columns(
+    [3, 1, 1, 1.4, 1.6], vertical_alignment="bottom"
+)
 size = size_col.selectbox("Rows per page", history.PAGE_SIZES, index=1, key="size", bind="query-params")
 page = page_col.number_input("Page", min_value=1, step=1, key="page", bind="query-params")
 pages = max(1, -(-total // size))
@@ -124,6 +127,18 @@ download_col.link_button(  # streamed by /api/plates.csv, never built whole in t
     disabled=total == 0,
     help="Every matching row, not just this page: id, times (UTC), camera, text, confidence, reads, "
     "OCR calls, watchlist label, box, review state and whether the read is unsure.",
+    width="stretch",
+)
+
+
+pack_col.link_button(  # streamed by /api/plates/evidence.zip, like the CSV
+    "Evidence pack",
+    history.plates_csv_url(flt).replace("/api/plates.csv", "/api/plates/evidence.zip", 1),
+    icon=":material/folder_zip:",
+    key="download_evidence",
+    disabled=total == 0,
+    help=f"A ZIP of the matching events (at most {MAX_EVIDENCE_EVENTS}, newest first): the CSV, each "
+    "event's crop, snapshot, reads and audit trail, and a manifest with the SHA-256 of every file.",
     width="stretch",
 )
 
@@ -175,12 +190,30 @@ if selected is not None:
             crop = history.stored_image(store, selected.id, "crop") if selected.has_crop else None
             if crop is not None:
                 crop_col.image(crop, caption="Crop", width="stretch")
+                crop_col.download_button(
+                    "Download crop",
+                    data=crop,
+                    file_name=f"plate-{selected.id}-crop.jpg",
+                    mime="image/jpeg",
+                    icon=":material/download:",
+                    on_click="ignore",
+                    key=f"download_crop_{selected.id}",
+                )
             else:
                 crop_col.caption("No crop stored.")
             snapshot = history.stored_image(store, selected.id, "snapshot") if selected.has_snapshot else None
             boxed = history.snapshot_with_box(snapshot, selected.box) if snapshot is not None else None
             if boxed is not None:
                 snap_col.image(boxed, channels="BGR", caption="Snapshot", width="stretch")
+                snap_col.download_button(
+                    "Download snapshot",
+                    data=snapshot,
+                    file_name=f"plate-{selected.id}-snapshot.jpg",
+                    mime="image/jpeg",
+                    icon=":material/download:",
+                    on_click="ignore",
+                    key=f"download_snapshot_{selected.id}",
+                )
             else:
                 snap_col.caption("No snapshot stored.")
             why, edit = st.columns([3, 2])

@@ -113,7 +113,8 @@ with queue_tab:
         )
 
 with report_tab:
-    pairs = store.correction_pairs(flt)
+    with st.spinner("Reading the corrections…", show_time=True):
+        pairs = store.correction_pairs(flt)
     changed = [p for p in pairs if p.original != p.text]
     st.markdown(
         f"**{len(pairs)}** reviewed events in this selection: **{len(changed)}** corrected, "

@@ -54,6 +54,8 @@ def widget_values(tuning: Tuning) -> dict[str, object]:
 
 ALL_CAMERAS = ""  # the scope option of the shared settings (camera names are never empty)
 NAMES = [c.name for c in engine.configs()]
+#: Cameras with a plate region of their own (set on the Cameras page), by name.
+CAMERA_REGIONS = {c.name: c.plate_region for c in engine.configs() if getattr(c, "plate_region", None)}
 
 
 def scope_label(camera: str) -> str:
@@ -215,11 +217,19 @@ with reading, st.container(border=True):
         for key in ("plate_formats", "plate_letter_to_digit", "plate_digit_to_letter", "plate_o_is_zero")
         if getattr(plates, key) not in (None, "")
     ]
-    st.caption(
-        f"Plate region **{plates.plate_region}** (`PLATE_REGION`, set at start): "
-        f"{region_preset(plates.plate_region).describe()}."
-        + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
-    )
+    own_region = CAMERA_REGIONS.get(scope or "")
+    if own_region:
+        st.caption(
+            f"Plate region **{own_region}** (this camera's own, set on the Cameras page): "
+            f"{region_preset(own_region).describe()}."
+            + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
+        )
+    else:
+        st.caption(
+            f"Plate region **{plates.plate_region}** (`PLATE_REGION`, set at start): "
+            f"{region_preset(plates.plate_region).describe()}."
+            + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
+        )
 if service.store is None:
     st.warning("There is no history store: changes apply now but are lost on restart.")
 
@@ -229,6 +239,7 @@ source = st.segmented_control(
     "Picture", ["Camera frame", "Upload"], default="Camera frame", required=True, key="tune_source"
 )
 image = None
+region_of_picture = CAMERA_REGIONS.get(scope or "")  # an upload is read as the scope's camera would
 if source == "Upload":
     upload = st.file_uploader(
         "Picture to analyse",
@@ -257,6 +268,7 @@ else:
         stored = (camera, None if latest is None else latest.frame.image)
         st.session_state["_tune_frame"] = stored
     image = stored[1]
+    region_of_picture = CAMERA_REGIONS.get(camera)
     if image is None:
         st.warning(
             f"**{camera}** has no live picture right now: "
@@ -282,7 +294,7 @@ if image is not None:
     for column, (title, tuning) in zip(columns, shown, strict=False):
         with column:
             try:
-                result = preview.preview(service, image, tuning)
+                result = preview.preview(service, image, tuning, region_of_picture)
             except Exception as exc:  # a detector or OCR failure is shown, never crashes the page
                 st.error(
                     f"The preview failed: {type(exc).__name__}: {error_line(exc)}", icon=":material/error:"

@@ -64,8 +64,10 @@ class PlateAnalyzer:
         frame_rate: float = 30.0,
         rules: PlateRules = DEFAULT_RULES,
         tracking: TrackerOptions | None = None,
+        people: bool = True,
     ) -> None:
         self.detector = detector
+        self.people = people  # off: a camera that only reads plates (no people looked for or counted)
         self.camera = camera
         self.tuning = tuning or Tuning()
         self.rules = rules
@@ -144,6 +146,11 @@ class PlateAnalyzer:
         otherwise; plates in every frame.
         """
         detector = self.detector
+        if not self.people:
+            if isinstance(detector, CompositeDetector):
+                return detector.detect_plates(frame.image), False
+            dets = detector.detect(frame.image)
+            return dets[dets.class_id != PERSON], False
         due = self._people_in_view or frame.captured_at - self._people_checked >= PEOPLE_IDLE_CHECK_S
         if isinstance(detector, CompositeDetector) and not due:
             return detector.detect_plates(frame.image), False

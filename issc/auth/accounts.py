@@ -54,6 +54,7 @@ class UserRow:
     name: str
     role: str
     created_ms: int
+    last_login_ms: int | None = None  # the last successful sign-in (None: never)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,13 @@ class Accounts:
                 raise AuthError(f"user {name!r} does not exist.")
             _end_sessions(conn, name)
 
+    def note_sign_in(self, name: str) -> None:
+        """Remember that ``name`` signed in now (the Users page shows it)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                tables.users.update().where(tables.users.c.name == name).values(last_login_ms=_now_ms())
+            )
+
     def remove_user(self, name: str) -> bool:
         """Remove a user and end their sessions; False when there was no such user."""
         with self.engine.begin() as conn:
@@ -158,7 +166,9 @@ class Accounts:
     def users(self) -> list[UserRow]:
         u = tables.users
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(u.c.name, u.c.role, u.c.created_ms).order_by(u.c.name)).all()
+            rows = conn.execute(
+                sa.select(u.c.name, u.c.role, u.c.created_ms, u.c.last_login_ms).order_by(u.c.name)
+            ).all()
         return [UserRow(*row) for row in rows]
 
     def has_users(self) -> bool:

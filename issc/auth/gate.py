@@ -225,6 +225,10 @@ class Gate:
         if principal is None:
             raise LoginRefused(401, "Wrong name or password.")
         self.limit.succeeded(attempt)
+        try:
+            accounts.note_sign_in(name)
+        except Exception:  # a failed note never refuses a sign-in
+            logger.warning("could not note the sign-in of %s", name, exc_info=True)
         token = accounts.open_session(principal.name, self.signer.max_age_s, client)
         return principal, self.signer.issue(token)
 

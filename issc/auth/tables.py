@@ -16,6 +16,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_login_ms", sa.BigInteger),  # revision 0013
 )
 
 tokens = sa.Table(
@@ -39,4 +40,15 @@ sessions = sa.Table(
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
     sa.Column("last_seen_ms", sa.BigInteger, nullable=False),
     sa.Column("client", sa.String(64), nullable=False, server_default=""),
+)
+
+audit = sa.Table(  # revision 0013: every change to users and tokens
+    "auth_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
 )

@@ -18,6 +18,7 @@ from issc.bench.prototype import PrototypeLoop
 from issc.config import load_settings
 from issc.detect import CompositeDetector, Detector, NullDetector
 from issc.plates.ocr.reader import make_reader
+from issc.progress import progress
 from issc.service import build_detector, build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource
@@ -120,7 +121,8 @@ def main(args: argparse.Namespace) -> int:
             [f"ours ({detector.name})", *_cells(result["ours"])],
         ]
     result["fixed_latency"] = []
-    for ms in [int(v) for v in args.latencies.split(",") if v]:
+    latencies = [int(v) for v in args.latencies.split(",") if v]
+    for ms in progress(latencies, desc="fixed latency", unit="run", json_output=args.json):
         fixed = FixedLatencyDetector(ms / 1000)
         proto = run_prototype(clip, fixed, fixed, args.seconds / 2, duration_s)
         ours = run_ours(clip, fixed, args.seconds / 2, duration_s)

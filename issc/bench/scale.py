@@ -7,6 +7,7 @@ import argparse
 
 from issc.bench.common import print_json, print_table
 from issc.bench.live import run
+from issc.progress import progress
 
 CLIPS_640x360 = [
     "o4n_intersection_cars_pedestrians.mp4",
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     results = []
-    for n in [int(v) for v in args.counts.split(",") if v]:
+    counts = [int(v) for v in args.counts.split(",") if v]
+    for n in progress(counts, desc="scale", unit="run", json_output=args.json):
         r = run(n, args.seconds, args.warmup, args.detector, CLIPS_640x360)
         cams = r["per_camera"]
         ratio = [c["published_fps"] / c["source_fps"] for c in cams if c["source_fps"]]

@@ -35,6 +35,7 @@ from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr.rapid import RapidOcrEngine
 from issc.plates.regions import plate_rules
 from issc.plates.voting import VotingOptions
+from issc.progress import progress
 from issc.sources import video_frames
 from issc.tuning import Tuning
 from issc.types import Frame
@@ -116,7 +117,8 @@ def main(args: argparse.Namespace) -> int:
     ]
     pipelines = [_Config(name, polite, opts, frames) for name, polite, opts in configs]
     with cpu_load(args.load):
-        for i, image in enumerate(frames):  # interleaved: both see the same moments of load
+        shown = progress(frames, desc="search", unit="frame", json_output=args.json)
+        for i, image in enumerate(shown):  # interleaved: both see the same moments of load
             for pipeline in pipelines:
                 pipeline.run(i, image, plate or "")
     results = [p.result(len(frames)) for p in pipelines]

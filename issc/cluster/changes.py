@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from issc.redact import error_line, redact_url
 from issc.store import schema
+from issc.store.cameras import CAMERAS_CHANGED
 from issc.store.settings import CHANGES_CHANNEL, SETTING_PREFIX, WATCHLIST_CHANGED
 
 if TYPE_CHECKING:
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Topics handed to the callback.
-SETTINGS, WATCHLIST = "settings", "watchlist"
-TOPICS = frozenset({SETTINGS, WATCHLIST})
+#: Topics handed to the callback (cameras: the stored cameras of the Cameras page).
+SETTINGS, WATCHLIST, CAMERAS = "settings", "watchlist", "cameras"
+TOPICS = frozenset({SETTINGS, WATCHLIST, CAMERAS})
 #: Seconds between two fingerprint polls.
 POLL_S = 1.0
 #: Seconds a burst of notices is gathered before it is delivered.
@@ -60,18 +61,21 @@ def topic_of(payload: str) -> str | None:
     """The topic of a notice's payload (``setting:<key>`` or ``watchlist``); ``None``: not ours."""
     if payload.startswith(SETTING_PREFIX):
         return SETTINGS
+    if payload == CAMERAS_CHANGED:
+        return CAMERAS
     return WATCHLIST if payload == WATCHLIST_CHANGED else None
 
 
 def fingerprints(engine: sa.Engine) -> dict[str, str]:
-    """A digest of every row of the settings and watchlist tables, by topic (two small reads)."""
-    s, w = schema.settings, schema.watchlist
+    """A digest of every row of the settings, watchlist and cameras tables, by topic (three small reads)."""
+    s, w, c = schema.settings, schema.watchlist, schema.cameras
     with engine.connect() as conn:
         settings = conn.execute(sa.select(s.c.key, s.c.value).order_by(s.c.key)).all()
         watchlist = conn.execute(
             sa.select(w.c.id, w.c.plate, w.c.label, w.c.max_distance).order_by(w.c.id)
         ).all()
-    return {SETTINGS: _digest(settings), WATCHLIST: _digest(watchlist)}
+        cameras = conn.execute(sa.select(c.c.name, c.c.updated_ms).order_by(c.c.name)).all()
+    return {SETTINGS: _digest(settings), WATCHLIST: _digest(watchlist), CAMERAS: _digest(cameras)}
 
 
 def _digest(rows: list[Any]) -> str:
@@ -299,6 +303,7 @@ def reload_changed(
 
 
 __all__ = [
+    "CAMERAS",
     "POLL_S",
     "SETTINGS",
     "TOPICS",

@@ -34,7 +34,7 @@ from pydantic_settings import (
 
 from issc import redact
 from issc.config.auth import AuthSettings, is_loopback
-from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
+from issc.config.cameras import CAMERA_NAME_RE, CameraConfig, SourceKind, classify_source, parse_cameras
 from issc.config.cluster import ClusterSettings
 from issc.config.store import StoreSettings
 from issc.errors import ConfigError
@@ -419,6 +419,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 __all__ = [
+    "CAMERA_NAME_RE",
     "KEYS",
     "SECTIONS",
     "AuthSettings",
@@ -430,6 +431,7 @@ __all__ = [
     "SourceKind",
     "StoreSettings",
     "WebSettings",
+    "classify_source",
     "is_loopback",
     "load_settings",
     "parse_cameras",

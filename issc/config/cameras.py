@@ -10,21 +10,32 @@ from urllib.parse import urlsplit
 
 from issc.redact import redact, redact_url
 
-__all__ = ["CameraConfig", "SourceKind", "parse_cameras", "redact_url"]
+__all__ = ["CAMERA_NAME_RE", "CameraConfig", "SourceKind", "classify_source", "parse_cameras", "redact_url"]
 
 SourceKind = Literal["device", "file", "url", "demo", "webcam"]
 _NAME_RE = re.compile(r"^(?P<name>[A-Za-z][\w\- ]{0,39})=(?P<source>.+)$")
+#: What a stored camera's name may be (it is also its id in ``/video_feed/<id>/``): a letter, then
+#: letters, digits, ``_`` or ``-``, at most 40 characters.
+CAMERA_NAME_RE = re.compile(r"^[A-Za-z][\w\-]{0,39}$")
 _URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """One camera as configured: ``id`` is its position in ``CAMERAS``."""
+    """One camera as configured: ``id`` is its position in ``CAMERAS`` (a stored camera's: its name).
+
+    The per-camera options are set by stored cameras (the Cameras page, ``/api/cameras``); ``None``
+    means the process-wide setting (``DETECT_FPS``, ``PLATE_REGION``).
+    """
 
     id: str
     name: str
     kind: SourceKind
     source: str  # device index, path, URL or "demo"
+    detect_fps: float | None = None
+    plate_region: str | None = None
+    people: bool = True
+    stored: bool = False  # from the cameras table, not from CAMERAS
 
     @property
     def display_source(self) -> str:
@@ -46,25 +57,7 @@ def parse_cameras(value: str) -> list[CameraConfig]:
         match = _NAME_RE.match(entry)
         if match and not entry.lower().startswith(_URL_SCHEMES):
             name, source = match["name"].strip(), match["source"].strip()
-        lowered = source.lower()
-        if lowered == "demo":
-            kind: SourceKind = "demo"
-        elif source.isdigit():
-            kind = "device"
-        elif lowered.startswith(_URL_SCHEMES):
-            kind = "url"
-            if not _hostname(source):
-                raise ValueError(f"entry {index + 1} ({_shown(source)!r}) is a URL without a host")
-        elif "://" in source:
-            raise ValueError(
-                f"entry {index + 1} ({_shown(source)!r}) has an unsupported scheme; expected "
-                "rtsp://, http(s)://, a device index, a video file path or 'demo'"
-            )
-        else:
-            kind = "file"
-            if not _is_file(source):
-                raise ValueError(f"entry {index + 1}: video file {_shown(source)!r} does not exist")
-            source = str(Path(source).expanduser())
+        kind, source = classify_source(source, f"entry {index + 1}")
         default_name = {"demo": "demo", "device": f"device {source}"}.get(kind) or _short_name(source)
         cameras.append(CameraConfig(id=str(index), name=name or default_name, kind=kind, source=source))
     names = [c.name for c in cameras]
@@ -80,6 +73,36 @@ def parse_cameras(value: str) -> list[CameraConfig]:
             renamed.append(cam)
         cameras = renamed
     return cameras
+
+
+def classify_source(source: str, label: str = "the source") -> tuple[SourceKind, str]:
+    """The kind of a camera source and the source as the engine opens it.
+
+    Raises:
+        ValueError: ``label`` and what is wrong with the source (one sentence, no credentials).
+    """
+    source = source.strip()
+    lowered = source.lower()
+    if not source:
+        raise ValueError(
+            f"{label} is empty; expected rtsp://, http(s)://, a device index, a video file or 'demo'"
+        )
+    if lowered == "demo":
+        return "demo", source
+    if source.isdigit():
+        return "device", source
+    if lowered.startswith(_URL_SCHEMES):
+        if not _hostname(source):
+            raise ValueError(f"{label} ({_shown(source)!r}) is a URL without a host")
+        return "url", source
+    if "://" in source:
+        raise ValueError(
+            f"{label} ({_shown(source)!r}) has an unsupported scheme; expected "
+            "rtsp://, http(s)://, a device index, a video file path or 'demo'"
+        )
+    if not _is_file(source):
+        raise ValueError(f"{label}: video file {_shown(source)!r} does not exist")
+    return "file", str(Path(source).expanduser())
 
 
 def _shown(source: str) -> str:

@@ -82,6 +82,8 @@ class AnalysisWorker:
         self._blocked_at = 0.0
         self._retry = threading.Event()  # set by unblock(): ends a block or a backoff wait now
         self.latest: tuple[int, sv.Detections] | None = None  # (frame id, detections) of the last analysis
+        self.people_in_view: int | None = None  # people in the last frame searched for them (/metrics)
+        self.plate_events = 0  # plate events handed to the sink since the start (/metrics)
 
     def run(self) -> None:
         """The analysis loop (the thread's target)."""
@@ -189,6 +191,7 @@ class AnalysisWorker:
         for event in result.provisional:
             self._store(self._sink.save_provisional, self._named(event))
         if result.people is not None:
+            self.people_in_view = result.people
             for count in self._people.add(frame.captured_at, result.people):
                 self._store(self._sink.add_people_count, count)
 
@@ -211,6 +214,7 @@ class AnalysisWorker:
     def _emit(self, event: PlateEvent) -> None:
         event = self._named(event)
         if self._store(self._sink.add_plate_event, event):
+            self.plate_events += 1
             self._on_event(event)
 
     def _named(self, event: PlateEvent) -> PlateEvent:

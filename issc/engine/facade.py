@@ -64,6 +64,8 @@ class Engine:
         self._webcam: PushSource | None = None
         self._webcam_camera: Camera | None = None
         self.running = False
+        self._source_factory = source_factory
+        # Replaced whole on a change (never mutated): readers on other threads iterate it unlocked.
         self.cameras: dict[str, Camera] = {
             cam.id: self._make_camera(cam, source_factory) for cam in cameras.cameras
         }
@@ -82,7 +84,7 @@ class Engine:
             self._emitted,
             self._detect_slots,
             source_factory,
-            detect_fps=self._detection.detect_fps,
+            detect_fps=config.detect_fps or self._detection.detect_fps,
             motion_gating=self._detection.motion_gating,
             reconnect_max_s=self._camera_settings.reconnect_max_s,
             stale_after_s=self._camera_settings.stale_after_s,
@@ -132,6 +134,42 @@ class Engine:
         """Configured cameras, then the webcam if a browser ever sent frames."""
         extra = [self._webcam_camera] if self._webcam_camera is not None else []
         return [*self.cameras.values(), *extra]
+
+    def add_camera(self, config: CameraConfig) -> None:
+        """Start one more camera now (the others keep running); its tuning is loaded first.
+
+        Raises:
+            ValueError: a camera with that id or name runs already.
+        """
+        with self._lock:
+            taken = {c.config.id for c in self.all_cameras()} | {WEBCAM_ID}
+            if config.id in taken or any(c.config.name == config.name for c in self.all_cameras()):
+                raise ValueError(f"A camera named {config.name!r} runs already.")
+            try:
+                self.tuning.load([config.name])
+            except Exception:  # the camera runs with the tuning for all cameras meanwhile
+                logger.exception("could not read the saved tuning of camera %s", config.name)
+            camera = self._make_camera(config, self._source_factory)
+            self.cameras = {**self.cameras, config.id: camera}
+            if self.running:
+                camera.start()
+        logger.info("camera %s added", config.name)
+
+    def remove_camera(self, camera_id: str, timeout: float = 10.0) -> bool:
+        """Stop one camera and forget it (its last events reach the sink); the others keep running.
+
+        Returns:
+            Whether a camera with that id ran.
+        """
+        with self._lock:
+            camera = self.cameras.get(camera_id)
+            if camera is None:
+                return False
+            self.cameras = {k: v for k, v in self.cameras.items() if k != camera_id}
+        camera.request_stop()
+        camera.join(timeout)
+        logger.info("camera %s removed", camera.config.name)
+        return True
 
     def configs(self) -> list[CameraConfig]:
         """What each camera is (id, name, kind, display source), in order."""

@@ -72,6 +72,12 @@ class Rate:
         return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
+#: Upper bounds (seconds) of the analysis-duration histogram that ``/metrics`` exports.
+ANALYSIS_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Detector states that report a failed call (``AnalysisWorker``'s wording).
+DETECTOR_ERROR_STATES = ("backing off", "bad detector response", "analysis failed")
+
+
 class HealthMonitor(NullWatchdog):
     """Records one camera's reports and answers with status snapshots. Thread-safe."""
 
@@ -93,6 +99,10 @@ class HealthMonitor(NullWatchdog):
         self.analysis_skipped = 0  # frames the analysis never looked at (it was busy)
         self.motion_skipped = 0
         self.ocr_calls = 0
+        # /metrics: the analysis durations as a cumulative histogram, and detector failures
+        self.analysis_buckets = [0] * len(ANALYSIS_BUCKETS_S)  # analyses that took at most each bound
+        self.analysis_seconds = 0.0  # sum of every analysis's duration
+        self.detector_errors = 0  # failed detector calls (backoff, bad response, analysis failure)
 
     # --- reports ---------------------------------------------------------------------------
 
@@ -129,12 +139,19 @@ class HealthMonitor(NullWatchdog):
             self.analysed += 1
             self.analysis_skipped += skipped
             self.analysis_ms.append(duration_ms)
+            seconds = duration_ms / 1000.0
+            self.analysis_seconds += seconds
+            for i, bound in enumerate(ANALYSIS_BUCKETS_S):
+                if seconds <= bound:
+                    self.analysis_buckets[i] += 1
             self.ocr_calls += ocr_calls
             self._detect_rate.tick(time.monotonic())
             self._detector_state = "ok"
 
     def on_detector(self, state: str, *, motion_idle: bool = False) -> None:
         with self._lock:
+            if state.startswith(DETECTOR_ERROR_STATES):
+                self.detector_errors += 1
             self._detector_state = state
             if motion_idle:
                 self.motion_skipped += 1

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from issc.config import load_settings, redact_url
 from issc.errors import ISSCError
 from issc.plates.text import normalize
+from issc.progress import progress
 from issc.redact import error_line
 from issc.store import Store
 
@@ -224,7 +225,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     store = _open_store(args.database_url)
     try:
         try:
-            summary = export_crops(store.labelled_crops(since=since), args.out)
+            crops = progress(store.labelled_crops(since=since), desc="export", unit="crop")
+            summary = export_crops(crops, args.out)
         except ISSCError:
             raise
         except OSError as exc:

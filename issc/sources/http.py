@@ -69,6 +69,7 @@ class HttpSource:
         self._container: av.container.InputContainer | None = None
         self._packets: Iterator[av.Packet] | None = None
         self._frames: Iterator[av.VideoFrame] | None = None
+        self.codec = ""  # the video codec FFmpeg found, once open
         self._snapshot = False  # the URL answers one JPEG per request
         self._next_snapshot = 0.0
 
@@ -126,6 +127,7 @@ class HttpSource:
             raise SourceError(f"{self.label} sends no video that FFmpeg can read")
         stream = container.streams.video[0]
         self._container = container
+        self.codec = stream.codec_context.name or ""
         if stream.codec_context.name == "mjpeg":
             self._packets = container.demux(stream)
         else:

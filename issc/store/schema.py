@@ -155,3 +155,20 @@ webhook_outbox = sa.Table(  # revision 0010: watchlist hits waiting for the webh
     sa.Column("lease_ms", sa.BigInteger, nullable=False, server_default="0"),  # held by a sender until
     sa.Column("last_error", sa.String(200)),
 )
+
+cameras = sa.Table(  # revision 0012: cameras managed on the dashboard (issc.store.cameras)
+    "cameras",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # without user and password
+    sa.Column("credentials", sa.Text),  # "user:password" as in the URL, stored apart, never shown
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("detect_fps", sa.Float),
+    sa.Column("plate_region", sa.String(16)),
+    sa.Column("people", sa.Boolean, nullable=False),
+    sa.Column("worker", sa.String(128)),
+    sa.Column("notes", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+)

@@ -126,6 +126,8 @@ def plates_csv_url(flt: PlateFilter) -> str:
         params["min_conf"] = f"{flt.min_conf:g}"
     if flt.watchlist_only:
         params["watchlist_only"] = "true"
+    if flt.unsure != "exclude":
+        params["unsure"] = flt.unsure
     query = urlencode(params)
     return f"{base_path()}/api/plates.csv" + (f"?{query}" if query else "")
 

@@ -11,6 +11,7 @@ import streamlit as st
 from issc.annotate import FrameAnnotator
 from issc.detect import Detector
 from issc.detections import PERSON, PLATE
+from issc.plates.text import PlateRules
 from issc.service import Service
 from issc.tuning import Tuning
 from issc.types import Frame
@@ -27,12 +28,14 @@ class PreviewResult:
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Analysing the picture…")
-def _preview(_detector: Detector, key: str, image: np.ndarray, tuning: Tuning) -> PreviewResult:
+def _preview(
+    _detector: Detector, key: str, image: np.ndarray, tuning: Tuning, _rules: PlateRules, region: str
+) -> PreviewResult:
     from issc.analysis import PlateAnalyzer
 
     started = time.perf_counter()
     frame = Frame(image, 0, "preview", time.time(), time.monotonic())
-    dets = PlateAnalyzer(_detector, "preview", tuning).analyze(frame).detections
+    dets = PlateAnalyzer(_detector, "preview", tuning, rules=_rules).analyze(frame).detections
     texts = dets.data.get("plate_text")
     plates = []
     for i in np.flatnonzero(dets.class_id == PLATE):
@@ -46,10 +49,18 @@ def _preview(_detector: Detector, key: str, image: np.ndarray, tuning: Tuning) -
     )
 
 
-def preview(service: Service, image: np.ndarray, tuning: Tuning) -> PreviewResult:
+def preview(
+    service: Service, image: np.ndarray, tuning: Tuning, plate_region: str | None = None
+) -> PreviewResult:
     """Detect, track and read plates in one picture with ``tuning``, with the cameras' own detector
-    (shared: its models are loaded once). Without a detector (``DETECTOR=none``) nothing is found."""
+    (shared: its models are loaded once) and the plate rules of ``plate_region`` (a camera's own;
+    None: ``PLATE_REGION``). Without a detector (``DETECTOR=none``) nothing is found."""
     if service.detector is None:
         return PreviewResult(image=image, people=0, plates=(), seconds=0.0)
+    from issc.plates.regions import plate_rules
+
+    plates = service.settings.plates
+    if plate_region is not None:
+        plates = plates.model_copy(update={"plate_region": plate_region})
     key = service.settings.detection.identity()
-    return _preview(service.detector, key, image, tuning)
+    return _preview(service.detector, key, image, tuning, plate_rules(plates), plates.plate_region)

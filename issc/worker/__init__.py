@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from issc import __version__
 from issc.cluster import CameraClaim, CameraLock, ChangeFeed, LockSession, Registry, WorkerRow
-from issc.cluster.changes import TOPICS, reload_changed
+from issc.cluster.changes import CAMERAS, TOPICS, reload_changed
 from issc.config import CameraConfig, Settings, is_loopback
 from issc.engine import Engine
 from issc.engine.buffer import Published
@@ -76,6 +76,7 @@ class _Camera:
     lock: CameraLock
     running: bool = False
     since: float = field(default_factory=time.monotonic)
+    preferred: str | None = None  # a stored camera's worker: others take it only while that one is dead
 
 
 class RunningCameras:
@@ -191,6 +192,7 @@ class Worker:
                 _Camera(cfg, CameraClaim.of(cfg), self._session.lock(cfg.name))
                 for cfg in self.settings.cameras.cameras
             ]
+            self._sync_stored_cameras()
             self.registry.register(
                 self.id,
                 host=socket.gethostname(),
@@ -322,10 +324,48 @@ class Worker:
         service = self.service
         if service is None or service.store is None:
             return
-        reload_changed(
-            topics, service.engine.tuning, (c.name for c in self.settings.cameras.cameras), service.store
-        )
+        if CAMERAS in topics:
+            self._sync_stored_cameras()
+        reload_changed(topics, service.engine.tuning, [c.config.name for c in self._cameras], service.store)
         logger.debug("worker %s: %s read again", self.id, " and ".join(sorted(topics)))
+
+    def _sync_stored_cameras(self) -> None:
+        """List the enabled stored cameras (the Cameras page) beside those of ``CAMERAS``: a new one
+        is tried by the next round (its lock decides who runs it), a changed one restarts, a removed
+        or disabled one stops. Raises when the database cannot be read (the feed tries again)."""
+        service, session = self.service, self._session
+        if service is None or service.store is None or session is None:
+            return  # still starting: start() lists them once the locks can be made
+        configured = {c.name for c in self.settings.cameras.cameras}
+        wanted: dict[str, tuple[CameraConfig, str | None]] = {}
+        for record in service.store.list_cameras():
+            if not record.enabled or record.name in configured:
+                continue
+            try:
+                wanted[record.name] = (record.config(), record.worker)
+            except ValueError as exc:
+                logger.warning("worker %s: stored camera %s left out: %s", self.id, record.name, exc)
+        engine = self._engine()
+        with self._state:
+            cameras = list(self._cameras)  # replaced whole: readers on other threads iterate it unlocked
+            for camera in [c for c in cameras if c.config.stored]:
+                want = wanted.get(camera.config.name)
+                if want is not None and want[0] == camera.config:
+                    camera.preferred = want[1]
+                    del wanted[camera.config.name]
+                    continue
+                if camera.running:
+                    self._stop_camera(camera)
+                engine.remove_camera(camera.config.id)
+                cameras.remove(camera)
+                logger.info("worker %s: stored camera %s removed or changed", self.id, camera.config.name)
+            for name, (config, preferred) in wanted.items():
+                engine.add_camera(config)  # the engine never runs: the next round starts it
+                cameras.append(
+                    _Camera(config, CameraClaim.of(config), session.lock(name), preferred=preferred)
+                )
+                logger.info("worker %s: stored camera %s listed", self.id, name)
+            self._cameras = cameras
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -341,6 +381,7 @@ class Worker:
     def _round(self) -> None:
         """Stop cameras whose lock is lost; start cameras whose lock it gets now."""
         changed = False
+        live: set[str] | None = None  # live worker ids, read once a round when a camera prefers one
         with self._state:
             for camera in self._cameras:
                 if self._stop.is_set():
@@ -349,6 +390,20 @@ class Worker:
                     logger.warning("camera %s: its lock is lost, stopping it", camera.config.name)
                     self._stop_camera(camera)
                     changed = True
+                elif not camera.running and camera.preferred not in (None, self.id):
+                    if live is None:
+                        live = {row.id for row in self.registry.live()} if self.registry else set()
+                    if camera.preferred in live:
+                        continue  # its own worker runs it; this one stands by
+                    if camera.lock.try_acquire():
+                        logger.info(
+                            "camera %s: its worker %s is dead, taking it",
+                            camera.config.name,
+                            camera.preferred,
+                        )
+                        self._engine().camera(camera.config.id).start()
+                        camera.running, camera.since = True, time.monotonic()
+                        changed = True
                 elif not camera.running and camera.lock.try_acquire():
                     logger.info("camera %s: lock taken, starting it", camera.config.name)
                     self._engine().camera(camera.config.id).start()

@@ -38,6 +38,7 @@ from issc import web
 from issc.auth.gate import host_name
 from issc.config import is_loopback, load_settings
 from issc.errors import ConfigError
+from issc.metrics import metrics_routes
 from issc.service import configure_logging
 from issc.worker import Worker
 
@@ -118,7 +119,11 @@ def build_app(worker: Worker) -> Starlette:
         worker.stop()  # before uvicorn hands a caught SIGTERM back to the process
 
     return Starlette(
-        routes=[*web.routes(worker.cameras_view), Route("/api/health", health, methods=["GET"])],  # type: ignore[arg-type]
+        routes=[
+            *web.routes(worker.cameras_view),  # type: ignore[arg-type]
+            *metrics_routes(worker.cameras_view, lambda: worker.service, web.open_viewers),
+            Route("/api/health", health, methods=["GET"]),
+        ],
         middleware=[
             Middleware(BearerToken, token=worker.settings.cluster.token(), hosts=worker_hosts(worker))
         ],

@@ -1,0 +1,145 @@
+"""Managing users and API tokens from the dashboard (the Users page), every change audited.
+
+:class:`UserAdmin` wraps :class:`~issc.auth.accounts.Accounts` for an acting admin: add a user (with a
+generated password, shown once), change a role, reset a password (a new one, shown once), remove a
+user, create and revoke tokens. Each change writes one row of ``auth_audit``: who, when, what (never
+a password or a token). It refuses what would lock everyone out: removing or demoting the last admin.
+
+Open sessions are listed and ended by the server-side sessions of issue 18; this page shows them
+once :meth:`UserAdmin.sessions` returns them (see ``SESSIONS_HOOK``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from issc.auth import tables
+from issc.auth.accounts import Accounts, AuthError, TokenRow, UserRow, check_name, check_role
+
+#: Length of generated passwords (``secrets.token_urlsafe``'s bytes: about 1.3 characters each).
+PASSWORD_BYTES = 12
+
+#: Where the server-side sessions (issue 18) plug in: a function ``(user name or None) -> list of
+#: dicts`` with at least ``id``, ``user``, ``created_ms``, ``last_seen_ms``, and one to end a
+#: session by id. ``None`` until that work lands: the Users page says sessions are not listed yet.
+SESSIONS_HOOK: tuple[Callable[[str | None], list[dict[str, Any]]], Callable[[str], bool]] | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited change: who did what to whom, when (milliseconds since the epoch)."""
+
+    at_ms: int
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+class UserAdmin:
+    """User and token changes made by ``actor``, each audited.
+
+    Args:
+        accounts: The accounts of the history database.
+        actor: The signed-in admin's name (written in the audit trail).
+    """
+
+    def __init__(self, accounts: Accounts, actor: str) -> None:
+        self.accounts = accounts
+        self.actor = actor
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def users(self) -> list[UserRow]:
+        return self.accounts.users()
+
+    def tokens(self) -> list[TokenRow]:
+        return self.accounts.tokens()
+
+    def audit(self, limit: int = 200) -> list[AuditRow]:
+        """The newest audited changes first."""
+        a = tables.audit
+        query = sa.select(a.c.at_ms, a.c.actor, a.c.action, a.c.target, a.c.detail)
+        with self.accounts.engine.connect() as conn:
+            rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).all()
+        return [AuditRow(*row) for row in rows]
+
+    def sessions(self, user: str | None = None) -> list[dict[str, Any]] | None:
+        """Open sessions (of ``user``), or ``None`` while the server keeps no sessions (issue 18)."""
+        return None if SESSIONS_HOOK is None else SESSIONS_HOOK[0](user)
+
+    # --- changes ------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str) -> str:
+        """Add a user with a generated password; returns it (shown once, never stored in clear)."""
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        self.accounts.add_user(check_name(name), check_role(role), password)
+        self._audit("user.add", name, f"role {role}")
+        return password
+
+    def set_role(self, name: str, role: str) -> None:
+        before = self._role_of(name)
+        if before == role:
+            return
+        if before == "admin" and self._admins() == 1:
+            raise AuthError(f"{name!r} is the last admin: make another user an admin first.")
+        self.accounts.set_role(name, role)
+        self._audit("user.role", name, f"{before} -> {role}")
+
+    def reset_password(self, name: str) -> str:
+        """A new generated password for ``name`` (their sessions end); returns it, shown once."""
+        self._role_of(name)
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        self.accounts.set_password(name, password)
+        self._audit("user.password", name, "reset")
+        return password
+
+    def remove_user(self, name: str) -> None:
+        """Remove a user (their sessions end at their next request)."""
+        role = self._role_of(name)
+        if name == self.actor:
+            raise AuthError("You cannot remove yourself: another admin can.")
+        if role == "admin" and self._admins() == 1:
+            raise AuthError(f"{name!r} is the last admin: make another user an admin first.")
+        self.accounts.remove_user(name)
+        self._audit("user.remove", name, f"was {role}")
+
+    def create_token(self, name: str, role: str) -> str:
+        """A new API token; returned once."""
+        token = self.accounts.create_token(name, role)
+        self._audit("token.create", name, f"role {role}")
+        return token
+
+    def revoke_token(self, name: str) -> None:
+        if not self.accounts.revoke_token(name):
+            raise AuthError(f"there is no token named {name!r}.")
+        self._audit("token.revoke", name, "")
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _role_of(self, name: str) -> str:
+        found = self.accounts.user(name)
+        if found is None:
+            raise AuthError(f"user {name!r} does not exist.")
+        return found[0]
+
+    def _admins(self) -> int:
+        return sum(u.role == "admin" for u in self.accounts.users())
+
+    def _audit(self, action: str, target: str, detail: str) -> None:
+        with self.accounts.engine.begin() as conn:
+            conn.execute(
+                tables.audit.insert().values(
+                    at_ms=int(time.time() * 1000),
+                    actor=self.actor,
+                    action=action,
+                    target=target,
+                    detail=detail,
+                )
+            )
