@@ -15,7 +15,7 @@ import requests
 
 from issc.redact import redact_webhook
 from issc.sink import EventSink
-from issc.types import PeopleCount, PlateEvent
+from issc.types import AnalyticsRecord, PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,9 @@ class AlertingSink:
 
     def add_people_count(self, count: PeopleCount) -> None:
         self.inner.add_people_count(count)
+
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        self.inner.add_analytics(record)
 
     def alerts_after(self, seq: int) -> list[Alert]:
         """Alerts newer than ``seq`` (0: all kept), oldest first."""

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from issc import auth, service, web
+from issc.analytics_api import analytics_routes
 from issc.api import plate_routes
 from issc.config import is_loopback
 from issc.engine import Engine
@@ -75,6 +76,7 @@ def routes() -> list[BaseRoute]:
         *auth.auth_routes(_login_gate),
         *web.routes(_engine),
         *plate_routes(_store, _corrected),
+        *analytics_routes(_store, _engine),
         Route("/api/health", _health, methods=["GET"]),
     ]
 

@@ -182,6 +182,8 @@ class Service:
                 tuning=tuning,
                 alerts=alerts,
             )
+            if store is not None:
+                _restore_shapes(engine, store)
         except BaseException:
             if alerts is not None:
                 alerts.close()  # nor a webhook thread
@@ -222,6 +224,17 @@ class Service:
         self.sink.close()
         if self.store is not None:
             self.store.close()
+
+
+def _restore_shapes(engine: Engine, store: Store) -> None:
+    """Give each camera the counting lines and zones stored for its name (a bad row is skipped)."""
+    try:
+        stored = store.all_camera_shapes()
+    except Exception:
+        logger.exception("reading the cameras' lines and zones failed: counting without them")
+        return
+    for name, item in stored.items():
+        engine.set_shapes(name, item.shapes)
 
 
 def build_engine(settings: Settings, **kwargs: Any) -> Engine:

@@ -129,6 +129,7 @@ class PeopleCounter:
         self._distinct: set[int] = set()
         self._dirty = False
         self._sent_at = -math.inf
+        self._occupancy_now: dict[str, int] = {}
         self.set_shapes(shapes)
 
     def set_shapes(self, shapes: Sequence[Shape]) -> None:
@@ -144,7 +145,13 @@ class PeopleCounter:
         self._lines = {s.name: _LineGeometry(s) for s in self.shapes if s.kind == "line"}
 
     def occupancy(self) -> dict[str, int]:
-        """People in each zone now (stays past the minimum dwell, still open)."""
+        """People in each zone as of the last frame (stays past the minimum dwell, still open).
+
+        Safe to call from any thread (a copy made by the counting thread).
+        """
+        return dict(self._occupancy_now)
+
+    def _occupancy(self) -> dict[str, int]:
         counts = dict.fromkeys(self._zones, 0)
         for person in self._people.values():
             for name, stay in person.stays.items():
@@ -205,6 +212,7 @@ class PeopleCounter:
                 self._end_stay(person, name, stay, out)
         self._people.clear()
         self._ids.clear()
+        self._occupancy_now = dict.fromkeys(self._zones, 0)
         self._dirty = True
         out.extend(self._snapshot(at if at is not None else math.inf))
         return out
@@ -279,7 +287,9 @@ class PeopleCounter:
             self._ids = {tid: pid for tid, pid in self._ids.items() if pid in self._people}
 
     def _update_occupancy(self) -> None:
-        for name, count in self.occupancy().items():
+        now = self._occupancy()
+        self._occupancy_now = now
+        for name, count in now.items():
             key = ("zone", name)
             totals = self._totals.get(key)
             if count and (totals is None or count > totals.max_occupancy):

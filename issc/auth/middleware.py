@@ -29,6 +29,8 @@ PUBLIC_PATHS = frozenset({"/auth/login", "/auth/logout", "/_stcore/health", "/he
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Writes that an analyst may do (reviewing plate reads); every other write needs an admin.
 _ANALYST_WRITES = (("PATCH", "/api/plates/"),)
+#: Reads that only an admin may make: a camera's lines and zones (``/api/cameras/<name>/zones``).
+_ADMIN_READ_SUFFIXES = (("/api/cameras/", "/zones"),)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -122,6 +124,8 @@ def _needed_role(scope: Scope, path: str) -> str:
     """The weakest role that may make this request: reads need a viewer, reviews an analyst, other
     writes an admin (pages refine this per page: :func:`issc.ui.access.require_role`)."""
     method = scope.get("method")
+    if any(path.startswith(p) and path.rstrip("/").endswith(s) for p, s in _ADMIN_READ_SUFFIXES):
+        return "admin"
     if scope["type"] == "websocket" or method in _READ_METHODS:
         return "viewer"
     if any(method == m and path.startswith(prefix) for m, prefix in _ANALYST_WRITES):

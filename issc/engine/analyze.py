@@ -25,7 +25,9 @@ from typing import Any
 import supervision as sv
 
 from issc.analysis import Analysis, Analyzer, PeopleMinutes
+from issc.analytics import PeopleCounter, Shape
 from issc.config import CameraConfig
+from issc.detections import PERSON
 from issc.engine.buffer import LatestFrame
 from issc.engine.health import Watchdog
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError
@@ -77,6 +79,8 @@ class AnalysisWorker:
         self._motion_gating = motion_gating
         self._motion = MotionGate(analyzer.tuning.motion_threshold)
         self._people = PeopleMinutes(config.name)
+        self.counter = PeopleCounter(config.name)
+        self._new_shapes: tuple[Shape, ...] | None = None  # set by set_shapes, taken by the analysis thread
         self.blocked_by: str | None = None  # set when the detector rejected the key
         self.reprobe_s = REPROBE_S
         self._blocked_at = 0.0
@@ -181,6 +185,10 @@ class AnalysisWorker:
                 break
         return self._stop.is_set()
 
+    def set_shapes(self, shapes: tuple[Shape, ...]) -> None:
+        """Count with these lines and zones from the next analysed frame on (any thread)."""
+        self._new_shapes = tuple(shapes)
+
     def _take(self, result: Analysis, frame: Frame) -> None:
         self.latest = (frame.frame_id, result.detections)
         self._overlay.update(result.detections, frame.captured_mono)
@@ -191,6 +199,21 @@ class AnalysisWorker:
         if result.people is not None:
             for count in self._people.add(frame.captured_at, result.people):
                 self._store(self._sink.add_people_count, count)
+            self._count(result.detections, frame.captured_at)
+
+    def _count(self, detections: sv.Detections, captured_at: float) -> None:
+        """Line crossings, zone visits and distinct people from this frame's tracked people."""
+        shapes, self._new_shapes = self._new_shapes, None
+        if shapes is not None:
+            self.counter.set_shapes(shapes)
+        try:
+            people = detections[detections.class_id == PERSON] if len(detections) else detections
+            records = self.counter.update(people, captured_at)
+        except Exception:
+            logger.exception("camera %s: counting people failed", self.config.name)
+            return
+        for record in records:
+            self._store(self._sink.add_analytics, record)
 
     def flush_tracks(self) -> None:
         """Finish the open plate tracks with the reads they have (stream ended, static, stop)."""
@@ -207,6 +230,8 @@ class AnalysisWorker:
         self.flush_tracks()
         for count in self._people.flush():
             self._store(self._sink.add_people_count, count)
+        for record in self.counter.flush():
+            self._store(self._sink.add_analytics, record)
 
     def _emit(self, event: PlateEvent) -> None:
         event = self._named(event)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from typing import Self
 
+from issc.store.analytics import AnalyticsTable
 from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
@@ -27,7 +28,7 @@ from issc.types import PlateEvent
 logger = logging.getLogger(__name__)
 
 
-class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
+class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, AnalyticsTable):
     """Plate history, people counts, watchlist, settings and analyst review in one SQL database.
 
     Implements ``EventSink``. The plate queries come with :class:`issc.store.review.ReviewTable`
@@ -107,6 +108,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable):
         WatchlistTable.__init__(self, engine)
         ReviewTable.__init__(self, engine, plate_keys, known, watchlist=self)
         SettingsTable.__init__(self, engine)
+        AnalyticsTable.__init__(self, engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
         )

@@ -29,6 +29,7 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
+from issc.analytics import AnalyticsRecord, Crossing, HourTotals, ZoneVisit
 from issc.plates.text import normalize
 from issc.search import fold
 from issc.store import schema
@@ -40,7 +41,7 @@ from issc.types import PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
 
-Record = PlateEvent | PeopleCount
+Record = PlateEvent | PeopleCount | Crossing | ZoneVisit | HourTotals
 #: Default byte bound of the queue: JPEGs of records waiting for the writer.
 QUEUE_MAX_BYTES = 256 * 1024 * 1024
 #: Bytes counted per record besides its JPEGs.
@@ -129,6 +130,10 @@ class HistoryWriter:
     def add_people_count(self, count: PeopleCount) -> None:
         """Queue a per-minute people count (upserted per camera and minute); never blocks."""
         self._enqueue(count)
+
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        """Queue a line crossing, a zone visit or hourly totals (upserted per hour); never blocks."""
+        self._enqueue(record)
 
     def _enqueue(self, record: Record) -> None:
         size = record_bytes(record)
@@ -293,6 +298,8 @@ class HistoryWriter:
                     self._insert_event(conn, record)
                 elif isinstance(record, PeopleCount):
                     _upsert_people(conn, record)
+                elif isinstance(record, Crossing | ZoneVisit | HourTotals):
+                    _write_analytics(conn, record)
                 else:
                     raise TypeError(f"cannot store a {type(record).__name__}")
 
@@ -400,6 +407,49 @@ def _upsert_people(conn: sa.Connection, count: PeopleCount) -> None:
             set_={k: insert.excluded[k] for k in ("max_count", "mean_count", "samples")},
         )
     )
+
+
+def _write_analytics(conn: sa.Connection, record: AnalyticsRecord) -> None:
+    if isinstance(record, Crossing):
+        conn.execute(
+            schema.line_crossings.insert().values(
+                camera=record.camera,
+                line=record.line,
+                direction=record.direction,
+                at_ms=round(record.at * 1000),
+                person=record.person,
+            )
+        )
+    elif isinstance(record, ZoneVisit):
+        conn.execute(
+            schema.zone_visits.insert().values(
+                camera=record.camera,
+                zone=record.zone,
+                person=record.person,
+                start_ms=round(record.start * 1000),
+                end_ms=round(record.end * 1000),
+            )
+        )
+    else:
+        h = schema.analytics_hours
+        values = {
+            "in_count": record.in_count,
+            "out_count": record.out_count,
+            "entries": record.entries,
+            "visits": record.visits,
+            "dwell_ms": round(record.dwell_s * 1000),
+            "max_occupancy": record.max_occupancy,
+            "distinct_people": record.distinct,
+        }
+        insert = dialect_insert(conn)(h).values(
+            camera=record.camera, hour_ms=record.hour * 1000, kind=record.kind, name=record.name, **values
+        )
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["camera", "hour_ms", "kind", "name"],
+                set_={k: insert.excluded[k] for k in values},
+            )
+        )
 
 
 def _describe(record: Record) -> str:
