@@ -8,6 +8,12 @@
   to the running camera at once and drawn faintly on its live picture.
 * ``GET /api/analytics/zones|lines|people?camera=&since=&until=`` (viewer) → the reports of
   :class:`issc.store.analytics.AnalyticsTable` (from hourly totals; the zone report lists visits).
+* ``GET /api/analytics/visits?camera=&since=&until=`` → ``{"visits": [{"plate", "entry_camera",
+  "entry", "exit_camera", "exit", "duration_s"}]}``: vehicle visits (``ENTRY_CAMERAS`` to
+  ``EXIT_CAMERAS``, :mod:`issc.analytics.vehicles`) that ended in the range.
+* ``GET /api/analytics/onsite`` → ``{"vehicles": [{"plate", "camera", "since", "on_site_s",
+  "overstay"}], "overstay_min": M}``: vehicles in and not yet out (reads of the last
+  ``issc.store.analytics.SITE_LOOKBACK_DAYS``).
 
 The middleware (``issc.auth``) lets viewers read ``/api/analytics/*`` and only admins read or write
 ``/api/cameras/<name>/zones``.
@@ -16,7 +22,9 @@ The middleware (``issc.auth``) lets viewers read ``/api/analytics/*`` and only a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +34,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from issc.analytics import ShapeError, parse_shapes, shapes_json
+from issc.analytics.vehicles import VehicleVisit
 from issc.api import MAX_CAMERA_CHARS, BadParameter, _error, _text, _time, _unavailable
+from issc.config import AnalyticsSettings
 from issc.store import Store
 
 logger = logging.getLogger(__name__)
@@ -64,7 +74,20 @@ def _known_camera(engine: Any, camera: str) -> bool:
         return False
 
 
-def analytics_routes(get_store: Callable[[], Store], get_engine: Callable[[], Any]) -> list[Route]:
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).isoformat()
+
+
+def site_visits(store: Store, site: AnalyticsSettings, now: float | None = None) -> list[VehicleVisit]:
+    """Vehicle visits and stays of the last ``SITE_LOOKBACK_DAYS`` (``exit`` None: on site)."""
+    return store.site_visits(site.entries, site.exits, now)
+
+
+def analytics_routes(
+    get_store: Callable[[], Store],
+    get_engine: Callable[[], Any],
+    get_site: Callable[[], AnalyticsSettings] = AnalyticsSettings,
+) -> list[Route]:
     """Routes for the cameras' lines and zones and the analytics reports."""
 
     async def get_zones(request: Request) -> Response:
@@ -153,7 +176,60 @@ def analytics_routes(get_store: Callable[[], Store], get_engine: Callable[[], An
 
         return handler
 
+    async def visits(request: Request) -> Response:
+        try:
+            params = _report_params(request)
+        except BadParameter as exc:
+            return _error(400, str(exc), exc.name)
+        since = params["since"].timestamp() if params["since"] else 0.0
+        until = params["until"].timestamp() if params["until"] else float("inf")
+        camera = params["camera"]
+        try:
+            found = await run_in_threadpool(lambda: site_visits(get_store(), get_site()))
+        except sa.exc.SQLAlchemyError as exc:
+            return _unavailable(exc)
+        items = [
+            {
+                "plate": v.plate,
+                "entry_camera": v.entry.camera,
+                "entry": _iso(v.entry.at),
+                "exit_camera": v.exit.camera,
+                "exit": _iso(v.exit.at),
+                "duration_s": round(v.duration_s or 0.0, 1),
+            }
+            for v in found
+            if v.exit is not None
+            and since <= v.exit.at < until
+            and (camera is None or camera in (v.entry.camera, v.exit.camera))
+        ]
+        return JSONResponse({"visits": items})
+
+    async def onsite(request: Request) -> Response:
+        if request.query_params:
+            return _error(400, "expected no parameters", next(iter(request.query_params))[:40])
+        site = get_site()
+        now = time.time()
+        try:
+            found = await run_in_threadpool(lambda: site_visits(get_store(), site, now))
+        except sa.exc.SQLAlchemyError as exc:
+            return _unavailable(exc)
+        limit = site.overstay_min * 60
+        items = [
+            {
+                "plate": v.plate,
+                "camera": v.entry.camera,
+                "since": _iso(v.entry.at),
+                "on_site_s": round(v.on_site_s(now), 1),
+                "overstay": bool(limit) and v.on_site_s(now) > limit,
+            }
+            for v in found
+            if v.exit is None
+        ]
+        return JSONResponse({"vehicles": items, "overstay_min": site.overstay_min})
+
     return [
+        Route("/api/analytics/visits", visits, methods=["GET"]),
+        Route("/api/analytics/onsite", onsite, methods=["GET"]),
         Route("/api/cameras/{camera}/zones", get_zones, methods=["GET"]),
         Route("/api/cameras/{camera}/zones", put_zones, methods=["PUT"]),
         Route("/api/analytics/zones", report("zone"), methods=["GET"]),

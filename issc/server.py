@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from issc import auth, service, web
 from issc.analytics_api import analytics_routes
 from issc.api import plate_routes
-from issc.config import is_loopback
+from issc.config import AnalyticsSettings, is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
@@ -53,6 +53,10 @@ def _store() -> Store:
     return store
 
 
+def _site() -> AnalyticsSettings:
+    return service.current().settings.analytics
+
+
 def _corrected(result: CorrectionResult) -> None:
     service.current().corrected(result)
 
@@ -76,7 +80,7 @@ def routes() -> list[BaseRoute]:
         *auth.auth_routes(_login_gate),
         *web.routes(_engine),
         *plate_routes(_store, _corrected),
-        *analytics_routes(_store, _engine),
+        *analytics_routes(_store, _engine, _site),
         Route("/api/health", _health, methods=["GET"]),
     ]
 

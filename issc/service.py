@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from issc.alerts import AlertingSink
+from issc.alerts import AlertingSink, OverstayMonitor
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.config import CameraConfig, Settings, load_settings, redact_url
 from issc.detect import Detector, make_detector
@@ -138,6 +138,7 @@ class Service:
     detector: Detector | None = None
     store: Store | None = None  # None when the history is off
     alerts: AlertingSink | None = None  # the watchlist alerts of the history's events
+    overstay: OverstayMonitor | None = None  # OVERSTAY_MIN alerts, when set (started with the service)
 
     def corrected(self, result: CorrectionResult) -> None:
         """After an analyst's correction: a text that now matches the watchlist raises the alert."""
@@ -190,7 +191,15 @@ class Service:
             if store is not None:
                 store.close()  # no writer or retention thread left behind by a failed build
             raise
-        return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store, alerts=alerts)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sink=sink,
+            detector=detector,
+            store=store,
+            alerts=alerts,
+            overstay=_overstay_monitor(settings, store, alerts),
+        )
 
     @classmethod
     def _remote(cls, settings: Settings) -> Service:
@@ -216,14 +225,30 @@ class Service:
         """Start the cameras (after the malloc settings that keep a long run's memory flat)."""
         tune_malloc()
         self.engine.start()
+        if self.overstay is not None:
+            self.overstay.start()
         return self
 
     def stop(self) -> None:
         """Stop the cameras (their last events reach the sink), then close the sink and the store."""
+        if self.overstay is not None:
+            self.overstay.stop()
         self.engine.stop()
         self.sink.close()
         if self.store is not None:
             self.store.close()
+
+
+def _overstay_monitor(
+    settings: Settings, store: Store | None, alerts: AlertingSink | None
+) -> OverstayMonitor | None:
+    """The ``OVERSTAY_MIN`` check over the entry and exit cameras (None when off or no history)."""
+    site = settings.analytics
+    if not site.overstay_min or store is None or alerts is None or not site.entries:
+        return None
+    return OverstayMonitor(
+        lambda now: store.site_visits(site.entries, site.exits, now), alerts, site.overstay_min * 60
+    )
 
 
 def _restore_shapes(engine: Engine, store: Store) -> None:

@@ -120,7 +120,7 @@ def test_a_short_occlusion_does_not_make_a_second_visit():
     track = [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)]  # 0 .. 4.5 s
     track += [(5.0 + 0.5 * i, frame()) for i in range(3)]  # nobody seen 5.0 .. 6.0
     track += [(6.5 + 0.5 * i, frame(person(205, 198, 7))) for i in range(10)]  # 6.5 .. 11.0 s
-    track += [(12.0 + i, frame()) for i in range(5)]
+    track += [(12.0 + i, frame()) for i in range(8)]  # vanished at the desk: held hold_s (6 s), then ended
     c = counter(ZONE)
     visits = [r for r in run(c, track) if isinstance(r, ZoneVisit)]
     assert len(visits) == 1
@@ -131,11 +131,19 @@ def test_a_short_occlusion_does_not_make_a_second_visit():
 
 def test_a_long_absence_makes_a_second_visit():
     track = [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)]
-    track += [(5.0 + i, frame()) for i in range(6)]
-    track += [(11.0 + 0.5 * i, frame(person(200, 200, 2))) for i in range(10)]
+    track += [(5.0 + i, frame()) for i in range(9)]  # longer than hold_s
+    track += [(14.0 + 0.5 * i, frame(person(200, 200, 2))) for i in range(10)]
     c = counter(ZONE)
     visits = [r for r in run(c, track) + c.flush(T0 + 30) if isinstance(r, ZoneVisit)]
     assert len(visits) == 2
+
+
+def test_leaving_the_zone_ends_the_visit_after_the_exit_grace():
+    # seen outside (walking away) for more than exit_grace_s: the visit ends at the last frame inside
+    track = [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)]  # inside 0 .. 4.5 s
+    track += [(5.0 + 0.5 * i, frame(person(400 + 10 * i, 200, 1))) for i in range(6)]  # outside 5.0 .. 7.5
+    visits = [r for r in run(counter(ZONE), track) if isinstance(r, ZoneVisit)]
+    assert [(v.start - T0, v.end - T0) for v in visits] == [(0.0, 4.5)]
 
 
 def test_walking_through_a_zone_is_no_visit():
@@ -153,6 +161,26 @@ def test_two_people_at_once_make_occupancy_two():
     assert c.occupancy() == {"desk": 2}
     visits = [r for r in c.flush(T0 + 10) if isinstance(r, ZoneVisit)]
     assert sorted(v.person for v in visits) == [1, 2]
+
+
+def test_unconfirmed_sightings_hold_a_stay_but_make_no_person():
+    # a person at the desk, then found only now and then without a confirmed id for 10 s
+    track = [(0.5 * i, frame(person(200, 200, 1))) for i in range(6)]  # 0 .. 2.5 s
+    track += [(3.0 + 0.5 * i, frame(person(202, 201, -1)) if i % 8 == 7 else frame()) for i in range(20)]
+    track += [(13.0 + 0.5 * i, frame(person(201, 199, 4))) for i in range(4)]  # confirmed again
+    track += [(16.0 + i, frame()) for i in range(10)]
+    c = counter(ZONE)
+    visits = [r for r in run(c, track) if isinstance(r, ZoneVisit)]
+    assert [(v.start - T0, v.end - T0) for v in visits] == [(0.0, 14.5)]
+
+
+def test_sightings_before_the_tracker_confirms_date_the_entry():
+    # seen at 0.0 and 0.6 without an id (the tracker has not confirmed them yet), confirmed at 1.2
+    track = [(0.0, frame(person(200, 200, -1))), (0.6, frame(person(204, 201, -1)))]
+    track += [(1.2 + 0.5 * i, frame(person(206, 202, 3))) for i in range(10)]
+    track += [(7.0 + i, frame()) for i in range(10)]
+    visits = [r for r in run(counter(ZONE), track) if isinstance(r, ZoneVisit)]
+    assert [v.start - T0 for v in visits] == [0.0]
 
 
 def test_unconfirmed_people_are_ignored():

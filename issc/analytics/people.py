@@ -9,9 +9,16 @@ second visit or a second crossing:
 * **Re-identification by position and time.** A tracker id never seen before is given the person
   of a track lost at most ``reid_s`` ago whose last foot point is within ``reid_dist`` box heights
   of the newcomer's (the closest such). That person keeps its line sides and its open visits.
-* **Exit grace and minimum dwell.** A visit ends only when its person has been outside the zone (or
-  unseen) for ``exit_grace_s``; it ends at the last frame seen inside. A stay shorter than
-  ``min_dwell_s`` is someone walking through, not a visit (not counted, no occupancy).
+* **Exit grace and minimum dwell.** A visit ends when its person has been seen outside the zone
+  for ``exit_grace_s``; it ends at the last frame seen inside. A person who vanished *inside* a zone
+  was not seen leaving (a detector that misses someone standing still for a few seconds, an
+  occlusion): their visit stays open, and they can be re-found, for ``hold_s``. A stay shorter
+  than ``min_dwell_s`` is someone walking through, not a visit (not counted, no occupancy).
+* **Unconfirmed sightings hold a stay.** A detection the tracker has not confirmed (id -1: seen in
+  one frame, not two in a row) near where a held person vanished, inside the zone, refreshes that
+  person's stay: a weak detector that finds someone standing still in one frame of five keeps
+  their visit whole; those that lead up to a newly confirmed person (within ``reid_s``, each within
+  ``reid_dist`` box heights of the next) date its arrival, and the start of its stay.
 * **A hysteresis band along lines.** A person is on a line's in or out side only once their foot
   point is more than ``band_px`` from it; inside the band they keep the side they had, so jitter
   on the line counts nothing. Points beyond a polyline's ends have no side.
@@ -24,6 +31,7 @@ person crosses twice) and its threshold is in frames, not pixels.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +50,8 @@ class CountingOptions:
         band_px: Half-width of the hysteresis band along lines, in pixels.
         reid_s: A lost person may be re-found this long after last seen.
         reid_dist: ...within this many of their box heights of where they were last seen.
-        exit_grace_s: A visit ends after this long outside the zone or unseen.
+        exit_grace_s: A visit ends after this long seen outside the zone.
+        hold_s: A visit whose person vanished inside the zone ends after this long unseen.
         min_dwell_s: Shorter stays are not visits.
         totals_every_s: Hourly totals are re-sent at most this often while they change.
         min_frames: A track counts as a distinct person after this many frames.
@@ -50,8 +59,9 @@ class CountingOptions:
 
     band_px: float = 8.0
     reid_s: float = 3.0
-    reid_dist: float = 1.0
+    reid_dist: float = 0.5
     exit_grace_s: float = 2.0
+    hold_s: float = 6.0
     min_dwell_s: float = 1.0
     totals_every_s: float = 60.0
     min_frames: int = 3
@@ -74,6 +84,7 @@ class _Person:
     frames: int = 0
     sides: dict[str, int] = field(default_factory=dict)
     stays: dict[str, _Stay] = field(default_factory=dict)
+    inside_before: dict[str, float] = field(default_factory=dict)  # zone -> first unconfirmed sighting in it
 
 
 class _LineGeometry:
@@ -97,6 +108,11 @@ class _LineGeometry:
         idx = np.flatnonzero(within)
         best = idx[np.argmin(np.abs(dist[idx]))]
         return float(self.sign * dist[best])
+
+
+def _vanished_inside(person: _Person) -> bool:
+    """Whether the person was inside a zone when last seen (an open visit, not seen leaving)."""
+    return any(stay.last_inside >= person.last for stay in person.stays.values())
 
 
 _NOBODY = sv.Detections(xyxy=np.zeros((0, 4), np.float32), tracker_id=np.zeros(0, int))
@@ -130,6 +146,7 @@ class PeopleCounter:
         self._dirty = False
         self._sent_at = -math.inf
         self._occupancy_now: dict[str, int] = {}
+        self._sightings: deque[tuple[float, tuple[float, float], frozenset[str]]] = deque(maxlen=256)
         self.set_shapes(shapes)
 
     def set_shapes(self, shapes: Sequence[Shape]) -> None:
@@ -167,7 +184,10 @@ class PeopleCounter:
         """
         out: list[AnalyticsRecord] = []
         self._roll_hour(at, out)
-        people = _NOBODY if people.tracker_id is None or not len(people) else people[people.tracker_id >= 0]
+        if people.tracker_id is None or not len(people):
+            people, unconfirmed = _NOBODY, _NOBODY
+        else:
+            people, unconfirmed = people[people.tracker_id >= 0], people[people.tracker_id < 0]
         inside: dict[str, np.ndarray] = {}
         if len(people):
             for name, zone in self._zones.items():
@@ -192,11 +212,14 @@ class PeopleCounter:
                 if inside[name][i]:
                     stay = person.stays.get(name)
                     if stay is None:
-                        stay = person.stays[name] = _Stay(start=at, last_inside=at)
+                        start = min(at, person.inside_before.pop(name, at))
+                        stay = person.stays[name] = _Stay(start=start, last_inside=at)
                     stay.last_inside = at
                     if not stay.counted and at - stay.start >= self.options.min_dwell_s:
                         stay.counted = True
                         self._total("zone", name, entries=1)
+        if len(unconfirmed):
+            self._refresh_held(unconfirmed, at, seen_now)
         self._close_stays(at, out)
         self._forget(at)
         self._update_occupancy()
@@ -229,7 +252,8 @@ class PeopleCounter:
         best: _Person | None = None
         best_d = math.inf
         for person in self._people.values():
-            if person.id in taken or person.last >= at or at - person.last > opts.reid_s:
+            window = opts.hold_s if _vanished_inside(person) else opts.reid_s
+            if person.id in taken or person.last >= at or at - person.last > window:
                 continue  # seen in this frame under another id, or lost too long ago
             reach = opts.reid_dist * max(person.height, height, 1.0)
             d = math.dist(person.foot, foot)
@@ -239,8 +263,58 @@ class PeopleCounter:
             best = _Person(id=self._next_person, first=at, last=at, foot=foot, height=height)
             self._next_person += 1
             self._people[best.id] = best
+            self._claim_sightings(best, at)
         self._ids[tid] = best.id
         return best
+
+    def _claim_sightings(self, person: _Person, at: float) -> None:
+        """A new person takes the unconfirmed sightings that lead to where it was first confirmed.
+
+        The tracker confirms a person only after consecutive detections; the sightings before that
+        (kept ``reid_s``) date the person's arrival, and a zone entered then starts its stay then.
+        """
+        reach = self.options.reid_dist * max(person.height, 1.0)
+        foot = person.foot
+        for seen_at, seen_foot, zones in sorted(self._sightings, key=lambda s: -s[0]):  # newest first
+            if seen_at >= at or at - seen_at > self.options.reid_s or math.dist(seen_foot, foot) > reach:
+                continue
+            foot = seen_foot  # chain back from sighting to sighting
+            person.first = min(person.first, seen_at)
+            for name in zones:
+                person.inside_before[name] = min(person.inside_before.get(name, seen_at), seen_at)
+
+    def _refresh_held(self, found: sv.Detections, at: float, taken: set[int]) -> None:
+        """Detections the tracker has not confirmed keep a person held in a zone (see the module doc).
+
+        A weak detector finds someone standing still in one frame out of several; the tracker
+        confirms a track only over consecutive frames, so those sightings come without an id. Each
+        one near where a held person vanished (``reid_dist`` box heights) and inside the zone
+        refreshes that person's stay instead of being dropped.
+        """
+        opts = self.options
+        feet = found.get_anchors_coordinates(sv.Position.BOTTOM_CENTER)
+        inside = {name: zone.trigger(found) for name, zone in self._zones.items()}
+        for i in range(len(found)):
+            foot = (float(feet[i, 0]), float(feet[i, 1]))
+            best: _Person | None = None
+            best_d = math.inf
+            for person in self._people.values():
+                if person.id in taken or not _vanished_inside(person) or at - person.last > opts.hold_s:
+                    continue
+                d = math.dist(person.foot, foot)
+                if d <= opts.reid_dist * max(person.height, 1.0) and d < best_d:
+                    best, best_d = person, d
+            in_zones = frozenset(name for name in inside if inside[name][i])
+            if best is None:
+                self._sightings.append((at, foot, in_zones))
+                continue
+            zones = [name for name in best.stays if name in in_zones]
+            if not zones:
+                continue
+            taken.add(best.id)
+            best.last, best.foot = at, foot
+            for name in zones:
+                best.stays[name].last_inside = at
 
     def _cross(
         self,
@@ -264,10 +338,12 @@ class PeopleCounter:
         self._total("line", name, in_count=int(side > 0), out_count=int(side < 0))
 
     def _close_stays(self, at: float, out: list) -> None:
-        grace = self.options.exit_grace_s
+        opts = self.options
         for person in self._people.values():
             for name, stay in list(person.stays.items()):
-                if at - stay.last_inside > grace or name not in self._zones:
+                vanished_inside = stay.last_inside >= person.last  # not seen since it was inside
+                limit = opts.hold_s if vanished_inside else opts.exit_grace_s
+                if at - stay.last_inside > limit or name not in self._zones:
                     self._end_stay(person, name, stay, out)
 
     def _end_stay(self, person: _Person, name: str, stay: _Stay, out: list) -> None:
@@ -279,7 +355,7 @@ class PeopleCounter:
         self._total("zone", name, visits=1, dwell_s=visit.dwell_s)
 
     def _forget(self, at: float) -> None:
-        horizon = max(self.options.reid_s, self.options.exit_grace_s)
+        horizon = max(self.options.reid_s, self.options.exit_grace_s, self.options.hold_s)
         gone = [pid for pid, p in self._people.items() if at - p.last > horizon and not p.stays]
         for pid in gone:
             del self._people[pid]

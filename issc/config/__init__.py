@@ -247,6 +247,26 @@ class StoreSettings(_Section):
     )
 
 
+class AnalyticsSettings(_Section):
+    """Vehicle visits: which cameras see vehicles come and go, and how long a stay may last."""
+
+    entry_cameras: str = Field("", description="Comma-separated names of the cameras at the way in.")
+    exit_cameras: str = Field(
+        "", description="Comma-separated names of the cameras at the way out (a camera may be both)."
+    )
+    overstay_min: float = Field(
+        0.0, ge=0, le=525_600, description="Alert when a vehicle stays on site longer (minutes; 0: off)."
+    )
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.entry_cameras.split(",") if n.strip())
+
+    @property
+    def exits(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.exit_cameras.split(",") if n.strip())
+
+
 class WebSettings(_Section):
     """What the dashboard's server and pages serve."""
 
@@ -275,6 +295,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "web": WebSettings,
     "auth": AuthSettings,
     "cluster": ClusterSettings,
+    "analytics": AnalyticsSettings,
 }
 
 
@@ -313,6 +334,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @classmethod
     def settings_customise_sources(

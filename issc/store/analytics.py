@@ -17,11 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from issc.analytics import Shape, parse_shapes, shapes_json
+from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
 
 #: Most visits one report lists (newest kept); the totals cover all of them.
 MAX_VISITS = 5000
+#: How far back vehicle visits and the on-site list look for entry reads.
+SITE_LOOKBACK_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,31 @@ class AnalyticsTable:
         for r in self._hours("people", camera, since, until):
             cams[r.camera].append({"hour": _iso(r.hour_ms), "distinct": r.distinct_people})
         return {"cameras": [{"camera": c, "hours": hours} for c, hours in cams.items()]}
+
+    def site_reads(self, cameras: tuple[str, ...], since: float, limit: int = 200_000) -> list[SiteRead]:
+        """Plate events on ``cameras`` last seen at or after ``since`` (UNIX s), oldest first."""
+        if not cameras:
+            return []
+        e = schema.plate_events
+        stmt = (
+            sa.select(e.c.id, e.c.camera, e.c.text, e.c.last_seen_ms, e.c.confirmed)
+            .where(e.c.camera.in_(cameras), e.c.last_seen_ms >= int(since * 1000))
+            .order_by(e.c.last_seen_ms.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt))
+        return [
+            SiteRead(r.id, r.camera, r.text, r.last_seen_ms / 1000, bool(r.confirmed)) for r in reversed(rows)
+        ]
+
+    def site_visits(
+        self, entries: tuple[str, ...], exits: tuple[str, ...], now: float | None = None
+    ) -> list[VehicleVisit]:
+        """Vehicle visits and stays (``exit`` None: on site now) of the last ``SITE_LOOKBACK_DAYS``."""
+        now = time.time() if now is None else now
+        cameras = tuple(dict.fromkeys(entries + exits))
+        return pair_visits(self.site_reads(cameras, now - SITE_LOOKBACK_DAYS * 86_400), entries, exits)
 
 
 def purge_analytics(engine: sa.Engine, before_ms: int) -> int:
