@@ -17,6 +17,7 @@ def run_dashboard() -> None:
     pages = [
         st.Page(PAGES / "live.py", title="Live", icon=":material/videocam:", default=True),
         st.Page(PAGES / "plates.py", title="Plates", icon=":material/directions_car:"),
+        st.Page(PAGES / "analytics.py", title="Analytics", icon=":material/insights:"),
     ]
     user = access.current_user()
     if user is None or user.can("analyst"):
