@@ -217,3 +217,10 @@ def test_hour_totals_roll_over_at_the_hour():
     records = run(c, walk(1, list(range(200, 450, 20)), t0=3590.0, dt=1.0))
     hours = {t.hour for t in records if isinstance(t, HourTotals)}
     assert int(T0 // 3600) * 3600 in hours
+
+
+def test_totals_are_sent_again_after_a_flush():
+    c = counter(LINE, totals_every_s=1.0)
+    c.flush()  # the stream ended (no time given)
+    records = run(c, walk(1, list(range(200, 450, 20)), t0=10.0, dt=0.5))
+    assert any(isinstance(r, HourTotals) and r.in_count == 1 for r in records)

@@ -383,7 +383,7 @@ class PeopleCounter:
         self._dirty = True
 
     def _snapshot(self, at: float) -> list[AnalyticsRecord]:
-        self._sent_at = at
+        self._sent_at = at if math.isfinite(at) else -math.inf
         self._dirty = False
         if self._hour is None:
             return []

@@ -97,6 +97,7 @@ class AnalysisWorker:
             if self._stream_ended.is_set():
                 self._stream_ended.clear()
                 self.flush_tracks()
+                self._flush_counter()  # a clip that loops or a source that failed: people are gone
             item = self._buffer.wait_newer(last_id, timeout=0.5)
             if item is None:
                 continue
@@ -230,7 +231,16 @@ class AnalysisWorker:
         self.flush_tracks()
         for count in self._people.flush():
             self._store(self._sink.add_people_count, count)
-        for record in self.counter.flush():
+        self._flush_counter()
+
+    def _flush_counter(self) -> None:
+        """End the open visits and send the hour's totals."""
+        try:
+            records = self.counter.flush()
+        except Exception:
+            logger.exception("camera %s: finishing the counts failed", self.config.name)
+            return
+        for record in records:
             self._store(self._sink.add_analytics, record)
 
     def _emit(self, event: PlateEvent) -> None:
