@@ -162,7 +162,7 @@ def report_timings(store: Store, repeats: int) -> list[tuple[str, float | None, 
     since = datetime.now(UTC) - timedelta(days=DAYS)
     out = []
     for name, call in (
-        ("zones (1 camera, 30 d, 5000 visits listed)", lambda c: store.zone_report(c, since=since)),
+        ("zones (1 camera, 30 d, 1000 visits listed)", lambda c: store.zone_report(c, since=since)),
         ("lines (1 camera, 30 d)", lambda c: store.line_report(c, since=since)),
         ("people (1 camera, 30 d)", lambda c: store.people_report(c, since=since)),
         ("lines (all cameras, 30 d)", lambda c: store.line_report(None, since=since)),

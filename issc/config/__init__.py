@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from issc import redact
+from issc.config.analytics import AnalyticsSettings
 from issc.config.auth import AuthSettings, is_loopback
 from issc.config.cameras import CameraConfig, SourceKind, parse_cameras
 from issc.config.cluster import ClusterSettings
@@ -245,26 +246,6 @@ class StoreSettings(_Section):
     snapshot_retention_days: int = Field(
         7, ge=0, le=36_500, description="Drop snapshots (crops stay) after this many days (0: keep)."
     )
-
-
-class AnalyticsSettings(_Section):
-    """Vehicle visits: which cameras see vehicles come and go, and how long a stay may last."""
-
-    entry_cameras: str = Field("", description="Comma-separated names of the cameras at the way in.")
-    exit_cameras: str = Field(
-        "", description="Comma-separated names of the cameras at the way out (a camera may be both)."
-    )
-    overstay_min: float = Field(
-        0.0, ge=0, le=525_600, description="Alert when a vehicle stays on site longer (minutes; 0: off)."
-    )
-
-    @property
-    def entries(self) -> tuple[str, ...]:
-        return tuple(n.strip() for n in self.entry_cameras.split(",") if n.strip())
-
-    @property
-    def exits(self) -> tuple[str, ...]:
-        return tuple(n.strip() for n in self.exit_cameras.split(",") if n.strip())
 
 
 class WebSettings(_Section):

@@ -20,9 +20,10 @@ from issc.analytics import Shape, parse_shapes, shapes_json
 from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
+from issc.types import AnalyticsRecord, Crossing, ZoneVisit
 
 #: Most visits one report lists (newest kept); the totals cover all of them.
-MAX_VISITS = 5000
+MAX_VISITS = 1000
 #: How far back vehicle visits and the on-site list look for entry reads.
 SITE_LOOKBACK_DAYS = 30
 
@@ -218,3 +219,47 @@ def purge_analytics(engine: sa.Engine, before_ms: int) -> int:
 def _shapes_row(row: sa.Row) -> CameraShapes:
     shapes = parse_shapes(json.loads(row.shapes), row.width, row.height)
     return CameraShapes(row.camera, shapes, row.width, row.height, row.updated_ms / 1000)
+
+
+def write_analytics(conn: sa.Connection, record: AnalyticsRecord) -> None:
+    """Insert a crossing or a visit, or upsert hourly totals (the writer's transaction)."""
+    if isinstance(record, Crossing):
+        conn.execute(
+            schema.line_crossings.insert().values(
+                camera=record.camera,
+                line=record.line,
+                direction=record.direction,
+                at_ms=round(record.at * 1000),
+                person=record.person,
+            )
+        )
+    elif isinstance(record, ZoneVisit):
+        conn.execute(
+            schema.zone_visits.insert().values(
+                camera=record.camera,
+                zone=record.zone,
+                person=record.person,
+                start_ms=round(record.start * 1000),
+                end_ms=round(record.end * 1000),
+            )
+        )
+    else:
+        h = schema.analytics_hours
+        values = {
+            "in_count": record.in_count,
+            "out_count": record.out_count,
+            "entries": record.entries,
+            "visits": record.visits,
+            "dwell_ms": round(record.dwell_s * 1000),
+            "max_occupancy": record.max_occupancy,
+            "distinct_people": record.distinct,
+        }
+        insert = dialect_insert(conn)(h).values(
+            camera=record.camera, hour_ms=record.hour * 1000, kind=record.kind, name=record.name, **values
+        )
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["camera", "hour_ms", "kind", "name"],
+                set_={k: insert.excluded[k] for k in values},
+            )
+        )

@@ -29,15 +29,15 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 
-from issc.analytics import AnalyticsRecord, Crossing, HourTotals, ZoneVisit
 from issc.plates.text import normalize
 from issc.search import fold
 from issc.store import schema
+from issc.store.analytics import write_analytics
 from issc.store.database import dialect_insert, write_transaction
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
 from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, format_char_conf, to_ms
-from issc.types import PeopleCount, PlateEvent
+from issc.types import AnalyticsRecord, Crossing, HourTotals, PeopleCount, PlateEvent, ZoneVisit
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class HistoryWriter:
                 elif isinstance(record, PeopleCount):
                     _upsert_people(conn, record)
                 elif isinstance(record, Crossing | ZoneVisit | HourTotals):
-                    _write_analytics(conn, record)
+                    write_analytics(conn, record)
                 else:
                     raise TypeError(f"cannot store a {type(record).__name__}")
 
@@ -407,49 +407,6 @@ def _upsert_people(conn: sa.Connection, count: PeopleCount) -> None:
             set_={k: insert.excluded[k] for k in ("max_count", "mean_count", "samples")},
         )
     )
-
-
-def _write_analytics(conn: sa.Connection, record: AnalyticsRecord) -> None:
-    if isinstance(record, Crossing):
-        conn.execute(
-            schema.line_crossings.insert().values(
-                camera=record.camera,
-                line=record.line,
-                direction=record.direction,
-                at_ms=round(record.at * 1000),
-                person=record.person,
-            )
-        )
-    elif isinstance(record, ZoneVisit):
-        conn.execute(
-            schema.zone_visits.insert().values(
-                camera=record.camera,
-                zone=record.zone,
-                person=record.person,
-                start_ms=round(record.start * 1000),
-                end_ms=round(record.end * 1000),
-            )
-        )
-    else:
-        h = schema.analytics_hours
-        values = {
-            "in_count": record.in_count,
-            "out_count": record.out_count,
-            "entries": record.entries,
-            "visits": record.visits,
-            "dwell_ms": round(record.dwell_s * 1000),
-            "max_occupancy": record.max_occupancy,
-            "distinct_people": record.distinct,
-        }
-        insert = dialect_insert(conn)(h).values(
-            camera=record.camera, hour_ms=record.hour * 1000, kind=record.kind, name=record.name, **values
-        )
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["camera", "hour_ms", "kind", "name"],
-                set_={k: insert.excluded[k] for k in values},
-            )
-        )
 
 
 def _describe(record: Record) -> str:
