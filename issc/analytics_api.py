@@ -8,6 +8,8 @@
   to the running camera at once and drawn faintly on its live picture.
 * ``GET /api/analytics/zones|lines|people?camera=&since=&until=`` (viewer) → the reports of
   :class:`issc.store.analytics.AnalyticsTable` (from hourly totals; the zone report lists visits).
+* ``GET /api/analytics/directions?camera=&since=&until=`` → ``{"passes": [{"time", "camera",
+  "plate", "direction", "growth"}]}``: which way each plate pass went (newest first).
 * ``GET /api/analytics/visits?camera=&since=&until=`` → ``{"visits": [{"plate", "entry_camera",
   "entry", "exit_camera", "exit", "duration_s"}]}``: vehicle visits (``ENTRY_CAMERAS`` to
   ``EXIT_CAMERAS``, :mod:`issc.analytics.vehicles`) that ended in the range.
@@ -235,4 +237,5 @@ def analytics_routes(
         Route("/api/analytics/zones", report("zone"), methods=["GET"]),
         Route("/api/analytics/lines", report("line"), methods=["GET"]),
         Route("/api/analytics/people", report("people"), methods=["GET"]),
+        Route("/api/analytics/directions", report("direction"), methods=["GET"]),
     ]

@@ -219,4 +219,21 @@ class HourTotals:
     distinct: int = 0
 
 
-AnalyticsRecord = Crossing | ZoneVisit | HourTotals
+@dataclass(frozen=True)
+class PlateDirection:
+    """Which way a vehicle went in one plate pass (``PlateEvent.pass_key``), from its plate's box.
+
+    Attributes:
+        direction: ``"towards"`` (the plate grew: coming at the camera), ``"away"`` (it shrank) or
+            ``"unknown"`` (it kept its size, or was seen once).
+        growth: Plate box height at the last sighting over the first.
+    """
+
+    camera: str
+    pass_key: str
+    direction: str
+    growth: float
+    at: float
+
+
+AnalyticsRecord = Crossing | ZoneVisit | HourTotals | PlateDirection

@@ -89,6 +89,9 @@ with people_tab:
         )
     table_with_csv(people.drop(columns=["end"]), "distinct-people")
 with vehicles_tab:
+    passes = charts.directions_frame(store, camera, since, tz)
+    st.subheader("Direction of travel")
+    table_with_csv(passes, "plate-directions")
     site = service.settings.analytics
     if not site.entries:
         st.info(

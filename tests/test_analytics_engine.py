@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from test_engine import wait_until
 
 from issc.analysis import Analysis, NullAnalyzer
@@ -65,3 +66,50 @@ def test_the_engine_counts_a_visit_in_a_zone_set_at_runtime(no_thread_leak) -> N
     totals = [r for r in sink.analytics if isinstance(r, HourTotals) and r.kind == "zone"]
     assert totals and totals[-1].visits == 1 and totals[-1].max_occupancy == 1  # sent when the engine stopped
     assert time.time() - visit.end < 60
+
+
+class ApproachingCarAnalyzer(NullAnalyzer):
+    """A plate (track 3) growing from 20 to 40 px tall over 10 analyses, then its pass's event."""
+
+    def __init__(self, tuning: Tuning) -> None:
+        super().__init__(tuning)
+        self.calls = 0
+
+    def analyze(self, frame) -> Analysis:
+        from datetime import UTC, datetime
+
+        from issc.detections import PLATE
+        from issc.types import PlateEvent
+
+        self.calls += 1
+        if self.calls > 10:
+            return Analysis(frame_id=frame.frame_id)
+        h = 20 + 2 * self.calls
+        box = [100, 100, 200, 100 + h]
+        found = make_detections(np.array([box]), np.array([0.9]), np.array([PLATE]))
+        found.tracker_id = np.array([3])
+        found.data["plate_text"] = np.array(["LS15EBC"], dtype=object)
+        events: tuple = ()
+        if self.calls == 10:
+            now = datetime.now(UTC)
+            events = (PlateEvent("x", now, now, "LS15EBC", 0.9, 3, tuple(box), pass_key="pass-1"),)
+        return Analysis(frame_id=frame.frame_id, detections=found, events=events, people=None)
+
+
+def test_the_engine_stores_the_direction_of_each_plate_pass(no_thread_leak) -> None:
+    from issc.types import PlateDirection
+
+    sink = MemorySink()
+    engine = Engine.from_settings(
+        load_settings(cameras="demo", motion_gating=False, detect_fps=10.0),
+        analyzer_factory=lambda cam, tuning: ApproachingCarAnalyzer(tuning),
+        sink=sink,
+    ).start()
+    try:
+        assert wait_until(lambda: any(isinstance(r, PlateDirection) for r in sink.analytics), 20, 0.1)
+    finally:
+        engine.stop()
+    [found] = [r for r in sink.analytics if isinstance(r, PlateDirection)]
+    assert (found.camera, found.pass_key, found.direction) == ("demo", "pass-1", "towards")
+    assert found.growth == pytest.approx(40 / 22, abs=1e-3)
+    assert [e.text for e in sink.events()] == ["LS15EBC"]

@@ -135,3 +135,54 @@ def test_an_overstay_raises_one_alert_through_the_toast_and_webhook_path(tmp_pat
         finally:
             alerts.close()
             hook.close()
+
+
+def plates(*boxes: tuple[int, list[float]]):
+    import numpy as np
+
+    from issc.detections import PLATE, make_detections
+
+    found = make_detections(
+        np.array([b for _, b in boxes], dtype=np.float32),
+        np.full(len(boxes), 0.9),
+        np.full(len(boxes), PLATE),
+    )
+    found.tracker_id = np.array([t for t, _ in boxes])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("heights", "direction"),
+    [([20, 24, 30, 36], "towards"), ([36, 30, 24, 20], "away"), ([24, 25, 24, 23], "unknown")],
+)
+def test_direction_of_travel_from_the_plate_box_growth(heights: list[int], direction: str) -> None:
+    from dataclasses import replace
+
+    from issc.analytics.vehicles import PlateDirections
+
+    directions = PlateDirections("gate")
+    for i, h in enumerate(heights):
+        directions.observe(plates((5, [100 + i, 200, 180 + i, 200 + h]), (9, [400, 50, 450, 60])))
+    # the event's box is the box of one read of track 5
+    event = replace(plate_event(0, "gate", "LS15EBC"), box=(101, 200, 181, 200 + heights[1]), pass_key="p1")
+    found = directions.direction_of(event)
+    assert found is not None and found.direction == direction and found.pass_key == "p1"
+    assert found.growth == pytest.approx(heights[-1] / heights[0], abs=1e-3)
+    assert directions.direction_of(replace(event, box=(1, 2, 3, 4))) is None  # no such track
+
+
+def test_directions_are_stored_and_listed_with_their_plate(site) -> None:
+    from dataclasses import replace
+
+    from issc.types import PlateDirection
+
+    url, store = site
+    store.add_plate_event(
+        replace(plate_event((time.time() - NOW) / 60 - 1, "gate-in", "LS15EBC"), pass_key="k1")
+    )
+    store.add_analytics(PlateDirection("gate-in", "k1", "towards", 1.8, time.time() - 60))
+    assert store.flush()
+    body = requests.get(f"{url}/api/analytics/directions", params={"camera": "gate-in"}, timeout=10).json()
+    assert [(p["plate"], p["direction"], p["growth"]) for p in body["passes"]] == [
+        ("LS15EBC", "towards", 1.8)
+    ]

@@ -3,6 +3,6 @@
 They live in ``issc.types`` because they cross layers (the engine's sink, the store); named here too.
 """
 
-from issc.types import AnalyticsRecord, Crossing, HourTotals, ZoneVisit
+from issc.types import AnalyticsRecord, Crossing, HourTotals, PlateDirection, ZoneVisit
 
-__all__ = ["AnalyticsRecord", "Crossing", "HourTotals", "ZoneVisit"]
+__all__ = ["AnalyticsRecord", "Crossing", "HourTotals", "PlateDirection", "ZoneVisit"]

@@ -11,12 +11,15 @@ is left open is on site now; an open stay longer than ``OVERSTAY_MIN`` is an ove
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import supervision as sv
 from rapidfuzz.distance import Levenshtein
 
 from issc.search import allowed_distance, fold
+from issc.types import PlateDirection, PlateEvent
 
 #: Entry reads of one plate this close in time are one pass (seconds).
 SAME_PASS_S = 120.0
@@ -93,3 +96,58 @@ def pair_visits(reads: Iterable[SiteRead], entry: Sequence[str], exit: Sequence[
 def overstays(visits: Iterable[VehicleVisit], now: float, limit_s: float) -> list[VehicleVisit]:
     """The vehicles on site for longer than ``limit_s`` at ``now``."""
     return [v for v in visits if v.exit is None and now - v.entry.at > limit_s]
+
+
+#: A plate box that grows (shrinks) by this factor over a pass is coming towards (going away from)
+#: the camera.
+GROWTH_FACTOR = 1.2
+#: Plate tracks remembered for the direction of their pass.
+TRACKS_KEPT = 256
+
+
+class PlateDirections:
+    """Direction of travel per plate pass, from the growth of the plate's box over its track.
+
+    ``observe`` takes every analysed frame's tracked plates; ``direction_of`` answers for a finished
+    pass: its event's box is one of the boxes its track was seen with (the box of the read), which
+    names the track; the track's last box height over its first gives the direction.
+    """
+
+    def __init__(self, camera: str) -> None:
+        self.camera = camera
+        self._tracks: OrderedDict[int, tuple[float, float, set[tuple[int, int, int, int]]]] = OrderedDict()
+
+    def observe(self, plates: sv.Detections) -> None:
+        """Record the boxes of the tracked plates of one analysed frame."""
+        if plates.tracker_id is None:
+            return
+        for box, tid in zip(plates.xyxy, plates.tracker_id, strict=True):
+            if tid < 0:
+                continue
+            height = float(box[3] - box[1])
+            key = tuple(round(float(v)) for v in box)
+            first, _, boxes = self._tracks.pop(int(tid), (height, height, set()))
+            boxes.add(key)  # type: ignore[arg-type]
+            self._tracks[int(tid)] = (first, height, boxes)
+        while len(self._tracks) > TRACKS_KEPT:
+            self._tracks.popitem(last=False)
+
+    def direction_of(self, event: PlateEvent) -> PlateDirection | None:
+        """The direction of the pass ``event`` ends (None without a ``pass_key`` or a known track)."""
+        if not event.pass_key:
+            return None
+        box = tuple(int(v) for v in event.box)
+        for first, last, boxes in reversed(self._tracks.values()):
+            if box in boxes:
+                growth = last / first if first > 0 else 1.0
+                direction = (
+                    "towards"
+                    if growth >= GROWTH_FACTOR
+                    else "away"
+                    if growth <= 1 / GROWTH_FACTOR
+                    else "unknown"
+                )
+                return PlateDirection(
+                    self.camera, event.pass_key, direction, round(growth, 3), event.last_seen.timestamp()
+                )
+        return None

@@ -26,8 +26,9 @@ import supervision as sv
 
 from issc.analysis import Analysis, Analyzer, PeopleMinutes
 from issc.analytics import PeopleCounter, Shape
+from issc.analytics.vehicles import PlateDirections
 from issc.config import CameraConfig
-from issc.detections import PERSON
+from issc.detections import PERSON, PLATE
 from issc.engine.buffer import LatestFrame
 from issc.engine.health import Watchdog
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError
@@ -80,6 +81,7 @@ class AnalysisWorker:
         self._motion = MotionGate(analyzer.tuning.motion_threshold)
         self._people = PeopleMinutes(config.name)
         self.counter = PeopleCounter(config.name)
+        self._directions = PlateDirections(config.name)
         self._new_shapes: tuple[Shape, ...] | None = None  # set by set_shapes, taken by the analysis thread
         self.blocked_by: str | None = None  # set when the detector rejected the key
         self.reprobe_s = REPROBE_S
@@ -193,6 +195,8 @@ class AnalysisWorker:
     def _take(self, result: Analysis, frame: Frame) -> None:
         self.latest = (frame.frame_id, result.detections)
         self._overlay.update(result.detections, frame.captured_mono)
+        if len(result.detections):
+            self._directions.observe(result.detections[result.detections.class_id == PLATE])
         for event in result.events:
             self._emit(event)
         for event in result.provisional:
@@ -247,6 +251,9 @@ class AnalysisWorker:
         event = self._named(event)
         if self._store(self._sink.add_plate_event, event):
             self._on_event(event)
+        direction = self._directions.direction_of(event)
+        if direction is not None:
+            self._store(self._sink.add_analytics, direction)
 
     def _named(self, event: PlateEvent) -> PlateEvent:
         """The event under this camera's name (analyzers may not know it)."""

@@ -20,7 +20,7 @@ from issc.analytics import Shape, parse_shapes, shapes_json
 from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
-from issc.types import AnalyticsRecord, Crossing, ZoneVisit
+from issc.types import AnalyticsRecord, Crossing, PlateDirection, ZoneVisit
 
 #: Most visits one report lists (newest kept); the totals cover all of them.
 MAX_VISITS = 1000
@@ -194,6 +194,39 @@ class AnalyticsTable:
             SiteRead(r.id, r.camera, r.text, r.last_seen_ms / 1000, bool(r.confirmed)) for r in reversed(rows)
         ]
 
+    def direction_report(
+        self,
+        camera: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = MAX_VISITS,
+    ) -> dict[str, Any]:
+        """``{"passes": [{"time", "camera", "plate", "direction", "growth"}]}``, newest first."""
+        d, e = schema.plate_directions, schema.plate_events
+        stmt = (
+            sa.select(e.c.last_seen_ms, e.c.camera, e.c.text, d.c.direction, d.c.growth)
+            .join(d, d.c.pass_key == e.c.pass_key)
+            .where(e.c.last_seen_ms >= _ms(since, 0))
+        )
+        if until is not None:
+            stmt = stmt.where(e.c.last_seen_ms < _ms(until, 0))
+        if camera is not None:
+            stmt = stmt.where(e.c.camera == camera)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(e.c.last_seen_ms.desc()).limit(limit)).all()
+        return {
+            "passes": [
+                {
+                    "time": _iso(r.last_seen_ms),
+                    "camera": r.camera,
+                    "plate": r.text,
+                    "direction": r.direction,
+                    "growth": r.growth,
+                }
+                for r in rows
+            ]
+        }
+
     def site_visits(
         self, entries: tuple[str, ...], exits: tuple[str, ...], now: float | None = None
     ) -> list[VehicleVisit]:
@@ -211,6 +244,7 @@ def purge_analytics(engine: sa.Engine, before_ms: int) -> int:
             (schema.line_crossings, schema.line_crossings.c.at_ms),
             (schema.zone_visits, schema.zone_visits.c.end_ms),
             (schema.analytics_hours, schema.analytics_hours.c.hour_ms),
+            (schema.plate_directions, schema.plate_directions.c.at_ms),
         ):
             deleted += conn.execute(table.delete().where(column < before_ms)).rowcount or 0
     return deleted
@@ -233,6 +267,16 @@ def write_analytics(conn: sa.Connection, record: AnalyticsRecord) -> None:
                 person=record.person,
             )
         )
+    elif isinstance(record, PlateDirection):
+        d = schema.plate_directions
+        values = {
+            "camera": record.camera,
+            "direction": record.direction,
+            "growth": float(record.growth),
+            "at_ms": round(record.at * 1000),
+        }
+        insert = dialect_insert(conn)(d).values(pass_key=record.pass_key, **values)
+        conn.execute(insert.on_conflict_do_update(index_elements=["pass_key"], set_=values))
     elif isinstance(record, ZoneVisit):
         conn.execute(
             schema.zone_visits.insert().values(

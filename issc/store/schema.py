@@ -190,3 +190,13 @@ analytics_hours = sa.Table(  # per camera, hour, line/zone: the counter's hourly
     sa.Column("max_occupancy", sa.Integer, nullable=False),
     sa.Column("distinct_people", sa.Integer, nullable=False),
 )
+
+plate_directions = sa.Table(  # one row per plate pass: which way the vehicle went
+    "plate_directions",
+    metadata,
+    sa.Column("pass_key", sa.String(40), primary_key=True),  # plate_events.pass_key
+    sa.Column("camera", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),  # "towards" | "away" | "unknown"
+    sa.Column("growth", sa.Float, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+)

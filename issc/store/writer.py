@@ -37,11 +37,19 @@ from issc.store.database import dialect_insert, write_transaction
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
 from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, format_char_conf, to_ms
-from issc.types import AnalyticsRecord, Crossing, HourTotals, PeopleCount, PlateEvent, ZoneVisit
+from issc.types import (
+    AnalyticsRecord,
+    Crossing,
+    HourTotals,
+    PeopleCount,
+    PlateDirection,
+    PlateEvent,
+    ZoneVisit,
+)
 
 logger = logging.getLogger(__name__)
 
-Record = PlateEvent | PeopleCount | Crossing | ZoneVisit | HourTotals
+Record = PlateEvent | PeopleCount | Crossing | ZoneVisit | HourTotals | PlateDirection
 #: Default byte bound of the queue: JPEGs of records waiting for the writer.
 QUEUE_MAX_BYTES = 256 * 1024 * 1024
 #: Bytes counted per record besides its JPEGs.
@@ -298,7 +306,7 @@ class HistoryWriter:
                     self._insert_event(conn, record)
                 elif isinstance(record, PeopleCount):
                     _upsert_people(conn, record)
-                elif isinstance(record, Crossing | ZoneVisit | HourTotals):
+                elif isinstance(record, Crossing | ZoneVisit | HourTotals | PlateDirection):
                     write_analytics(conn, record)
                 else:
                     raise TypeError(f"cannot store a {type(record).__name__}")

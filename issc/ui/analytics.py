@@ -169,6 +169,21 @@ def site_frame(store: Store, site: AnalyticsSettings, tz: tzinfo) -> tuple[pd.Da
     )
 
 
+def directions_frame(store: Store, camera: str | None, since: datetime, tz: tzinfo) -> pd.DataFrame:
+    """Plate passes with the way they went (towards or away from the camera), newest first."""
+    rows = [
+        {
+            "time": _local(p["time"], tz),
+            "camera": p["camera"],
+            "plate": p["plate"],
+            "direction": p["direction"],
+            "growth": p["growth"],
+        }
+        for p in store.direction_report(camera, since=since)["passes"]
+    ]
+    return pd.DataFrame(rows, columns=["time", "camera", "plate", "direction", "growth"])
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """A table as CSV (UTF-8)."""
     return frame.to_csv(index=False).encode("utf-8")

@@ -6,6 +6,8 @@
 * ``zone_visits``: one row per visit of a zone, entry to exit (``start_ms``, ``end_ms``).
 * ``analytics_hours``: the counter's totals per camera, UTC hour, kind and name: crossings in and
   out, zone entries, visits and summed dwell, max occupancy, distinct people (kind ``people``).
+* ``plate_directions``: per plate pass (``pass_key``), the direction of travel from the plate box's
+  growth (``towards``/``away``/``unknown``).
 
 Revision ID: 0014
 Revises: 0008
@@ -69,9 +71,20 @@ def upgrade() -> None:
         sa.Column("distinct_people", sa.Integer, nullable=False),
     )
     op.create_index("ix_analytics_hours_hour", "analytics_hours", ["hour_ms"])
+    op.create_table(
+        "plate_directions",
+        sa.Column("pass_key", sa.String(40), primary_key=True),
+        sa.Column("camera", sa.String(64), nullable=False),
+        sa.Column("direction", sa.String(8), nullable=False),
+        sa.Column("growth", sa.Float, nullable=False),
+        sa.Column("at_ms", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_plate_directions_at", "plate_directions", ["at_ms"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_plate_directions_at", "plate_directions")
+    op.drop_table("plate_directions")
     op.drop_index("ix_analytics_hours_hour", "analytics_hours")
     op.drop_table("analytics_hours")
     op.drop_index("ix_zone_visits_end", "zone_visits")
