@@ -169,3 +169,19 @@ def test_reports_take_a_camera_and_a_time_range(running) -> None:
     bad = requests.get(f"{url}/api/analytics/lines", params={"since": "yesterday"}, timeout=10)
     assert bad.status_code == 400 and bad.json()["parameter"] == "since"
     assert requests.get(f"{url}/api/analytics/people", params={"cam": "x"}, timeout=10).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role"),
+    [
+        ("GET", "/api/cameras/lobby/zones", "admin"),  # a camera's shapes: admins only, even to read
+        ("PUT", "/api/cameras/lobby/zones", "admin"),
+        ("GET", "/api/cameras", "viewer"),
+        ("GET", "/api/analytics/zones", "viewer"),
+        ("GET", "/api/analytics/onsite", "viewer"),
+    ],
+)
+def test_who_may_read_and_write_lines_zones_and_reports(method: str, path: str, role: str) -> None:
+    from issc.auth.middleware import _needed_role
+
+    assert _needed_role({"type": "http", "method": method}, path) == role
