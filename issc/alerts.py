@@ -15,15 +15,18 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
 
+from issc.analytics.vehicles import VehicleVisit, overstays
 from issc.detect.pool import parse_retry_after
 from issc.redact import error_line, redact_webhook
 from issc.sink import EventSink
-from issc.types import PeopleCount, PlateEvent
+from issc.types import AnalyticsRecord, PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +71,10 @@ class AlertFeed(Protocol):
     def alerts_after(self, seq: int) -> list[Alert]: ...
 
 
-def alert_payload(event: PlateEvent) -> dict[str, Any]:
-    """The JSON body posted to ``WEBHOOK_URL``."""
+def alert_payload(event: PlateEvent, kind: str = "watchlist_hit") -> dict[str, Any]:
+    """The JSON body posted to ``WEBHOOK_URL`` (``kind``: ``watchlist_hit`` or ``overstay``)."""
     return {
-        "type": "watchlist_hit",
+        "type": kind,
         "camera": event.camera,
         "plate": event.text,
         "label": event.watchlist,
@@ -307,17 +310,18 @@ class AlertingSink:
         if label is not None and not event.unsure:
             self.raise_alert(event)
 
-    def raise_alert(self, event: PlateEvent) -> None:
+    def raise_alert(self, event: PlateEvent, kind: str = "watchlist_hit") -> None:
         """Raise the alert of a watchlist hit (``event.watchlist`` set): recent list, log and webhook.
 
-        Also used when an analyst's correction makes a stored event match the watchlist.
+        Also used when an analyst's correction makes a stored event match the watchlist, and for
+        overstays (``kind`` ``"overstay"``, the label saying how long, :class:`OverstayMonitor`).
         """
         with self._lock:
             self._seq += 1
             self._alerts.append(Alert(self._seq, time.time(), event))
-        logger.info("watchlist hit: %s (%s) on %s", event.text, event.watchlist, event.camera)
+        logger.info("%s: %s (%s) on %s", kind.replace("_", " "), event.text, event.watchlist, event.camera)
         if self.webhook is not None:
-            self.webhook.send(alert_payload(event))
+            self.webhook.send(alert_payload(event, kind))
 
     def save_provisional(self, event: PlateEvent) -> None:
         """Passed on: no alert until the pass has ended (its final event comes through add_plate_event)."""
@@ -325,6 +329,9 @@ class AlertingSink:
 
     def add_people_count(self, count: PeopleCount) -> None:
         self.inner.add_people_count(count)
+
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        self.inner.add_analytics(record)
 
     def alerts_after(self, seq: int) -> list[Alert]:
         """Alerts newer than ``seq`` (0: all kept), oldest first."""
@@ -335,3 +342,79 @@ class AlertingSink:
         """Stop the webhook sender (the inner sink belongs to whoever made it)."""
         if self.webhook is not None:
             self.webhook.close()
+
+
+class OverstayMonitor:
+    """Raises an overstay alert, once per stay, for each vehicle on site longer than ``limit_s``.
+
+    Checks every ``interval_s`` on its own thread; the alert goes through ``alerts`` (the
+    watchlist's recent list, toast and webhook) as a ``PlateEvent`` of the entry camera whose label
+    says how long the vehicle has been on site.
+
+    Args:
+        visits: Returns the current stays (``issc.store.Store.site_visits`` with the site's cameras).
+        alerts: Where the alert is raised.
+        limit_s: ``OVERSTAY_MIN`` in seconds.
+    """
+
+    def __init__(
+        self,
+        visits: Callable[[float], list[VehicleVisit]],
+        alerts: AlertingSink,
+        limit_s: float,
+        interval_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._visits = visits
+        self._alerts = alerts
+        self.limit_s = limit_s
+        self.interval_s = interval_s
+        self._clock = clock
+        self._alerted: set[int] = set()  # entry event ids already alerted
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> list[VehicleVisit]:
+        """Alert the new overstays now; returns them."""
+        now = self._clock()
+        found = [
+            v
+            for v in overstays(self._visits(now), now, self.limit_s)
+            if v.entry.event_id not in self._alerted
+        ]
+        for visit in found:
+            self._alerted.add(visit.entry.event_id)
+            minutes = visit.on_site_s(now) / 60
+            entered = datetime.fromtimestamp(visit.entry.at, tz=UTC)
+            event = PlateEvent(
+                camera=visit.entry.camera,
+                first_seen=entered,
+                last_seen=datetime.fromtimestamp(now, tz=UTC),
+                text=visit.plate,
+                confidence=1.0,
+                reads=1,
+                box=(0, 0, 0, 0),
+                watchlist=f"overstay: {minutes:.0f} min on site (limit {self.limit_s / 60:g} min)",
+            )
+            self._alerts.raise_alert(event, kind="overstay")
+        return found
+
+    def start(self) -> OverstayMonitor:
+        """Check every ``interval_s`` on a thread of its own (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._thread = threading.Thread(target=self._run, name="issc-overstay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:
+                logger.exception("overstay check failed")

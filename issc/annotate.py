@@ -4,6 +4,8 @@ frame, and the one JPEG encoder (live stream, plate crops and snapshots)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,6 +19,43 @@ _TEXT_SCALE = 0.5
 _TEXT_PADDING = 4
 _OPAQUE = 0.99  # boxes at least this opaque are drawn as they are
 _MIN_OPACITY = 0.02  # boxes fainter than this are not drawn
+_SHAPE_COLOR = (255, 200, 0)  # counting lines and zones: light blue (BGR)
+_SHAPE_OPACITY = 0.45
+
+
+def draw_shapes(out: np.ndarray, shapes: Sequence[Any]) -> None:
+    """Draw counting lines and zones faintly into ``out`` (in place).
+
+    Each shape has ``name``, ``kind`` (``"zone"`` closed, ``"line"`` open) and ``points`` in the
+    frame's pixels (``issc.analytics.Shape``); only the region around them is blended.
+    """
+    if not shapes:
+        return
+    h, w = out.shape[:2]
+    polys = [np.round(np.asarray(s.points, dtype=np.float64)).astype(np.int32) for s in shapes]
+    allpts = np.concatenate(polys)
+    left, top = max(int(allpts[:, 0].min()) - 4, 0), max(int(allpts[:, 1].min()) - 20, 0)
+    right, bottom = min(int(allpts[:, 0].max()) + 80, w), min(int(allpts[:, 1].max()) + 4, h)
+    if right <= left or bottom <= top:
+        return
+    under = out[top:bottom, left:right]
+    drawn = under.copy()
+    for shape, pts in zip(shapes, polys, strict=True):
+        pts = pts - np.array([left, top], dtype=np.int32)
+        cv2.polylines(drawn, [pts], shape.kind == "zone", _SHAPE_COLOR, 2, cv2.LINE_AA)
+        x, y = int(pts[0][0]), int(pts[0][1])
+        label = shape.name if shape.kind == "zone" else f"{shape.name} (in: {getattr(shape, 'in_side', '')})"
+        cv2.putText(
+            drawn,
+            label,
+            (x + 3, max(y - 5, 12)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            _SHAPE_COLOR,
+            1,
+            cv2.LINE_AA,
+        )
+    under[:] = cv2.addWeighted(drawn, _SHAPE_OPACITY, under, 1.0 - _SHAPE_OPACITY, 0.0)
 
 
 class FrameAnnotator:
@@ -27,6 +66,7 @@ class FrameAnnotator:
     """
 
     def __init__(self) -> None:
+        self.shapes: Sequence[Any] = ()  # counting lines and zones drawn faintly under the boxes
         self._boxes = sv.BoxAnnotator(color=_PALETTE, color_lookup=sv.ColorLookup.CLASS, thickness=2)
         self._labels = sv.LabelAnnotator(
             color=_PALETTE,
@@ -39,6 +79,7 @@ class FrameAnnotator:
     def annotate(self, scene: np.ndarray, detections: sv.Detections) -> np.ndarray:
         """Return an annotated copy of ``scene``; ``scene`` itself is never changed."""
         out = scene.copy()
+        draw_shapes(out, self.shapes)
         if len(detections) == 0:
             return out
         # Boxes from an older frame may lie partly outside a resized frame: clip them.

@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from issc import auth, service, web
+from issc.analytics_api import analytics_routes
 from issc.api import plate_routes
 from issc.camera_api import camera_routes
-from issc.config import is_loopback
+from issc.config import AnalyticsSettings, is_loopback
 from issc.engine import Engine
 from issc.errors import ConfigError
 from issc.health import health_json
@@ -62,6 +63,10 @@ def _store() -> Store:
     return store
 
 
+def _site() -> AnalyticsSettings:
+    return service.current().settings.analytics
+
+
 def _corrected(result: CorrectionResult) -> None:
     service.current().corrected(result)
 
@@ -87,6 +92,7 @@ def routes() -> list[BaseRoute]:
         *web.routes(_engine),
         *metrics_routes(_engine, _service, web.open_viewers),
         *plate_routes(_store, _corrected),
+        *analytics_routes(_store, _engine, _site),
         Route("/api/health", _health, methods=["GET"]),
     ]
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from issc.alerts import AlertingSink
+from issc.alerts import AlertingSink, OverstayMonitor
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.camera_admin import CameraAdmin
 from issc.config import CameraConfig, Settings, load_settings, redact_url
@@ -175,6 +175,7 @@ class Service(CameraAdmin):
     detector: Detector | None = None
     store: Store | None = None  # None when the history is off
     alerts: AlertingSink | None = None  # the watchlist alerts of the history's events
+    overstay: OverstayMonitor | None = None  # OVERSTAY_MIN alerts, when set (started with the service)
 
     def corrected(self, result: CorrectionResult) -> None:
         """After an analyst's correction: a text that now matches the watchlist raises the alert."""
@@ -219,13 +220,23 @@ class Service(CameraAdmin):
                 tuning=tuning,
                 alerts=alerts,
             )
+            if store is not None:
+                _restore_shapes(engine, store)
         except BaseException:
             if alerts is not None:
                 alerts.close()  # nor a webhook thread
             if store is not None:
                 store.close()  # no writer or retention thread left behind by a failed build
             raise
-        return cls(settings=settings, engine=engine, sink=sink, detector=detector, store=store, alerts=alerts)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sink=sink,
+            detector=detector,
+            store=store,
+            alerts=alerts,
+            overstay=_overstay_monitor(settings, store, alerts),
+        )
 
     @classmethod
     def _remote(cls, settings: Settings) -> Service:
@@ -253,14 +264,41 @@ class Service(CameraAdmin):
         if self.settings.cluster.engine != "remote":
             self._start_stored_cameras()
         self.engine.start()
+        if self.overstay is not None:
+            self.overstay.start()
         return self
 
     def stop(self) -> None:
         """Stop the cameras (their last events reach the sink), then close the sink and the store."""
+        if self.overstay is not None:
+            self.overstay.stop()
         self.engine.stop()
         self.sink.close()
         if self.store is not None:
             self.store.close()
+
+
+def _overstay_monitor(
+    settings: Settings, store: Store | None, alerts: AlertingSink | None
+) -> OverstayMonitor | None:
+    """The ``OVERSTAY_MIN`` check over the entry and exit cameras (None when off or no history)."""
+    site = settings.analytics
+    if not site.overstay_min or store is None or alerts is None or not site.entries:
+        return None
+    return OverstayMonitor(
+        lambda now: store.site_visits(site.entries, site.exits, now), alerts, site.overstay_min * 60
+    )
+
+
+def _restore_shapes(engine: Engine, store: Store) -> None:
+    """Give each camera the counting lines and zones stored for its name (a bad row is skipped)."""
+    try:
+        stored = store.all_camera_shapes()
+    except Exception:
+        logger.exception("reading the cameras' lines and zones failed: counting without them")
+        return
+    for name, item in stored.items():
+        engine.set_shapes(name, item.shapes)
 
 
 def build_engine(settings: Settings, **kwargs: Any) -> Engine:

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Protocol
 
-from issc.types import PeopleCount, PlateEvent
+from issc.types import AnalyticsRecord, PeopleCount, PlateEvent
 
 
 class EventSink(Protocol):
@@ -23,6 +23,10 @@ class EventSink(Protocol):
 
     def add_people_count(self, count: PeopleCount) -> None: ...
 
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        """A line crossing, zone visit or hourly totals (``issc.analytics``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -33,6 +37,7 @@ class MemorySink:
         self._lock = threading.Lock()
         self.plate_events: deque[PlateEvent] = deque(maxlen=max_events)
         self.people_counts: deque[PeopleCount] = deque(maxlen=max_events)
+        self.analytics: deque[AnalyticsRecord] = deque(maxlen=max_events)
 
     def add_plate_event(self, event: PlateEvent) -> None:
         with self._lock:
@@ -41,6 +46,10 @@ class MemorySink:
     def add_people_count(self, count: PeopleCount) -> None:
         with self._lock:
             self.people_counts.append(count)
+
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        with self._lock:
+            self.analytics.append(record)
 
     def save_provisional(self, event: PlateEvent) -> None:
         """Ignored: in memory, only finished passes are kept."""

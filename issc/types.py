@@ -157,3 +157,84 @@ class PeopleCount:
     max_count: int
     mean_count: float
     samples: int
+
+
+# Lines, zones and visits (issc.analytics). Times are UNIX seconds (capture time of the frames);
+# ``person`` is the counter's own id: tracker ids merged across short losses, unique per camera and run.
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A person crossed a counting line."""
+
+    camera: str
+    line: str
+    direction: str  # "in" | "out"
+    at: float
+    person: int
+
+
+@dataclass(frozen=True)
+class ZoneVisit:
+    """A person's stay in a zone, from the first to the last frame seen inside."""
+
+    camera: str
+    zone: str
+    person: int
+    start: float
+    end: float
+
+    @property
+    def dwell_s(self) -> float:
+        """Seconds from entry to exit."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class HourTotals:
+    """The running totals of one line, zone or the whole camera (``kind`` ``"people"``) for one hour.
+
+    Sent again whenever they change (at most once a minute) and when the hour closes; the store
+    keeps the newest per (camera, hour, kind, name).
+
+    Attributes:
+        hour: Start of the hour (UNIX seconds, a multiple of 3600).
+        kind: ``"line"``, ``"zone"`` or ``"people"`` (``name`` is ``""`` then).
+        in_count / out_count: Line crossings.
+        entries: Zone visits begun (past the minimum dwell).
+        visits / dwell_s: Zone visits ended and their summed dwell.
+        max_occupancy: Most people in the zone at once.
+        distinct: Distinct people seen by the camera (``kind`` ``"people"``).
+    """
+
+    camera: str
+    hour: int
+    kind: str
+    name: str
+    in_count: int = 0
+    out_count: int = 0
+    entries: int = 0
+    visits: int = 0
+    dwell_s: float = 0.0
+    max_occupancy: int = 0
+    distinct: int = 0
+
+
+@dataclass(frozen=True)
+class PlateDirection:
+    """Which way a vehicle went in one plate pass (``PlateEvent.pass_key``), from its plate's box.
+
+    Attributes:
+        direction: ``"towards"`` (the plate grew: coming at the camera), ``"away"`` (it shrank) or
+            ``"unknown"`` (it kept its size, or was seen once).
+        growth: Plate box height at the last sighting over the first.
+    """
+
+    camera: str
+    pass_key: str
+    direction: str
+    growth: float
+    at: float
+
+
+AnalyticsRecord = Crossing | ZoneVisit | HourTotals | PlateDirection

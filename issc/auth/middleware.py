@@ -54,6 +54,8 @@ UPLOAD_PATH = "/_stcore/upload_file"
 RECHECK_EVERY_S = 1.0
 #: Long-lived HTTP responses that are re-checked while they run.
 _STREAM_PREFIXES = ("/video_feed/",)
+#: Reads that only an admin may make: a camera's lines and zones (``/api/cameras/<name>/zones``).
+_ADMIN_READ_SUFFIXES = (("/api/cameras/", "/zones"),)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -331,6 +333,8 @@ def _needed_role(scope: Scope, path: str) -> str:
     """The weakest role that may make this request: reads need a viewer, reviews an analyst, other
     writes an admin (pages refine this per page: :func:`issc.ui.access.require_role`)."""
     method = scope.get("method")
+    if any(path.startswith(p) and path.rstrip("/").endswith(s) for p, s in _ADMIN_READ_SUFFIXES):
+        return "admin"
     if scope["type"] == "websocket" or method in _READ_METHODS:
         return "viewer"
     if any(method == m and path.startswith(prefix) for m, prefix in _ANALYST_WRITES):

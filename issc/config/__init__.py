@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from issc import redact
+from issc.config.analytics import AnalyticsSettings
 from issc.config.auth import AuthSettings, is_loopback
 from issc.config.cameras import CAMERA_NAME_RE, CameraConfig, SourceKind, classify_source, parse_cameras
 from issc.config.cluster import ClusterSettings
@@ -263,6 +264,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "web": WebSettings,
     "auth": AuthSettings,
     "cluster": ClusterSettings,
+    "analytics": AnalyticsSettings,
 }
 
 
@@ -301,6 +303,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -25,7 +25,10 @@ from typing import Any
 import supervision as sv
 
 from issc.analysis import Analysis, Analyzer, PeopleMinutes
+from issc.analytics import PeopleCounter, Shape
+from issc.analytics.vehicles import PlateDirections
 from issc.config import CameraConfig
+from issc.detections import PERSON, PLATE
 from issc.engine.buffer import LatestFrame
 from issc.engine.health import Watchdog
 from issc.errors import DetectorAuthError, DetectorResponseError, DetectorUnavailableError
@@ -77,6 +80,9 @@ class AnalysisWorker:
         self._motion_gating = motion_gating
         self._motion = MotionGate(analyzer.tuning.motion_threshold)
         self._people = PeopleMinutes(config.name)
+        self.counter = PeopleCounter(config.name)
+        self._directions = PlateDirections(config.name)
+        self._new_shapes: tuple[Shape, ...] | None = None  # set by set_shapes, taken by the analysis thread
         self.blocked_by: str | None = None  # set when the detector rejected the key
         self.reprobe_s = REPROBE_S
         self._blocked_at = 0.0
@@ -95,6 +101,7 @@ class AnalysisWorker:
             if self._stream_ended.is_set():
                 self._stream_ended.clear()
                 self.flush_tracks()
+                self._flush_counter()  # a clip that loops or a source that failed: people are gone
             item = self._buffer.wait_newer(last_id, timeout=0.5)
             if item is None:
                 continue
@@ -183,9 +190,15 @@ class AnalysisWorker:
                 break
         return self._stop.is_set()
 
+    def set_shapes(self, shapes: tuple[Shape, ...]) -> None:
+        """Count with these lines and zones from the next analysed frame on (any thread)."""
+        self._new_shapes = tuple(shapes)
+
     def _take(self, result: Analysis, frame: Frame) -> None:
         self.latest = (frame.frame_id, result.detections)
         self._overlay.update(result.detections, frame.captured_mono)
+        if len(result.detections):
+            self._directions.observe(result.detections[result.detections.class_id == PLATE])
         for event in result.events:
             self._emit(event)
         for event in result.provisional:
@@ -194,6 +207,21 @@ class AnalysisWorker:
             self.people_in_view = result.people
             for count in self._people.add(frame.captured_at, result.people):
                 self._store(self._sink.add_people_count, count)
+            self._count(result.detections, frame.captured_at)
+
+    def _count(self, detections: sv.Detections, captured_at: float) -> None:
+        """Line crossings, zone visits and distinct people from this frame's tracked people."""
+        shapes, self._new_shapes = self._new_shapes, None
+        if shapes is not None:
+            self.counter.set_shapes(shapes)
+        try:
+            people = detections[detections.class_id == PERSON] if len(detections) else detections
+            records = self.counter.update(people, captured_at)
+        except Exception:
+            logger.exception("camera %s: counting people failed", self.config.name)
+            return
+        for record in records:
+            self._store(self._sink.add_analytics, record)
 
     def flush_tracks(self) -> None:
         """Finish the open plate tracks with the reads they have (stream ended, static, stop)."""
@@ -210,12 +238,26 @@ class AnalysisWorker:
         self.flush_tracks()
         for count in self._people.flush():
             self._store(self._sink.add_people_count, count)
+        self._flush_counter()
+
+    def _flush_counter(self) -> None:
+        """End the open visits and send the hour's totals."""
+        try:
+            records = self.counter.flush()
+        except Exception:
+            logger.exception("camera %s: finishing the counts failed", self.config.name)
+            return
+        for record in records:
+            self._store(self._sink.add_analytics, record)
 
     def _emit(self, event: PlateEvent) -> None:
         event = self._named(event)
         if self._store(self._sink.add_plate_event, event):
             self.plate_events += 1
             self._on_event(event)
+        direction = self._directions.direction_of(event)
+        if direction is not None:
+            self._store(self._sink.add_analytics, direction)
 
     def _named(self, event: PlateEvent) -> PlateEvent:
         """The event under this camera's name (analyzers may not know it)."""

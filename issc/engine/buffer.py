@@ -33,6 +33,7 @@ class Published:
     published_mono: float
     boxes: sv.Detections = field(default_factory=empty_detections)
     draw: Draw | None = field(default=None, repr=False)
+    shapes: bool = False  # counting lines or zones to draw, boxes or not
     _image: np.ndarray | None = field(default=None, repr=False)
     _jpeg: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -53,7 +54,11 @@ class Published:
     def _drawn(self) -> np.ndarray:
         if self._image is None:
             raw = self.frame.image
-            self._image = self.draw(raw, self.boxes) if self.draw is not None and len(self.boxes) else raw
+            self._image = (
+                self.draw(raw, self.boxes)
+                if self.draw is not None and (len(self.boxes) or self.shapes)
+                else raw
+            )
         return self._image
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from issc.analysis import Analyzer
+from issc.analytics import Shape
 from issc.annotate import no_signal_frame
 from issc.config import CameraConfig
 from issc.engine.analyze import AnalysisWorker
@@ -65,6 +66,7 @@ class Camera:
             motion_gating,
         )
         self._threads: list[threading.Thread] = []
+        self.shapes: tuple[Shape, ...] = ()
         self._no_signal_cache: tuple[int, bytes] | None = None
 
     @property
@@ -95,6 +97,12 @@ class Camera:
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.01))
         self.analysis.finish()
+
+    def set_shapes(self, shapes: tuple[Shape, ...]) -> None:
+        """Count through these lines and zones and draw them faintly on the live picture."""
+        self.shapes = tuple(shapes)
+        self.analysis.set_shapes(self.shapes)
+        self.capture.annotator.shapes = self.shapes
 
     @property
     def threads(self) -> list[threading.Thread]:

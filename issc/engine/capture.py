@@ -50,7 +50,8 @@ class Capture:
         self._stop = stop
         self._stream_ended = stream_ended  # set when a clip loops or the source fails: tracks end
         self._reconnect_max_s = reconnect_max_s
-        self._draw = FrameAnnotator().annotate
+        self.annotator = FrameAnnotator()  # its ``shapes`` are set by the analysis (counting lines, zones)
+        self._draw = self.annotator.annotate
         self._frame_id = -1
         self._dropped_before = 0  # drops of earlier source instances
         self._source: Source | None = None
@@ -117,5 +118,13 @@ class Capture:
         )
         boxes = self._overlay.boxes_at(now, image)  # every frame shows the boxes, moved along
         published = time.monotonic()
-        self._buffer.publish(Published(frame=frame, published_mono=published, boxes=boxes, draw=self._draw))
+        self._buffer.publish(
+            Published(
+                frame=frame,
+                published_mono=published,
+                boxes=boxes,
+                draw=self._draw,
+                shapes=bool(self.annotator.shapes),
+            )
+        )
         self._watchdog.on_frame(now, published, (image.shape[1], image.shape[0]))

@@ -13,6 +13,7 @@ import numpy as np
 
 from issc.alerts import Alert, AlertFeed
 from issc.analysis import Analyzer, NullAnalyzer
+from issc.analytics import Shape
 from issc.config import CameraConfig, CameraSettings, DetectionSettings, Settings, WebSettings
 from issc.engine.buffer import Published
 from issc.engine.camera import Camera
@@ -212,6 +213,28 @@ class Engine:
         """
         cameras = self.all_cameras() if camera_id is None else [self.camera(camera_id)]
         return [camera.config.id for camera in cameras if camera.analysis.unblock()]
+
+    # --- lines and zones -----------------------------------------------------------------
+
+    def set_shapes(self, camera_name: str, shapes: tuple[Shape, ...]) -> bool:
+        """Count ``camera_name``'s people through these lines and zones from its next frame on.
+
+        Returns:
+            Whether a camera of that name runs in this engine.
+        """
+        found = False
+        for camera in self.all_cameras():
+            if camera.config.name == camera_name:
+                camera.set_shapes(shapes)
+                found = True
+        return found
+
+    def occupancy(self, camera_name: str) -> dict[str, int]:
+        """People in each zone of ``camera_name`` now (empty for an unknown camera)."""
+        for camera in self.all_cameras():
+            if camera.config.name == camera_name:
+                return camera.analysis.counter.occupancy()
+        return {}
 
     # --- tuning --------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from issc.store import schema
+from issc.store.analytics import purge_analytics
 from issc.store.database import write_transaction
 from issc.store.keys import PlateKeys
 from issc.store.records import HOUR_MS
@@ -216,6 +217,7 @@ class Purger:
             snapshots = self._drop_snapshots(now_ms - self.policy.snapshot_days * _DAY_MS)
         if self.policy.days:
             events += self._delete_before(now_ms - self.policy.days * _DAY_MS)
+            purge_analytics(self.engine, now_ms - self.policy.days * _DAY_MS)
         unmet = None
         if self.policy.max_gb:
             capped, met = self._cap_size(int(self.policy.max_gb * 1e9), now_ms)

@@ -172,3 +172,62 @@ cameras = sa.Table(  # revision 0012: cameras managed on the dashboard (issc.sto
     sa.Column("updated_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_by", sa.String(64), nullable=False),
 )
+
+# revision 0014: lines, zones and visits (issc.analytics)
+camera_zones = sa.Table(  # the counting lines and zones of each camera, by camera name
+    "camera_zones",
+    metadata,
+    sa.Column("camera", sa.String(64), primary_key=True),
+    sa.Column("shapes", sa.Text, nullable=False),  # JSON {"zones": [...]} as the API takes it
+    sa.Column("width", sa.Integer, nullable=False),  # the frame the points are in
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+line_crossings = sa.Table(
+    "line_crossings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("camera", sa.String(64), nullable=False),
+    sa.Column("line", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),  # "in" | "out"
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("person", sa.Integer, nullable=False),
+)
+
+zone_visits = sa.Table(
+    "zone_visits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("camera", sa.String(64), nullable=False),
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("person", sa.Integer, nullable=False),
+    sa.Column("start_ms", sa.BigInteger, nullable=False),
+    sa.Column("end_ms", sa.BigInteger, nullable=False),
+)
+
+analytics_hours = sa.Table(  # per camera, hour, line/zone: the counter's hourly totals (newest kept)
+    "analytics_hours",
+    metadata,
+    sa.Column("camera", sa.String(64), primary_key=True),
+    sa.Column("hour_ms", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),  # "line" | "zone" | "people"
+    sa.Column("name", sa.String(64), primary_key=True),  # "" for "people"
+    sa.Column("in_count", sa.Integer, nullable=False),
+    sa.Column("out_count", sa.Integer, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("dwell_ms", sa.BigInteger, nullable=False),
+    sa.Column("max_occupancy", sa.Integer, nullable=False),
+    sa.Column("distinct_people", sa.Integer, nullable=False),
+)
+
+plate_directions = sa.Table(  # one row per plate pass: which way the vehicle went
+    "plate_directions",
+    metadata,
+    sa.Column("pass_key", sa.String(40), primary_key=True),  # plate_events.pass_key
+    sa.Column("camera", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),  # "towards" | "away" | "unknown"
+    sa.Column("growth", sa.Float, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from typing import Self
 
+from issc.store.analytics import AnalyticsTable
 from issc.store.cameras import CameraTable
 from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
@@ -29,7 +30,7 @@ from issc.types import PlateEvent
 logger = logging.getLogger(__name__)
 
 
-class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTable):
+class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTable, AnalyticsTable):
     """Plate history, people counts, watchlist, settings and analyst review in one SQL database.
 
     Implements ``EventSink``. The plate queries come with :class:`issc.store.review.ReviewTable`
@@ -117,6 +118,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTab
         SettingsTable.__init__(self, engine)
         self.outbox = Outbox(engine)
         CameraTable.__init__(self, engine)
+        AnalyticsTable.__init__(self, engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
         )

@@ -33,15 +33,24 @@ from issc.plates.text import normalize
 from issc.redact import redact
 from issc.search import fold
 from issc.store import schema
+from issc.store.analytics import write_analytics
 from issc.store.database import dialect_insert, write_transaction
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
 from issc.store.records import HOUR_MS, DeadLetter, StoreStatus, format_char_conf, to_ms
-from issc.types import PeopleCount, PlateEvent
+from issc.types import (
+    AnalyticsRecord,
+    Crossing,
+    HourTotals,
+    PeopleCount,
+    PlateDirection,
+    PlateEvent,
+    ZoneVisit,
+)
 
 logger = logging.getLogger(__name__)
 
-Record = PlateEvent | PeopleCount
+Record = PlateEvent | PeopleCount | Crossing | ZoneVisit | HourTotals | PlateDirection
 #: Default byte bound of the queue: JPEGs of records waiting for the writer.
 QUEUE_MAX_BYTES = 256 * 1024 * 1024
 #: Bytes counted per record besides its JPEGs.
@@ -130,6 +139,10 @@ class HistoryWriter:
     def add_people_count(self, count: PeopleCount) -> None:
         """Queue a per-minute people count (upserted per camera and minute); never blocks."""
         self._enqueue(count)
+
+    def add_analytics(self, record: AnalyticsRecord) -> None:
+        """Queue a line crossing, a zone visit or hourly totals (upserted per hour); never blocks."""
+        self._enqueue(record)
 
     def _enqueue(self, record: Record) -> None:
         size = record_bytes(record)
@@ -294,6 +307,8 @@ class HistoryWriter:
                     self._insert_event(conn, record)
                 elif isinstance(record, PeopleCount):
                     _upsert_people(conn, record)
+                elif isinstance(record, Crossing | ZoneVisit | HourTotals | PlateDirection):
+                    write_analytics(conn, record)
                 else:
                     raise TypeError(f"cannot store a {type(record).__name__}")
 

@@ -37,6 +37,7 @@ def run_dashboard() -> None:
         st.Page(PAGES / "live.py", title="Live", icon=live_icon, url_path="", default=True),
         _page("live", "Live", live_icon, visibility="hidden"),
         _page("plates", "Plates", ":material/directions_car:"),
+        _page("analytics", "Analytics", ":material/insights:"),
     ]
     user = access.current_user()
     if user is None or user.can("analyst"):
