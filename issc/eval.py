@@ -31,7 +31,8 @@ from rapidfuzz.distance import Levenshtein
 from issc.detections import box_iou
 from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr import ENGINES, get_engine
-from issc.plates.ocr.reader import PREPROCESS, PlateReader, second_opinion_for
+from issc.plates.ocr.reader import PREPROCESS, PlateReader
+from issc.plates.ocr.second import second_opinion_for
 from issc.plates.read import read_plates
 from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
 from issc.plates.text import levenshtein, normalize
@@ -271,7 +272,9 @@ def cmd_plates(args: argparse.Namespace) -> int:
     rules = region.rules(o_is_zero=True if args.o_is_zero else None)
     second = second_opinion_for(args.engine) if args.second_opinion else None
     reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules, second=second)
-    locator = PlateLocator(reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y))
+    locator = PlateLocator(
+        reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y), second=second
+    )
     crops = args.crops or any(s.box is None for s in samples)
     results = []
     for sample in samples:

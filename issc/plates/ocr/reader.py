@@ -18,7 +18,7 @@ import numpy as np
 from issc.errors import ConfigError
 from issc.plates.ocr import get_engine
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs, joined_sizes
-from issc.plates.ocr.second import MODEL_PATH, SecondOpinion, plate_line_model
+from issc.plates.ocr.second import SecondOpinion, second_opinion_for
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize_beliefs
 from issc.types import PlateRead
 
@@ -272,11 +272,3 @@ def make_reader(
         rules=rules,
         second=second_opinion_for(engine) if second_opinion else None,
     )
-
-
-def second_opinion_for(engine: str) -> SecondOpinion | None:
-    """The shared second opinion for readers on ``engine``: ``None`` for engines without
-    per-character beliefs (EasyOCR) or when the model is not installed."""
-    if engine != "rapidocr" or not MODEL_PATH.is_file():
-        return None
-    return SecondOpinion(plate_line_model())

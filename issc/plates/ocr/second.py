@@ -192,3 +192,11 @@ def plate_line_model() -> PlateLineModel:
         if _MODEL is None:
             _MODEL = PlateLineModel()
         return _MODEL
+
+
+def second_opinion_for(engine: str) -> SecondOpinion | None:
+    """The shared second opinion for readers on ``engine``: ``None`` for engines without
+    per-character beliefs (EasyOCR) or when the model is not installed."""
+    if engine != "rapidocr" or not MODEL_PATH.is_file():
+        return None
+    return SecondOpinion(plate_line_model())
