@@ -19,6 +19,7 @@ COMMANDS = {
     "viewers": "issc.bench.viewers",
     "soak": "issc.bench.soak",
     "cluster": "issc.bench.cluster",
+    "reader": "issc.bench.reader",
 }
 
 
