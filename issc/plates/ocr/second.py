@@ -118,6 +118,22 @@ def _canonical(belief: CharBelief) -> dict[str, float]:
     return out
 
 
+#: Look-alikes that many plate fonts print with one glyph: their beliefs count together.
+_SAME_GLYPH = ("0", "O")
+
+
+def _glyph_prob(belief: dict[str, float], char: str) -> float:
+    """The probability of ``char``'s glyph: O and 0 together (``_SAME_GLYPH``), others alone."""
+    if char in _SAME_GLYPH:
+        return sum(belief.get(k, 0.0) for k in _SAME_GLYPH)
+    return belief.get(char, 0.0)
+
+
+def _unsure(char: CharBelief, below: float) -> bool:
+    """Whether PP-OCR's belief in a plate character's glyph is under ``below``."""
+    return _glyph_prob(_canonical(char), normalize(char.char)) < below
+
+
 def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextLine:
     """``line`` with each plate character's beliefs averaged with ``second``'s, one to one.
 
@@ -125,6 +141,10 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
         line: PP-OCR's read, with per-character beliefs.
         second: The plate recogniser's characters of the same crop.
         weight: The second opinion's share of each fused belief, in [0, 1].
+
+    The winner at each place is the character whose glyph is most believed, O and 0 counting
+    together (one glyph in many plate fonts: PP-OCR splits its belief between them, which must not
+    hand the place to a third character).
 
     Returns:
         The fused line (same polygon; spans and glyph sizes kept); ``line`` itself when it has no
@@ -142,7 +162,9 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
             if k:  # the blank stays PP-OCR's: it decides ghosts and marks
                 fused[k] = fused.get(k, 0.0) + weight * p
         plate = {k: p for k, p in fused.items() if len(k) == 1 and k != "~"}
-        char = max(plate, key=plate.__getitem__)
+        char = max(plate, key=lambda k: _glyph_prob(plate, k))
+        if char in _SAME_GLYPH:  # O or 0: the glyph won together; which of them, each model's say
+            char = max(_SAME_GLYPH, key=lambda k: plate.get(k, 0.0))
         top = dict(sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[:6])
         chars[i] = replace(chars[i], char=char, prob=fused[char], alternatives=top)
     text = "".join(c.char for c in chars)
@@ -155,7 +177,8 @@ class SecondOpinion:
 
     Attributes:
         model: The plate recogniser.
-        unsure: A line with a plate character below this probability gets a second opinion.
+        unsure: A line with a plate character below this probability (O and 0 counted together)
+            gets a second opinion.
         weight: The second opinion's share of a fused character's belief.
     """
 
@@ -170,7 +193,7 @@ class SecondOpinion:
         todo = [
             i
             for i, ln in enumerate(lines)
-            if ln.chars and any(c.prob < self.unsure for c in ln.chars if len(normalize(c.char)) == 1)
+            if ln.chars and any(_unsure(c, self.unsure) for c in ln.chars if len(normalize(c.char)) == 1)
         ]
         if not todo:
             return lines
