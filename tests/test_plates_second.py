@@ -42,8 +42,10 @@ def test_an_unsure_character_takes_the_more_confident_opinion() -> None:
     other = second(("A", {"A": 0.97}), ("1", {"1": 0.95, "I": 0.04}), ("7", {"7": 0.99}))
     fused = fuse(line, other, weight=0.5)
     assert fused.text == "A17"
-    assert fused.chars[1].prob == pytest.approx(0.5 * 0.4 + 0.5 * 0.95)
-    assert fused.chars[1].alternatives["I"] == pytest.approx(0.5 * 0.55 + 0.5 * 0.04)
+    mass = 0.95  # PP-OCR's plate-character share (its blank, 0.05, is kept as it is)
+    assert fused.chars[1].prob == pytest.approx(0.5 * 0.4 + 0.5 * mass * 0.95 / 0.99)
+    assert fused.chars[1].alternatives["I"] == pytest.approx(0.5 * 0.55 + 0.5 * mass * 0.04 / 0.99)
+    assert fused.chars[1].alternatives[""] == pytest.approx(0.05)
     assert fused.polygon is line.polygon
 
 

@@ -137,6 +137,9 @@ def _unsure(char: CharBelief, below: float) -> bool:
 def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextLine:
     """``line`` with each plate character's beliefs averaged with ``second``'s, one to one.
 
+    Only the share of PP-OCR's plate-character probability among characters is averaged; its blank
+    ("no character") and marks are kept, so the rules drop ghosts and separators as before.
+
     Args:
         line: PP-OCR's read, with per-character beliefs.
         second: The plate recogniser's characters of the same crop.
@@ -156,11 +159,16 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
         return line
     chars = list(line.chars)
     for i, other in zip(plate_at, second, strict=True):
-        first = _canonical(chars[i])
-        fused = {k: (1 - weight) * p for k, p in first.items()}
-        for k, p in other.alternatives.items():
-            if k:  # the blank stays PP-OCR's: it decides ghosts and marks
-                fused[k] = fused.get(k, 0.0) + weight * p
+        fused = _canonical(chars[i])
+        # Only how PP-OCR's plate-character mass is shared among characters changes: its blank and
+        # marks, and so the ghost and mark tests of the rules, stay as PP-OCR saw them.
+        mass = sum(p for k, p in fused.items() if k not in ("", "~"))
+        theirs = {k: p for k, p in other.alternatives.items() if k}
+        total = sum(theirs.values())
+        if mass <= 0 or total <= 0:
+            continue
+        for k in set(theirs) | {k for k in fused if k not in ("", "~")}:
+            fused[k] = (1 - weight) * fused.get(k, 0.0) + weight * mass * theirs.get(k, 0.0) / total
         plate = {k: p for k, p in fused.items() if len(k) == 1 and k != "~"}
         char = max(plate, key=lambda k: _glyph_prob(plate, k))
         if char in _SAME_GLYPH:  # O or 0: the glyph won together; which of them, each model's say
