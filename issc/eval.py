@@ -403,9 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     plates.add_argument(
         "--second-opinion",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="fuse the plate-trained recogniser's reads of unsure lines (the live default; "
-        "--no-second-opinion: PP-OCR alone)",
+        default=False,
+        help="fuse the plate-trained recogniser's reads of unsure lines (issc.plates.ocr.second; "
+        "off by default, as live)",
     )
     plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
     plates.add_argument(

@@ -25,7 +25,7 @@ class LocalPlateDetector:
         options: Locator scaling and box growth.
         locator: A ready locator instead (benchmarks compare locators built their own way).
         second_opinion: Fuse the plate-trained recogniser's reads of unsure lines
-            (``issc.plates.ocr.second``; RapidOCR only).
+            (``issc.plates.ocr.second``; RapidOCR only). Off by default (see ``make_reader``).
 
     Raises:
         ConfigError: ``engine`` is not an OCR engine name.
@@ -37,7 +37,7 @@ class LocalPlateDetector:
         rules: PlateRules = DEFAULT_RULES,
         options: LocatorOptions | None = None,
         locator: PlateLocator | None = None,
-        second_opinion: bool = True,
+        second_opinion: bool = False,
     ) -> None:
         second = second_opinion_for(engine) if second_opinion else None
         self.locator = locator or PlateLocator(get_engine(engine), rules, options, second)

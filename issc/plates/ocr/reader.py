@@ -3,9 +3,9 @@
 ``PlateReader.read(crop)`` turns a plate crop into a ``PlateRead``: detect the text lines in the
 crop, take the row of the tallest characters (plates print the registration biggest; state names
 and city strips are smaller), join it left to right, normalise and fix look-alikes
-(``issc.plates.text``), and rank the candidates by confidence and plate-likeness. Lines with an
-unsure character get a second opinion from the project's plate-trained recogniser, fused per
-character (``issc.plates.ocr.second``), before the rules see them.
+(``issc.plates.text``), and rank the candidates by confidence and plate-likeness. Optionally, lines
+with an unsure character get a second opinion from the project's plate-trained recogniser, fused
+per character (``issc.plates.ocr.second``), before the rules see them.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def make_reader(
     preprocess: str = "none",
     min_conf: float = 0.1,
     rules: PlateRules = DEFAULT_RULES,
-    second_opinion: bool = True,
+    second_opinion: bool = False,
 ) -> PlateReader:
     """Build a reader on the shared engine ``engine``.
 
@@ -261,6 +261,8 @@ def make_reader(
         rules: Plate formats and look-alike fixes (``PLATE_FORMATS`` and friends).
         second_opinion: Fuse the plate-trained recogniser's reads of unsure lines
             (``issc.plates.ocr.second``; RapidOCR only: EasyOCR gives no per-character beliefs).
+            Off by default: the committed model did not yet improve the measured sets
+            (BENCHMARKS.md, "Plate-trained second opinion").
 
     Raises:
         ConfigError: Unknown engine or preprocessing.
