@@ -9,7 +9,7 @@ Everything runs offline with the default stack (RapidOCR text detector as plate 
 RapidOCR reader); ``--engine``/``--preprocess`` compare the alternatives and ``--region`` picks
 the plate rules (``PLATE_REGION``). An image in which no plate is found counts as a miss;
 ``--verbose`` gives each miss's reason (``MISS_REASONS``) and ``--json`` adds the totals by plate
-height (``HEIGHT_BANDS``).
+height (``HEIGHT_BANDS``) and the character confusions (``confusions``: truth -> read counts).
 """
 
 from __future__ import annotations
@@ -20,16 +20,19 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
+from rapidfuzz.distance import Levenshtein
 
 from issc.detections import box_iou
 from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr import ENGINES, get_engine
 from issc.plates.ocr.reader import PREPROCESS, PlateReader
+from issc.plates.ocr.second import second_opinion_for
 from issc.plates.read import read_plates
 from issc.plates.regions import DEFAULT_REGION, REGIONS, region_preset
 from issc.plates.text import levenshtein, normalize
@@ -218,6 +221,39 @@ def miss_counts(results: list[SampleResult]) -> dict[str, int]:
     return {reason: sum(r.reason == reason for r in results) for reason in MISS_REASONS}
 
 
+def confusions(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Character confusions over ``(truth, read)`` pairs: ``{truth char: {read char: count}}``.
+
+    Each pair is aligned by the fewest edits (Levenshtein); a substitution counts under its two
+    characters, a dropped character under ``{char: {"": n}}`` and an added one under
+    ``{"": {char: n}}``. Pairs with no read (nothing found) are left out: they hold no confusion.
+    Rows and entries are sorted by count, most first.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    for truth, read in pairs:
+        if not read:
+            continue
+        for op, i, j in Levenshtein.editops(truth, read):
+            if op == "replace":
+                counts[truth[i], read[j]] += 1
+            elif op == "delete":
+                counts[truth[i], ""] += 1
+            else:
+                counts["", read[j]] += 1
+    table: dict[str, dict[str, int]] = {}
+    for (want, got), n in counts.most_common():
+        table.setdefault(want, {})[got] = n
+    return table
+
+
+def _confusion_line(table: dict[str, dict[str, int]], top: int = 12) -> str:
+    """The ``top`` most frequent confusions as ``1→I 4, 0→D 3, 5→- 1`` (``-``: none)."""
+    flat = sorted(
+        ((n, want or "-", got or "-") for want, row in table.items() for got, n in row.items()), reverse=True
+    )
+    return ", ".join(f"{want}→{got} {n}" for n, want, got in flat[:top]) or "none"
+
+
 def _o0(text: str) -> str:
     """Fold O and 0 together: many plates (Slovak among them) print both with one glyph."""
     return text.replace("O", "0")
@@ -235,8 +271,11 @@ def cmd_plates(args: argparse.Namespace) -> int:
         samples = samples[:: max(1, len(samples) // args.limit)][: args.limit]
     region = region_preset(args.region)
     rules = region.rules(o_is_zero=True if args.o_is_zero else None)
-    reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules)
-    locator = PlateLocator(reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y))
+    second = second_opinion_for(args.engine) if args.second_opinion else None
+    reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules, second=second)
+    locator = PlateLocator(
+        reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y), second=second
+    )
     crops = args.crops or any(s.box is None for s in samples)
     results = []
     for sample in progress(samples, desc="plates", unit="image", json_output=args.json):
@@ -265,8 +304,15 @@ def cmd_plates(args: argparse.Namespace) -> int:
         )
     misses = miss_counts(results)
     print("misses: " + ", ".join(f"{reason} {n}" for reason, n in misses.items()))
+    table = confusions((r.sample.text, r.read) for r in results)
+    print("confusions (truth→read): " + _confusion_line(table))
     if args.json:
-        totals = {**summarise(results, crops), "by_height": by_height(results, crops), "misses": misses}
+        totals = {
+            **summarise(results, crops),
+            "by_height": by_height(results, crops),
+            "misses": misses,
+            "confusions": table,
+        }
         print(json.dumps(totals))
     return 0
 
@@ -356,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     plates.add_argument(
         "--o-is-zero", action="store_true", help="read every O as 0 (plates that never use the letter O)"
     )
+    plates.add_argument(
+        "--second-opinion",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="fuse the plate-trained recogniser's reads of unsure lines (issc.plates.ocr.second; "
+        "off by default, as live)",
+    )
     plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
     plates.add_argument(
         "--verbose", "-v", action="store_true", help="list every wrong read with its reason (MISS_REASONS)"
@@ -364,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print one JSON object last: the totals, by_height (lt20, 20to40, gt40: labelled plate "
-        "height in pixels, each with the same metrics) and misses (count per reason)",
+        "height in pixels, each with the same metrics), misses (count per reason) and confusions "
+        '({truth char: {read char: count}}; "" for a dropped or added character)',
     )
     plates.set_defaults(func=cmd_plates)
 

@@ -22,6 +22,7 @@ from issc.eval import (
     build_parser,
     by_height,
     char_accuracy,
+    confusions,
     load_manifest,
     miss_counts,
     miss_reason,
@@ -92,6 +93,34 @@ def test_plates_json_on_crop_labels(data_dir: Path, tmp_path: Path) -> None:
     assert set(result) >= KEYS
     assert result["images"] == 2 and result["box_recall"] is None and result["exact"] == 1.0
     assert result["by_height"]["gt40"]["images"] == 2  # a crop's height is the plate's
+    assert result["confusions"] == {}  # both read right
+
+
+@pytest.mark.slow
+def test_confusions_show_a_wrong_label_as_truth_to_read(data_dir: Path, tmp_path: Path) -> None:
+    """A label with two characters changed (1→I, 6→G) shows up as exactly those confusions."""
+    crops = data_dir / "plates" / "crops"
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("image,state,plate_text\naz589.png,az,WI6G27\n")  # the plate reads W16627
+    lines: list[str] = []
+    result = run_eval("plates", "--manifest", str(manifest), "--root", str(crops), output=lines)
+    assert result["confusions"] == {"I": {"1": 1}, "G": {"6": 1}}
+    assert any(line.startswith("confusions (truth→read): ") and "I→1 1" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "table"),
+    [
+        ([("ABC123", "ABC123")], {}),
+        ([("ABC123", "A8C123"), ("B8", "88")], {"B": {"8": 2}}),
+        ([("1345D", "345D")], {"1": {"": 1}}),  # a dropped character
+        ([("VJT338", "SVJT338")], {"": {"S": 1}}),  # an added one
+        ([("ZZ", "")], {}),  # nothing read: no confusion to count
+        ([("6G1", "GG1"), ("6", "G"), ("G1", "61")], {"6": {"G": 2}, "G": {"6": 1}}),
+    ],
+)
+def test_confusion_table(pairs: list[tuple[str, str]], table: dict[str, dict[str, int]]) -> None:
+    assert confusions(pairs) == table
 
 
 @pytest.mark.slow

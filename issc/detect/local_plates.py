@@ -12,6 +12,7 @@ import supervision as sv
 
 from issc.plates.locate import LocatorOptions, PlateLocator
 from issc.plates.ocr import get_engine
+from issc.plates.ocr.second import second_opinion_for
 from issc.plates.text import DEFAULT_RULES, PlateRules
 
 
@@ -23,6 +24,8 @@ class LocalPlateDetector:
         rules: Plate rules used to tell plates from other text.
         options: Locator scaling and box growth.
         locator: A ready locator instead (benchmarks compare locators built their own way).
+        second_opinion: Fuse the plate-trained recogniser's reads of unsure lines
+            (``issc.plates.ocr.second``; RapidOCR only). Off by default (see ``make_reader``).
 
     Raises:
         ConfigError: ``engine`` is not an OCR engine name.
@@ -34,8 +37,10 @@ class LocalPlateDetector:
         rules: PlateRules = DEFAULT_RULES,
         options: LocatorOptions | None = None,
         locator: PlateLocator | None = None,
+        second_opinion: bool = False,
     ) -> None:
-        self.locator = locator or PlateLocator(get_engine(engine), rules, options)
+        second = second_opinion_for(engine) if second_opinion else None
+        self.locator = locator or PlateLocator(get_engine(engine), rules, options, second)
         self.name = f"ocr-plates-{self.locator.engine.name}"
 
     def __repr__(self) -> str:

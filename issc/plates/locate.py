@@ -34,6 +34,7 @@ import supervision as sv
 from issc.detections import PLATE, empty_detections, make_detections
 from issc.plates.appearance import plate_appearance
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs
+from issc.plates.ocr.second import SecondOpinion
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
 
 
@@ -106,14 +107,20 @@ class PlateLocator:
         engine: OCR engine whose text detector and recogniser are used.
         rules: Plate rules for the plate-likeness test.
         options: Scaling, aspect and box growth.
+        second: Fuses the plate-trained recogniser's reads of unsure lines (``None``: PP-OCR alone).
     """
 
     def __init__(
-        self, engine: OcrEngine, rules: PlateRules = DEFAULT_RULES, options: LocatorOptions | None = None
+        self,
+        engine: OcrEngine,
+        rules: PlateRules = DEFAULT_RULES,
+        options: LocatorOptions | None = None,
+        second: SecondOpinion | None = None,
     ) -> None:
         self.engine = engine
         self.rules = rules
         self.options = options or LocatorOptions()
+        self.second = second
 
     def text_lines(self, image: np.ndarray) -> list[TextLine]:
         """The text lines of ``image`` that could be plates, read; polygons in the image's pixels.
@@ -193,6 +200,8 @@ class PlateLocator:
         opts = self.options
         boxes, scores, texts = [], [], []
         lines = self.text_lines(image)
+        if self.second is not None:
+            lines = self.second.refine(image, lines)
         line_boxes, raws = [], []
         for line in lines:  # plate-shaped already (text_lines)
             x0, y0, x1, y1 = line.xyxy

@@ -3,7 +3,9 @@
 ``PlateReader.read(crop)`` turns a plate crop into a ``PlateRead``: detect the text lines in the
 crop, take the row of the tallest characters (plates print the registration biggest; state names
 and city strips are smaller), join it left to right, normalise and fix look-alikes
-(``issc.plates.text``), and rank the candidates by confidence and plate-likeness.
+(``issc.plates.text``), and rank the candidates by confidence and plate-likeness. Optionally, lines
+with an unsure character get a second opinion from the project's plate-trained recogniser, fused
+per character (``issc.plates.ocr.second``), before the rules see them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from issc.errors import ConfigError
 from issc.plates.ocr import get_engine
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs, joined_sizes
+from issc.plates.ocr.second import SecondOpinion, second_opinion_for
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize_beliefs
 from issc.types import PlateRead
 
@@ -133,6 +136,7 @@ class PlateReader:
         min_conf: Reads below this confidence are dropped by ``read``.
         rules: Normalisation, formats and look-alike fixes.
         options: Crop preparation.
+        second: Asks the plate-trained recogniser about unsure lines (``None``: PP-OCR alone).
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class PlateReader:
         min_conf: float = 0.1,
         rules: PlateRules = DEFAULT_RULES,
         options: ReaderOptions | None = None,
+        second: SecondOpinion | None = None,
     ) -> None:
         if preprocess not in PREPROCESS:
             raise ConfigError(f"ocr_preprocess is {preprocess!r}; expected one of {', '.join(PREPROCESS)}")
@@ -150,11 +155,12 @@ class PlateReader:
         self.min_conf = min_conf
         self.rules = rules
         self.options = options or ReaderOptions()
+        self.second = second
 
     @property
     def name(self) -> str:
-        """``engine/preprocess``, e.g. ``rapidocr/none``."""
-        return f"{self.engine.name}/{self.preprocess}"
+        """``engine/preprocess``, e.g. ``rapidocr/none``; ``+plate`` with the second opinion."""
+        return f"{self.engine.name}/{self.preprocess}" + ("+plate" if self.second is not None else "")
 
     def prepare(self, crop: np.ndarray) -> np.ndarray:
         """Resize, border and preprocess a crop the way ``candidates`` sees it."""
@@ -184,6 +190,8 @@ class PlateReader:
             return []
         image = self.prepare(crop)
         lines = [ln for ln in self.engine.lines(image) if ln.text.strip()]
+        if self.second is not None:
+            lines = self.second.refine(image, lines)
         if not lines:
             text, conf = self.engine.recognize(image)
             lines = [TextLine(np.zeros((4, 2), np.float32), text, conf)] if text.strip() else []
@@ -242,6 +250,7 @@ def make_reader(
     preprocess: str = "none",
     min_conf: float = 0.1,
     rules: PlateRules = DEFAULT_RULES,
+    second_opinion: bool = False,
 ) -> PlateReader:
     """Build a reader on the shared engine ``engine``.
 
@@ -250,8 +259,18 @@ def make_reader(
         preprocess: ``"none"`` (default) or ``"prototype"``.
         min_conf: Reads below this confidence are dropped.
         rules: Plate formats and look-alike fixes (``PLATE_FORMATS`` and friends).
+        second_opinion: Fuse the plate-trained recogniser's reads of unsure lines
+            (``issc.plates.ocr.second``; RapidOCR only: EasyOCR gives no per-character beliefs).
+            Off by default: the committed model did not yet improve the measured sets
+            (BENCHMARKS.md, "Plate-trained second opinion").
 
     Raises:
         ConfigError: Unknown engine or preprocessing.
     """
-    return PlateReader(get_engine(engine), preprocess=preprocess, min_conf=min_conf, rules=rules)
+    return PlateReader(
+        get_engine(engine),
+        preprocess=preprocess,
+        min_conf=min_conf,
+        rules=rules,
+        second=second_opinion_for(engine) if second_opinion else None,
+    )
