@@ -10,8 +10,9 @@ text lines of street pictures (``issc/plates/models/verifier.md``: data, licence
 metrics), answers two things per line:
 
 * the probability that it is a plate's registration;
-* the whole plate's box, regressed from the window (the plate panel around its text, both rows of a
-  stacked plate), so the box stored, drawn and cut for evidence is the plate, not the text line.
+* the whole plate's box, regressed from the window as how far the plate reaches beyond the line
+  (``box_targets``: the plate panel around its text, both rows of a stacked plate), so the box
+  stored, drawn and cut for evidence is the plate, not the text line.
 
 The model runs through onnxruntime on one thread (no PyTorch on the live path); a batch of
 candidates costs well under a millisecond each (``python -m issc.bench verifier``).
@@ -19,6 +20,7 @@ candidates costs well under a millisecond each (``python -m issc.bench verifier`
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -133,6 +135,11 @@ class Verdict:
 class PlateVerifier:
     """Scores candidate lines plate / not plate and regresses their plate boxes (ONNX model).
 
+    Attributes:
+        threshold: The model's operating threshold: lines scored below it are no plates. Read from
+            the metrics the training wrote beside the model (``<model>.json``: the highest
+            probability that kept ``MIN_RECALL`` of the held-out plates); 0.5 without them.
+
     Args:
         model: Path of the ONNX model (``DEFAULT_MODEL``); loaded on first use.
     """
@@ -141,6 +148,10 @@ class PlateVerifier:
         self.model = Path(model)
         self._session = None
         self._lock = threading.Lock()
+        self.threshold = 0.5
+        card = self.model.with_suffix(".json")
+        if card.exists():
+            self.threshold = float(json.loads(card.read_text()).get("threshold", 0.5))
 
     def _loaded(self):
         with self._lock:
@@ -157,9 +168,9 @@ class PlateVerifier:
 
     def inputs(
         self, image: np.ndarray, lines: np.ndarray, texts: Sequence[str], confs: Sequence[float]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The model's inputs for ``lines`` (n, 4 xyxy) of ``image``: windows (n, H, W) uint8,
-        features (n, ``N_FEATURES``) and the windows' boxes (n, 4)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's inputs for ``lines`` (n, 4 xyxy) of ``image``: windows (n, H, W) uint8 and
+        features (n, ``N_FEATURES``)."""
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         wins = np.array([window(b) for b in lines], dtype=np.float64).reshape(-1, 4)
         crops = (
@@ -172,7 +183,7 @@ class PlateVerifier:
             if len(wins)
             else np.zeros((0, N_FEATURES), np.float32)
         )
-        return crops, feats, wins
+        return crops, feats
 
     def verify(
         self, image: np.ndarray, lines: np.ndarray, texts: Sequence[str], confs: Sequence[float]
@@ -184,23 +195,52 @@ class PlateVerifier:
             raise ValueError(f"expected one text and one confidence per line ({len(lines)})")
         if len(lines) == 0:
             return Verdict(np.zeros(0), np.zeros((0, 4)))
-        crops, feats, wins = self.inputs(image, lines, texts, confs)
-        logit, box = self._loaded().run(None, {"window": standardise(crops), "features": feats})
+        crops, feats = self.inputs(image, lines, texts, confs)
+        logit, reach = self._loaded().run(None, {"window": standardise(crops), "features": feats})
         plate = 1.0 / (1.0 + np.exp(-logit.reshape(-1).astype(np.float64)))
-        return Verdict(plate, plate_boxes(wins, box, image.shape))
+        return Verdict(plate, plate_boxes(lines, reach, image.shape))
 
 
-def plate_boxes(wins: np.ndarray, rel: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Boxes regressed as fractions of their windows (n, 4) → pixels, clipped to the picture."""
-    wins = np.asarray(wins, dtype=np.float64).reshape(-1, 4)
-    rel = np.asarray(rel, dtype=np.float64).reshape(-1, 4)
-    ww, wh = wins[:, 2] - wins[:, 0], wins[:, 3] - wins[:, 1]
+#: Most the regressed plate reaches beyond its line: a fraction of the line's width sideways ...
+MAX_REACH_X = 0.5
+#: ... and line heights above and below (a stacked plate's other row and its margins).
+MAX_REACH_Y = 1.6
+
+
+def box_targets(lines: np.ndarray, plates: np.ndarray) -> np.ndarray:
+    """What the box head learns: how far the plate reaches beyond each line (n, 4), left and right
+    edges as fractions of the line's width, top and bottom in line heights (0: the line is the
+    plate; negative: the plate lies inside the line's box)."""
+    lines = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
+    plates = np.asarray(plates, dtype=np.float64).reshape(-1, 4)
+    lw = np.maximum(1.0, lines[:, 2] - lines[:, 0])
+    lh = np.maximum(1.0, lines[:, 3] - lines[:, 1])
+    return np.stack(
+        [
+            (lines[:, 0] - plates[:, 0]) / lw,
+            (lines[:, 1] - plates[:, 1]) / lh,
+            (plates[:, 2] - lines[:, 2]) / lw,
+            (plates[:, 3] - lines[:, 3]) / lh,
+        ],
+        axis=1,
+    )
+
+
+def plate_boxes(lines: np.ndarray, reach: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Plate boxes (n, 4) from line boxes and the box head's output (``box_targets``' units,
+    bounded by ``MAX_REACH_X``/``MAX_REACH_Y``), clipped to a picture of ``shape``."""
+    lines = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
+    reach = np.asarray(reach, dtype=np.float64).reshape(-1, 4)
+    rx = reach[:, [0, 2]].clip(-MAX_REACH_X, MAX_REACH_X)
+    ry = reach[:, [1, 3]].clip(-0.3, MAX_REACH_Y)
+    lw = lines[:, 2] - lines[:, 0]
+    lh = lines[:, 3] - lines[:, 1]
     out = np.stack(
         [
-            wins[:, 0] + rel[:, 0] * ww,
-            wins[:, 1] + rel[:, 1] * wh,
-            wins[:, 0] + rel[:, 2] * ww,
-            wins[:, 1] + rel[:, 3] * wh,
+            lines[:, 0] - rx[:, 0] * lw,
+            lines[:, 1] - ry[:, 0] * lh,
+            lines[:, 2] + rx[:, 1] * lw,
+            lines[:, 3] + ry[:, 1] * lh,
         ],
         axis=1,
     )

@@ -17,6 +17,10 @@ Sources, one reader each:
   ``FRAMES_PER_CLIP`` evenly spaced frames;
 * ``synthetic:DIR``: ``issc.train.synth`` plates and signs pasted into the pictures of ``DIR``
   (``limit`` pictures, 300 by default; written beside the cache, seeded by their index);
+* ``drawn:DIR``: the same pasted into the pictures of ``DIR`` (``limit`` pictures, 500 by
+  default), without the OCR: each line is where its text was drawn (its box grown by a random
+  margin, as the detector's boxes are), read as drawn; registration rows are plates, everything
+  else (state names, slogans, stickers, signs, badges, dates) is not. Cheap: thousands a minute;
 * ``review:DIR``: a ``python -m issc.review export`` folder (``labels.csv``: ``image,state,
   plate_text``, each image a padded plate crop): lines that read like the confirmed text are
   plates (no box to regress to); other lines are left out.
@@ -51,6 +55,8 @@ MAX_STRAY = 0.15
 FRAMES_PER_CLIP = 3
 #: Pictures a ``synthetic:`` source makes when no limit is given.
 SYNTHETIC_COUNT = 300
+#: Pictures a ``drawn:`` source makes when no limit is given.
+DRAWN_COUNT = 500
 #: Review crops: a line whose normalised text is at least this similar to the label is the plate.
 REVIEW_SIMILARITY = 0.6
 
@@ -174,9 +180,9 @@ def parse_source(spec: str) -> tuple[str, str, Path]:
     """
     kind, _, rest = spec.partition(":")
     folder, _, name = rest.partition("=")
-    if kind not in ("yolo", "voc", "negatives", "synthetic", "review"):
+    if kind not in ("yolo", "voc", "negatives", "synthetic", "drawn", "review"):
         raise ValueError(
-            f"source {spec!r}: expected yolo:DIR, voc:DIR, negatives:DIR, synthetic:DIR or review:DIR"
+            f"source {spec!r}: expected yolo:DIR, voc:DIR, negatives:DIR, synthetic:DIR, drawn:DIR or review:DIR"
         )
     path = Path(folder)
     if not path.is_dir():
@@ -211,12 +217,12 @@ def collect(
         items = [(str(p), b) for p, b in _voc_items(folder)]
     elif kind == "negatives":
         items = list(_negative_items(folder))
-    elif kind == "synthetic":
+    elif kind in ("synthetic", "drawn"):
         backgrounds = [
             str(p) for p, _ in _negative_items(folder) if Path(p).suffix.lower() in _IMAGE_SUFFIXES
         ]
-        out_dir = cache.parent / "synthetic" / name
-        count = limit or SYNTHETIC_COUNT
+        out_dir = cache.parent / kind / name
+        count = limit or (SYNTHETIC_COUNT if kind == "synthetic" else DRAWN_COUNT)
         items = [
             (str(out_dir / f"{i:05d}.jpg"), [backgrounds[i % len(backgrounds)], i]) for i in range(count)
         ]
@@ -230,7 +236,7 @@ def collect(
     with cache.open("a") as fh:
         for n, (ref, boxes) in enumerate(items):
             if ref not in done:
-                if locator is None:
+                if locator is None and kind != "drawn":
                     continue
                 found = _read(ref, kind, boxes, locator, name)
                 done[ref] = [asdict(c) for c in found]
@@ -255,7 +261,13 @@ def _candidate(row: dict) -> Candidate:
     )
 
 
-def _read(ref: str, kind: str, boxes: list | None, locator: PlateLocator, name: str) -> list[Candidate]:
+def _read(
+    ref: str, kind: str, boxes: list | None, locator: PlateLocator | None, name: str
+) -> list[Candidate]:
+    if kind == "drawn":
+        return _read_drawn(ref, boxes, name)
+    if locator is None:
+        return []
     if kind == "synthetic":
         return _read_synthetic(ref, boxes, locator, name)
     image = load_picture(ref)
@@ -296,6 +308,32 @@ def _read_synthetic(ref: str, spec: list | None, locator: PlateLocator, name: st
         found = _around_plate(pasted.image, box, locator)
         lines += [ln for ln in found if not any(_iou(ln[0], other[0]) >= 0.5 for other in lines)]
     return label_lines(lines, [tuple(map(float, b)) for b in pasted.plates], name, ref)
+
+
+def _read_drawn(ref: str, spec: list | None, name: str) -> list[Candidate]:
+    """Make drawn picture ``ref`` (background, seed in ``spec``) and its lines, without OCR."""
+    from issc.train.synth import synthesise
+
+    background = cv2.imread(str(spec[0])) if spec else None
+    if background is None:
+        return []
+    seed = int(spec[1])  # type: ignore[index]
+    pasted = synthesise(background, seed)
+    Path(ref).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(ref, pasted.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    rng = np.random.default_rng(seed + 1_000_003)
+    out = []
+    for (x0, y0, x1, y1), text, label in pasted.lines:
+        h = y1 - y0
+        if h < 4 or len(normalize(text)) < 2:
+            continue
+        my, mx = rng.uniform(0.05, 0.3, 2) * h, rng.uniform(0.0, 0.35, 2) * h
+        box = (round(x0 - mx[0], 1), round(y0 - my[0], 1), round(x1 + mx[1], 1), round(y1 + my[1], 1))
+        plate = None
+        if label:
+            plate = max(pasted.plates, key=lambda p: _iou(p, (x0, y0, x1, y1)))
+        out.append(Candidate(name, ref, box, text, round(float(rng.uniform(0.55, 1.0)), 4), label, plate))
+    return out
 
 
 #: Around a labelled plate, text is detected again in a window scaled so the plate is this tall.

@@ -12,7 +12,7 @@ index, so a set is the same on every run.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -81,15 +81,48 @@ WORDS = (
     "Dealer",
     "AUTO MALL",
 )
+#: Model badges and engine marks, many with digits.
+MODELS = (
+    "120L",
+    "320d",
+    "V6",
+    "4x4",
+    "TDI",
+    "2.0 TDI",
+    "GTI",
+    "4MATIC",
+    "X5",
+    "A4",
+    "CX-5",
+    "RAV4",
+    "F-150",
+    "1.6i",
+    "V8",
+    "206",
+    "500X",
+)
 
 
 @dataclass(frozen=True)
 class Pasted:
-    """A synthetic picture and what was pasted: plate boxes and sign boxes (xyxy)."""
+    """A synthetic picture and what was pasted.
+
+    Attributes:
+        image: The picture (BGR).
+        plates: Plate boxes (xyxy).
+        signs: Sign boxes (xyxy).
+        lines: Every text line drawn: (box xyxy, text, 1 for a registration row, 0 for any other
+            print: state, slogan, sticker, sign).
+    """
 
     image: np.ndarray
     plates: list[tuple[float, float, float, float]]
     signs: list[tuple[float, float, float, float]]
+    lines: list[tuple[tuple[float, float, float, float], str, int]] = field(default_factory=list)
+
+
+#: A panel's drawn text: (box xyxy in panel pixels, text, 1 registration / 0 other print).
+Drawn = list[tuple[tuple[float, float, float, float], str, int]]
 
 
 def _font(rng: np.random.Generator, size: int) -> ImageFont.FreeTypeFont:
@@ -112,8 +145,11 @@ def registration(rng: np.random.Generator) -> str:
     return text
 
 
-def render_plate(rng: np.random.Generator) -> np.ndarray:
-    """One plate panel (BGR): a registration, one or two rows, maybe state, slogan and frame."""
+def render_plate(rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
+    """One plate panel (BGR) and its drawn text: a registration in one or two rows, maybe a state
+    name, a slogan, registration stickers (a year, a month, a serial) and a frame; dark print on
+    a light panel, or light print on a dark one."""
+    drawn: Drawn = []
     stacked = rng.random() < 0.15
     us = not stacked and rng.random() < 0.5
     h = 120
@@ -121,6 +157,8 @@ def render_plate(rng: np.random.Generator) -> np.ndarray:
     palette = [(245, 245, 245), (40, 200, 240), (200, 200, 195), (235, 225, 200), (230, 215, 190)]
     bg = palette[int(rng.integers(len(palette)))]
     ink = (20, 20, 20) if rng.random() < 0.85 else (120, 40, 20)
+    if rng.random() < 0.15:  # light print on a dark plate
+        bg, ink = (int(rng.integers(0, 60)),) * 3, (235, 235, 235)
     img = Image.new("RGB", (w, h), bg[::-1])
     draw = ImageDraw.Draw(img)
     strip = not us and not stacked and rng.random() < 0.5  # an EU strip on the left
@@ -142,7 +180,9 @@ def render_plate(rng: np.random.Generator) -> np.ndarray:
             box = draw.textbbox((0, 0), row, font=font)
             tw, th = box[2] - box[0], box[3] - box[1]
         y = top + k * (row_h + 0.05 * h) + (row_h - th) / 2 - box[1]
-        draw.text((left + (w - left - tw) / 2 - box[0], y), row, fill=ink[::-1], font=font)
+        x = left + (w - left - tw) / 2 - box[0]
+        draw.text((x, y), row, fill=ink[::-1], font=font)
+        drawn.append(((x + box[0], y + box[1], x + box[2], y + box[3]), row, 1))
     if us:
         small = _font(rng, int(0.14 * h))
         for text, y in (
@@ -150,15 +190,49 @@ def render_plate(rng: np.random.Generator) -> np.ndarray:
             (SLOGANS[int(rng.integers(len(SLOGANS)))], 0.8 * h),
         ):
             box = draw.textbbox((0, 0), text, font=small)
-            draw.text(((w - box[2] + box[0]) / 2, y), text, fill=(160, 40, 40), font=small)
+            x = (w - box[2] + box[0]) / 2
+            draw.text((x, y), text, fill=(160, 40, 40), font=small)
+            drawn.append(((x + box[0], y + box[1], x + box[2], y + box[3]), text, 0))
+        for corner in range(int(rng.integers(0, 3))):  # registration stickers in the corners
+            text = (
+                str(int(rng.integers(1995, 2030)))
+                if rng.random() < 0.6
+                else ("JAN", "FEB", "JUN", "SEP", "NOV")[int(rng.integers(5))]
+            )
+            font = _font(rng, int(0.13 * h))
+            box = draw.textbbox((0, 0), text, font=font)
+            sw, sh = box[2] - box[0] + 8, box[3] - box[1] + 8
+            x = 4 if corner == 0 else w - sw - 4
+            y = 4 if rng.random() < 0.5 else h - sh - 4
+            colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+            draw.rectangle((x, y, x + sw, y + sh), fill=colour)
+            dark = sum(colour) > 380
+            draw.text(
+                (x + 4 - box[0], y + 4 - box[1]), text, fill=(0, 0, 0) if dark else (255, 255, 255), font=font
+            )
+            drawn.append(((x + 4, y + 4, x + sw - 4, y + sh - 4), text, 0))
     if rng.random() < 0.5:  # a frame
         draw.rectangle((0, 0, w - 1, h - 1), outline=(20, 20, 20), width=int(rng.integers(2, 8)))
-    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), drawn
 
 
-def render_sign(rng: np.random.Generator) -> np.ndarray:
-    """One panel of text that is no registration: a word, a make badge, a date."""
-    if rng.random() < 0.25:
+def render_sign(rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
+    """One panel of text that is no registration and its drawn text: a word, a make or model
+    badge (some with digits), a date, a year, a phone number."""
+    kind = rng.random()
+    if kind < 0.12:
+        text = str(int(rng.integers(1990, 2035)))
+    elif kind < 0.24:
+        digits = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(8, 12))))
+        cut = int(rng.integers(3, 5))
+        text = (
+            digits
+            if rng.random() < 0.5
+            else digits[:cut] + ("-", " ", "/")[int(rng.integers(3))] + digits[cut:]
+        )
+    elif kind < 0.36:
+        text = MODELS[int(rng.integers(len(MODELS)))]
+    elif kind < 0.55:
         day, month, year = int(rng.integers(1, 29)), int(rng.integers(1, 13)), int(rng.integers(2005, 2030))
         sep = "/.-"[int(rng.integers(3))]
         text = (
@@ -185,10 +259,10 @@ def render_sign(rng: np.random.Generator) -> np.ndarray:
         else tuple(int(v) for v in rng.integers(190, 256, 3))
     )
     img = Image.new("RGB", (w, h), bg)
-    ImageDraw.Draw(img).text(
-        ((w - box[2] - box[0]) / 2, (h - box[3] - box[1]) / 2), text, fill=ink, font=font
-    )
-    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    x, y = (w - box[2] - box[0]) / 2, (h - box[3] - box[1]) / 2
+    ImageDraw.Draw(img).text((x, y), text, fill=ink, font=font)
+    drawn: Drawn = [((x + box[0], y + box[1], x + box[2], y + box[3]), text, 0)]
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), drawn
 
 
 def _paste(
@@ -220,15 +294,24 @@ def synthesise(background: np.ndarray, seed: int) -> Pasted:
     rng = np.random.default_rng(seed)
     scene = background.copy()
     taken: list = []
-    plates, signs = [], []
-    for _ in range(int(rng.integers(1, 3))):
-        box = _paste(scene, render_plate(rng), int(rng.integers(18, 90)), rng, taken)
-        if box:
-            plates.append(box)
-    for _ in range(int(rng.integers(1, 3))):
-        box = _paste(scene, render_sign(rng), int(rng.integers(12, 60)), rng, taken)
-        if box:
-            signs.append(box)
+    plates, signs, lines = [], [], []
+    wanted = [("plate", int(rng.integers(18, 90))) for _ in range(int(rng.integers(1, 3)))]
+    wanted += [("sign", int(rng.integers(12, 60))) for _ in range(int(rng.integers(1, 3)))]
+    for what, height in wanted:
+        panel, drawn = render_plate(rng) if what == "plate" else render_sign(rng)
+        box = _paste(scene, panel, height, rng, taken)
+        if not box:
+            continue
+        (plates if what == "plate" else signs).append(tuple(float(v) for v in box))
+        scale = height / panel.shape[0]
+        for (x0, y0, x1, y1), text, label in drawn:
+            lines.append(
+                (
+                    (box[0] + x0 * scale, box[1] + y0 * scale, box[0] + x1 * scale, box[1] + y1 * scale),
+                    text,
+                    label,
+                )
+            )
     if rng.random() < 0.3:
         scene = cv2.GaussianBlur(scene, (0, 0), rng.uniform(0.5, 1.2))
-    return Pasted(scene, plates, signs)
+    return Pasted(scene, plates, signs, lines)
