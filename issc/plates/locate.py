@@ -5,7 +5,7 @@ its text looks like a registration: plate length, letters and digits mixed or a 
 no lower-case letters (signs, brand names and slogans have them), and a plate-like box aspect.
 Each such line is then shown to the learned plate verifier (``issc.plates.verifier``): lines it
 does not take for a registration (a make badge, a dealer's sticker, a date, a shop sign) are
-dropped, and the box reported is the whole plate it regresses around the line (both rows of a
+dropped unless their read fits one of the region's layouts (that is evidence enough on its own), and the box reported is the whole plate it regresses around the line (both rows of a
 stacked plate), not the text line. Lines are ranked by what their text says times what the
 picture shows around them (``issc.plates.appearance``: the tallest print of its plate, contrast,
 away from the picture's edge, no date) times the verifier's plate probability, so a date stamp or
@@ -62,8 +62,9 @@ class LocatorOptions:
             is detected again at full resolution in a window around it (``_second_look``).
         second_look_pad: That window reaches this many line heights beyond the line, each side.
         verify: Whether the learned plate verifier (``issc.plates.verifier``) scores each
-            candidate line: lines it does not take for a registration are dropped, and the box
-            reported is the whole plate it regresses (``grow_x``/``grow_y`` apply only without it).
+            candidate line: lines it does not take for a registration are dropped unless their
+            read fits one of the region's layouts, and the box reported is the whole plate it
+            regresses (``grow_x``/``grow_y`` apply only without it).
         verify_threshold: Lines the verifier gives a lower plate probability are dropped; ``None``:
             the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
             held-out split of its training data: ``issc/plates/models/verifier.md``).
@@ -115,8 +116,8 @@ class PlateLocator:
     ``data["line_xyxy"]`` (the registration's text line box), ``data["plate_prob"]`` (the
     verifier's plate probability; 1.0 without a verifier) and ``confidence`` = ``text_conf`` × plate
     appearance (``issc.plates.appearance``: how much the picture around the line looks like a
-    plate; a date stamp or a slogan scores low). Lines the verifier refuses are left out; the rest
-    are ranked by ``confidence`` × ``plate_prob``. The box is the whole plate the verifier regresses
+    plate; a date stamp or a slogan scores low). Lines the verifier refuses are left out (unless
+    their read fits a layout); the rest are ranked by ``confidence`` × ``plate_prob``. The box is the whole plate the verifier regresses
     from the line (the line grown by ``grow_x``/``grow_y`` without one).
 
     Args:
@@ -216,7 +217,7 @@ class PlateLocator:
         h, w = image.shape[:2]
         opts = self.options
         lines = self.text_lines(image)
-        kept, scores, texts = [], [], []
+        kept, scores, texts, fits = [], [], [], []
         for line in lines:  # plate-shaped already (text_lines)
             beliefs = joined_beliefs([line])
             likeness = plate_likeness(line.text, self.rules, beliefs)
@@ -225,6 +226,7 @@ class PlateLocator:
             kept.append(line)
             scores.append(line.confidence * likeness)
             texts.append(self.rules.apply(line.text, beliefs))
+            fits.append(likeness >= 1.0)
         line_boxes = _xyxy(kept)
         raws = [ln.text for ln in kept]
         if self.verifier is not None and kept:
@@ -246,7 +248,9 @@ class PlateLocator:
         threshold = 0.0
         if self.verifier is not None:
             threshold = self.verifier.threshold if opts.verify_threshold is None else opts.verify_threshold
-        plate = prob >= threshold
+        # A read that fits one of the region's layouts vouches for itself: the verifier may only
+        # refuse what the text rules let through for its mix of letters and digits alone.
+        plate = (prob >= threshold) | np.array(fits, dtype=bool)
         if not plate.any():
             dets = empty_detections()
             dets.data["plate_text"] = np.empty(0, dtype=object)  # same keys as when plates are found
