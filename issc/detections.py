@@ -64,7 +64,8 @@ def merge_detections(parts: Sequence[sv.Detections]) -> sv.Detections:
 
     ``sv.Detections.merge`` wants every part to have the same ``data`` keys and either all or none
     of them a ``tracker_id``. Here a ``data`` key of any part (empty ones included) that another
-    part lacks is filled with ``None`` for its rows, and a part without ``tracker_id`` gets -1
+    part lacks is filled with ``None`` for its rows (NaN rows of the same width for a key whose
+    values are rows, such as the plate locator's ``line_xyxy``), and a part without ``tracker_id`` gets -1
     (untracked) when another part has ids. The parts themselves are not changed.
 
     Returns:
@@ -80,12 +81,21 @@ def merge_detections(parts: Sequence[sv.Detections]) -> sv.Detections:
         n = len(part)
         data = dict(part.data)
         for key in keys - data.keys():
-            data[key] = np.full(n, None, dtype=object)
+            data[key] = _missing(key, n, parts)
         tracker_id = part.tracker_id
         if tracked and tracker_id is None:
             tracker_id = np.full(n, -1, dtype=int)
         filled.append(replace(part, data=data, tracker_id=tracker_id))
     return sv.Detections.merge(filled)
+
+
+def _missing(key: str, n: int, parts: Sequence[sv.Detections]) -> np.ndarray:
+    """``n`` rows of "no value" for ``key``, shaped like the other parts' values of it."""
+    for part in parts:
+        values = part.data.get(key)
+        if isinstance(values, np.ndarray) and values.ndim > 1:
+            return np.full((n, *values.shape[1:]), np.nan, dtype=np.float32)
+    return np.full(n, None, dtype=object)
 
 
 def box_iou(a: np.ndarray | tuple[float, ...], b: np.ndarray | tuple[float, ...]) -> float:

@@ -15,6 +15,7 @@ COMMANDS = {
     "history": "issc.bench.history",
     "passes": "issc.bench.passes",
     "search": "issc.bench.search",
+    "verifier": "issc.bench.verifier",
     "mjpeg": "issc.bench.mjpeg",
     "viewers": "issc.bench.viewers",
     "soak": "issc.bench.soak",

@@ -40,7 +40,7 @@ class LocalPlateDetector:
         second_opinion: bool = False,
     ) -> None:
         second = second_opinion_for(engine) if second_opinion else None
-        self.locator = locator or PlateLocator(get_engine(engine), rules, options, second)
+        self.locator = locator or PlateLocator(get_engine(engine), rules, options, second=second)
         self.name = f"ocr-plates-{self.locator.engine.name}"
 
     def __repr__(self) -> str:

@@ -2,11 +2,14 @@
 
 The OCR engine's text detector finds every text line in the image; a line is kept as a plate when
 its text looks like a registration: plate length, letters and digits mixed or a known format,
-no lower-case letters (signs, brand names and slogans have them), and a plate-like box aspect. The
-text box (which the detector already draws with a margin) serves as the plate box. Lines are
-ranked by what their text says times what the picture shows around them
-(``issc.plates.appearance``: the tallest print of its plate, contrast, away from the picture's
-edge, no date), so a date stamp or a state slogan loses to the plate.
+no lower-case letters (signs, brand names and slogans have them), and a plate-like box aspect.
+Each such line is then shown to the learned plate verifier (``issc.plates.verifier``): lines it
+does not take for a registration (a make badge, a dealer's sticker, a date, a shop sign) are
+dropped unless their read fits one of the region's layouts (that is evidence enough on its own), and the box reported is the whole plate it regresses around the line (both rows of a
+stacked plate), not the text line. Lines are ranked by what their text says times what the
+picture shows around them (``issc.plates.appearance``: the tallest print of its plate, contrast,
+away from the picture's edge, no date) times the verifier's plate probability, so a date stamp or
+a state slogan loses to the plate.
 
 Measured on ``plates/manifest.csv`` (168 EU + BR photos, box recall at IoU >= 0.5): this locator
 99.4 %; OpenCV's ``haarcascade_russian_plate_number`` 14.9 % and
@@ -31,11 +34,12 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from issc.detections import PLATE, empty_detections, make_detections
+from issc.detections import PLATE, box_iou, empty_detections, make_detections
 from issc.plates.appearance import plate_appearance
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs
 from issc.plates.ocr.second import SecondOpinion
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
+from issc.plates.verifier import PlateVerifier, default_verifier
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,13 @@ class LocatorOptions:
         second_look_below: When the search ran on a copy scaled below this, each candidate line
             is detected again at full resolution in a window around it (``_second_look``).
         second_look_pad: That window reaches this many line heights beyond the line, each side.
+        verify: Whether the learned plate verifier (``issc.plates.verifier``) scores each
+            candidate line: lines it does not take for a registration are dropped unless their
+            read fits one of the region's layouts, and the box reported is the whole plate it
+            regresses (``grow_x``/``grow_y`` apply only without it).
+        verify_threshold: Lines the verifier gives a lower plate probability are dropped; ``None``:
+            the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
+            held-out split of its training data: ``issc/plates/models/verifier.md``).
     """
 
     short_side: int = 736
@@ -69,6 +80,8 @@ class LocatorOptions:
     grow_y: float = 0.0
     second_look_below: float = 0.75
     second_look_pad: float = 0.6
+    verify: bool = True
+    verify_threshold: float | None = None
 
 
 def plate_likeness(raw: str, rules: PlateRules = DEFAULT_RULES, beliefs: list[Belief] | None = None) -> float:
@@ -88,10 +101,11 @@ def plate_likeness(raw: str, rules: PlateRules = DEFAULT_RULES, beliefs: list[Be
         return 0.15
     if rules.matching_format(text):
         return 1.0
-    # With o_is_zero every O became 0: that is no digit ("NORTH" is a word, not a registration).
-    mix = normalize(raw) if rules.o_is_zero else text
-    has_digit = any(c.isdigit() for c in mix)
-    has_alpha = any(c.isalpha() for c in mix)
+    # The mix is judged on the text as read, before any look-alike swap: a word whose O became 0
+    # ("TOYOTA" -> "T0Y0TA") has no digit.
+    read = normalize(raw)
+    has_digit = any(c.isdigit() for c in read)
+    has_alpha = any(c.isalpha() for c in read)
     return 0.85 if has_digit and has_alpha else 0.45
 
 
@@ -99,14 +113,20 @@ class PlateLocator:
     """Finds plates in a whole BGR image as canonical ``sv.Detections`` (class ``PLATE``).
 
     Detections carry ``data["plate_text"]`` (the line's normalised text, a free first read),
-    ``data["text_conf"]`` (how sure that read is: OCR confidence × plate-likeness) and
-    ``confidence`` = ``text_conf`` × plate appearance (``issc.plates.appearance``: how much the
-    picture around the line looks like a plate; a date stamp or a slogan scores low).
+    ``data["text_conf"]`` (how sure that read is: OCR confidence × plate-likeness),
+    ``data["line_xyxy"]`` (the registration's text line box), ``data["plate_prob"]`` (the
+    verifier's plate probability; 1.0 without a verifier) and ``confidence`` = ``text_conf`` × plate
+    appearance (``issc.plates.appearance``: how much the picture around the line looks like a
+    plate; a date stamp or a slogan scores low). Lines the verifier refuses are left out (unless
+    their read fits a layout); the rest are ranked by ``confidence`` × ``plate_prob``. The box is the whole plate the verifier regresses
+    from the line (the line grown by ``grow_x``/``grow_y`` without one).
 
     Args:
         engine: OCR engine whose text detector and recogniser are used.
         rules: Plate rules for the plate-likeness test.
-        options: Scaling, aspect and box growth.
+        options: Scaling, aspect, box growth and whether lines are verified.
+        verifier: The plate verifier; ``None``: the committed model (``default_verifier``) when
+            ``options.verify`` is set.
         second: Fuses the plate-trained recogniser's reads of unsure lines (``None``: PP-OCR alone).
     """
 
@@ -115,12 +135,14 @@ class PlateLocator:
         engine: OcrEngine,
         rules: PlateRules = DEFAULT_RULES,
         options: LocatorOptions | None = None,
+        verifier: PlateVerifier | None = None,
         second: SecondOpinion | None = None,
     ) -> None:
         self.engine = engine
         self.rules = rules
         self.options = options or LocatorOptions()
         self.second = second
+        self.verifier = (verifier or default_verifier()) if self.options.verify else None
 
     def text_lines(self, image: np.ndarray) -> list[TextLine]:
         """The text lines of ``image`` that could be plates, read; polygons in the image's pixels.
@@ -198,37 +220,87 @@ class PlateLocator:
         """Plates in ``image`` (BGR uint8), in its pixels, best first."""
         h, w = image.shape[:2]
         opts = self.options
-        boxes, scores, texts = [], [], []
         lines = self.text_lines(image)
         if self.second is not None:
             lines = self.second.refine(image, lines)
-        line_boxes, raws = [], []
+        kept, scores, texts, fits = [], [], [], []
         for line in lines:  # plate-shaped already (text_lines)
-            x0, y0, x1, y1 = line.xyxy
-            bw, bh = x1 - x0, y1 - y0
             beliefs = joined_beliefs([line])
             likeness = plate_likeness(line.text, self.rules, beliefs)
             if likeness <= 0:
                 continue
-            gx, gy = opts.grow_x * bw, opts.grow_y * bh
-            boxes.append([max(0.0, x0 - gx), max(0.0, y0 - gy), min(w, x1 + gx), min(h, y1 + gy)])
+            kept.append(line)
             scores.append(line.confidence * likeness)
             texts.append(self.rules.apply(line.text, beliefs))
-            line_boxes.append(line.xyxy)
-            raws.append(line.text)
-        if not boxes:
+            fits.append(likeness >= 1.0)
+        line_boxes = _xyxy(kept)
+        raws = [ln.text for ln in kept]
+        if self.verifier is not None and kept:
+            verdict = self.verifier.verify(image, line_boxes, raws, [ln.confidence for ln in kept])
+            prob, boxes = verdict.plate, verdict.boxes
+        else:
+            prob = np.ones(len(kept))
+            gx = opts.grow_x * (line_boxes[:, 2] - line_boxes[:, 0])
+            gy = opts.grow_y * (line_boxes[:, 3] - line_boxes[:, 1])
+            boxes = np.stack(
+                [
+                    np.maximum(0.0, line_boxes[:, 0] - gx),
+                    np.maximum(0.0, line_boxes[:, 1] - gy),
+                    np.minimum(w, line_boxes[:, 2] + gx),
+                    np.minimum(h, line_boxes[:, 3] + gy),
+                ],
+                axis=1,
+            )
+        threshold = 0.0
+        if self.verifier is not None:
+            threshold = self.verifier.threshold if opts.verify_threshold is None else opts.verify_threshold
+        # A read that fits one of the region's layouts vouches for itself: the verifier may only
+        # refuse what the text rules let through for its mix of letters and digits alone.
+        plate = (prob >= threshold) | np.array(fits, dtype=bool)
+        if not plate.any():
             dets = empty_detections()
             dets.data["plate_text"] = np.empty(0, dtype=object)  # same keys as when plates are found
             dets.data["text_conf"] = np.empty(0, dtype=np.float32)
+            dets.data["line_xyxy"] = np.empty((0, 4), dtype=np.float32)
+            dets.data["plate_prob"] = np.empty(0, dtype=np.float32)
             return dets
         # what the text says, times what the picture shows
         text_conf = np.asarray(scores)
-        plate_conf = text_conf * plate_appearance(image, np.array(line_boxes), raws, _xyxy(lines))
-        order = np.argsort(-plate_conf, kind="stable")
-        dets = make_detections(np.array(boxes)[order], plate_conf[order], np.full(len(boxes), PLATE))
+        plate_conf = text_conf * plate_appearance(image, line_boxes, raws, _xyxy(lines))
+        # ranked by what the verifier says too; the confidence keeps its meaning (PLATE_CONF)
+        order = [i for i in np.argsort(-plate_conf * prob, kind="stable") if plate[i]]
+        order, texts = self._join_rows(order, boxes, line_boxes, texts)
+        dets = make_detections(boxes[order], plate_conf[order], np.full(len(order), PLATE))
         dets.data["plate_text"] = np.array(texts, dtype=object)[order]
         dets.data["text_conf"] = text_conf[order].astype(np.float32)
+        dets.data["line_xyxy"] = line_boxes[order].astype(np.float32)
+        dets.data["plate_prob"] = prob[order].astype(np.float32)
         return dets
+
+    def _join_rows(
+        self, order: list[int], boxes: np.ndarray, line_boxes: np.ndarray, texts: list[str]
+    ) -> tuple[list[int], list[str]]:
+        """One detection per plate: lines whose plate boxes overlap (``ROW_IOU``) are one plate's
+        rows. The best-ranked line stands for the plate; when the other lies above or below it (a
+        stacked plate), the plate's text is the rows' texts top to bottom, if that is no longer
+        than a plate (``PlateRules.max_length``). Returns the kept order and the texts."""
+        texts = list(texts)
+        kept: list[int] = []
+        for i in order:
+            host = next((k for k in kept if box_iou(boxes[k], boxes[i]) >= ROW_IOU), None)
+            if host is None:
+                kept.append(i)
+                continue
+            a, b = line_boxes[host], line_boxes[i]
+            stacked = b[1] >= a[3] - 0.3 * (a[3] - a[1]) or a[1] >= b[3] - 0.3 * (b[3] - b[1])
+            joined = texts[i] + texts[host] if b[1] < a[1] else texts[host] + texts[i]
+            if stacked and len(joined) <= self.rules.max_length:
+                texts[host] = joined
+        return kept, texts
+
+
+#: Two candidate lines whose plate boxes overlap at least this much (IoU) lie on one plate.
+ROW_IOU = 0.5
 
 
 def _xyxy(lines: list[TextLine]) -> np.ndarray:

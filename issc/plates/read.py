@@ -46,15 +46,19 @@ def read_plates(image: np.ndarray, locator: PlateLocator, reader: PlateReader) -
         ``PlateRead``, best first).
     """
     dets = locator.locate(image)
-    # The locator may grow boxes from the text line to the plate (LocatorOptions.grow_y, region
-    # presets); the crop read stays the line with CROP_PAD_Y of context, whatever the growth.
-    grow = locator.options.grow_y
-    pad_y = (CROP_PAD_Y - grow) / (1 + 2 * grow)
+    # The box is the whole plate (the verifier's, or the line grown by LocatorOptions.grow_y); the
+    # crop read stays the registration's line with CROP_PAD_Y of context.
+    lines = dets.data.get("line_xyxy")
+    if lines is None:
+        grow = locator.options.grow_y
+        lines, pad_y = dets.xyxy, (CROP_PAD_Y - grow) / (1 + 2 * grow)
+    else:
+        pad_y = CROP_PAD_Y
     line_texts = dets.data.get("plate_text", np.full(len(dets), "", dtype=object))
     line_confs = dets.data.get("text_conf", dets.confidence)  # the read's, not the plate's, confidence
     texts, confs = [], []
     considered = np.empty(len(dets), dtype=object)  # filled one by one: tuples must stay tuples
-    for i, (xyxy, line_text, line_conf) in enumerate(zip(dets.xyxy, line_texts, line_confs, strict=True)):
+    for i, (xyxy, line_text, line_conf) in enumerate(zip(lines, line_texts, line_confs, strict=True)):
         x0, y0, x1, y1 = pad_box(xyxy, image.shape, CROP_PAD_X, pad_y)
         candidates = [
             _unless_other_line(read, str(line_text)) for read in reader.candidates(image[y0:y1, x0:x1])

@@ -224,7 +224,8 @@ class PlateRules:
             dropped unless the read fits a format with them and not without, or dropping them
             leaves fewer than ``min_length`` characters.
         o_is_zero: Read every O as 0, for deployments whose plates never use the letter O (most
-            US states). Off by default: many European plates use both.
+            US states), in reads that hold a digit as read or fit a layout: a word (a make badge,
+            a sticker) keeps its O's and stays a word. Off by default: many European plates use both.
         min_length: Shortest normalised text accepted as a plate.
         max_length: Longest normalised text accepted as a plate.
     """
@@ -278,8 +279,13 @@ class PlateRules:
             text, norm_beliefs = self._drop_ghosts(text, norm_beliefs)
         else:
             text, norm_beliefs = normalize(raw), None
+        read = text
         text = self._fix_look_alikes(text, norm_beliefs)
-        return text.replace("O", "0") if self.o_is_zero else text
+        # O -> 0 only in a read that has a digit as read, or fits a layout: a word stays a word
+        # ("TOYOTA" must not become "T0Y0TA" and pass the tests that keep words out).
+        if self.o_is_zero and (any(c.isdigit() for c in read) or self.matching_format(text) is not None):
+            text = text.replace("O", "0")
+        return text
 
     def _drop_small_glyphs(
         self, raw: str, beliefs: Sequence[Belief], sizes: Sequence[float | None]
