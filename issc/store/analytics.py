@@ -20,8 +20,11 @@ from issc.analytics import Shape, parse_shapes, shapes_json
 from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
+from issc.store.settings import notify_change
 from issc.types import AnalyticsRecord, Crossing, PlateDirection, ZoneVisit
 
+#: Payload of the change notice sent when a camera's lines and zones are stored (issc.cluster.changes).
+ZONES_CHANGED = "zones"
 #: Most visits one report lists (newest kept); the totals cover all of them.
 MAX_VISITS = 1000
 #: How far back vehicle visits and the on-site list look for entry reads.
@@ -83,6 +86,7 @@ class AnalyticsTable:
         with write_transaction(self.engine) as conn:
             insert = dialect_insert(conn)(z).values(camera=camera, **values)
             conn.execute(insert.on_conflict_do_update(index_elements=["camera"], set_=values))
+            notify_change(conn, ZONES_CHANGED)  # workers (ENGINE=remote) read them again
         return CameraShapes(camera, shapes, width, height, now_ms / 1000)
 
     # -- reports -----------------------------------------------------------------------------
