@@ -145,6 +145,15 @@ class CameraAdmin:
                 continue
             self._give_shapes(record.name)
 
+    def reload_shapes(self) -> None:
+        """Read every camera's stored lines and zones again and give them to the cameras running
+        here (a worker, when the dashboard saved them). Raises when the database cannot be read."""
+        set_shapes = getattr(self.engine, "set_shapes", None)
+        if self.store is None or set_shapes is None:
+            return
+        for name, item in self.store.all_camera_shapes().items():
+            set_shapes(name, item.shapes)
+
     def _give_shapes(self, name: str) -> None:
         """Give a stored camera just added to the engine its stored lines and zones (if any)."""
         set_shapes = getattr(self.engine, "set_shapes", None)

@@ -258,14 +258,6 @@ class Service(CameraAdmin):
             raise
         return cls(settings=settings, engine=engine, sink=alerts, store=store, alerts=alerts)  # type: ignore[arg-type]
 
-    def reload_shapes(self) -> None:
-        """Read every camera's stored lines and zones again and give them to the cameras running
-        here (a worker, when the dashboard saved them). Raises when the database cannot be read."""
-        if self.store is None or not hasattr(self.engine, "set_shapes"):
-            return
-        for name, item in self.store.all_camera_shapes().items():
-            self.engine.set_shapes(name, item.shapes)
-
     def start(self) -> Service:
         """Start the cameras (after the malloc settings that keep a long run's memory flat)."""
         tune_malloc()
@@ -289,8 +281,7 @@ class Service(CameraAdmin):
 def _overstay_monitor(
     settings: Settings, store: Store | None, alerts: AlertingSink | None
 ) -> OverstayMonitor | None:
-    """The ``OVERSTAY_MIN`` check over the entry and exit cameras and the passes across counting
-    lines (None when off or no history)."""
+    """The ``OVERSTAY_MIN`` check over entry/exit cameras and line passes (None: off or no history)."""
     site = settings.analytics
     if not site.overstay_min or store is None or alerts is None:
         return None
