@@ -72,7 +72,8 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(streamlit_server
     cameras = {c["name"]: c for c in requests.get(f"{api}/cameras", timeout=10).json()}
     print(
         f"\nafter {took:.0f} s: {len(visits)} visits, dwell {dwells} s, max occupancy "
-        f"{report['max_occupancy']}; camera: {cameras['intel'].get('fps')} fps, "
+        f"{report['max_occupancy']}; camera: {cameras['intel'].get('fps')} fps captured, "
+        f"{cameras['intel'].get('detect_fps')} detections/s, "
         f"latency {cameras['intel'].get('latency_ms')} ms; load {os.getloadavg()[0]:.1f}"
     )
     # then the API lists the visits of the play, each with its start, end and dwell time
@@ -83,7 +84,7 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(streamlit_server
             datetime.fromisoformat(v["end"]).timestamp(),
         )
         assert enabled_at - 1 <= start < end <= enabled_at + PLAY_S + 35
-        assert v["dwell_s"] == pytest.approx(end - start, abs=0.01) and v["dwell_s"] > 0
+        assert v["dwell_s"] == pytest.approx(end - start, abs=0.06) and v["dwell_s"] > 0
         assert v["dwell_s"] <= max(e - s for s, e in INTEL_TRUTH) + LIVE_DWELL_S
     # one person at a time at the table, and never more visits than people the detector sees
     assert report["max_occupancy"] == 1
