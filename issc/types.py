@@ -225,8 +225,9 @@ class PlateDirection:
     """Which way a vehicle went in one plate pass (``PlateEvent.pass_key``), from its plate's box.
 
     Attributes:
-        direction: ``"towards"`` (the plate grew: coming at the camera), ``"away"`` (it shrank) or
-            ``"unknown"`` (it kept its size, or was seen once).
+        direction: ``"in"``/``"out"`` (the plate crossed a counting line of its camera to its in
+            side / to the other side), else ``"towards"`` (the plate grew: coming at the camera),
+            ``"away"`` (it shrank) or ``"unknown"`` (it kept its size, or was seen once).
         growth: Plate box height at the last sighting over the first.
     """
 
