@@ -20,6 +20,7 @@ COMMANDS = {
     "soak": "issc.bench.soak",
     "cluster": "issc.bench.cluster",
     "analytics": "issc.bench.analytics",
+    "clips": "issc.bench.clips",
 }
 
 

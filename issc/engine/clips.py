@@ -93,7 +93,8 @@ class _Request:
 class NullClips:
     """Clips off: offers and events are ignored (no thread)."""
 
-    saved = dropped = failed = 0
+    saved = dropped = failed = encoded = 0
+    cpu_s = 0.0
 
     def offer(self, frame: Frame) -> None:
         """Ignored."""
@@ -126,6 +127,8 @@ class ClipRecorder:
         saved: Clips filed with their events.
         dropped: Frames not encoded because the clip thread was behind.
         failed: Clips not saved (no frames for them, encoding failed, or the event never stored).
+        encoded: Frames encoded into the ring.
+        cpu_s: CPU seconds the clip thread used.
     """
 
     def __init__(self, camera: str, saver: ClipSaver, options: ClipOptions) -> None:
@@ -151,6 +154,8 @@ class ClipRecorder:
         self.saved = 0
         self.dropped = 0
         self.failed = 0
+        self.encoded = 0
+        self.cpu_s = 0.0  # CPU seconds of the clip thread so far
 
     @property
     def enabled(self) -> bool:
@@ -184,7 +189,9 @@ class ClipRecorder:
 
     def run(self) -> None:
         """The clip thread: encode offered frames, cut and save clips that are due."""
+        cpu0 = time.thread_time()
         while not self._stop.is_set():
+            self.cpu_s = time.thread_time() - cpu0
             try:
                 frame = self._queue.get(timeout=0.25)
             except queue.Empty:
@@ -207,6 +214,7 @@ class ClipRecorder:
         self._take_requests()
         self._save_due(final=True)
         self._close_encoder()
+        self.cpu_s = time.thread_time() - cpu0
 
     def _take_requests(self) -> None:
         while self._requests:
@@ -231,6 +239,7 @@ class ClipRecorder:
         for packet in self._stream.encode(picture):
             self._keep(packet)
         self._newest = frame.captured_at
+        self.encoded += 1
 
     def _keep(self, packet: av.Packet) -> None:
         if packet.pts is None:
