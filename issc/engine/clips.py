@@ -231,7 +231,9 @@ class ClipRecorder:
         out_w, out_h = self._stream.codec_context.width, self._stream.codec_context.height
         if (w, h) != (out_w, out_h):
             image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
-        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        # OpenCV converts (without holding the GIL, unlike PyAV's own conversion): capture keeps its pace
+        planes = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
+        picture = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         pts = max(round((frame.captured_at - self._t0) * 1000), self._last_pts + 1)
         self._last_pts = pts
         picture.pts = pts
@@ -256,7 +258,7 @@ class ClipRecorder:
         scale = min(1.0, self.options.max_width / width)
         out_w, out_h = max(int(width * scale) // 2 * 2, 2), max(int(height * scale) // 2 * 2, 2)
         holder = av.open(io.BytesIO(), "w", format="mp4")
-        options = {"preset": "veryfast", "tune": "zerolatency"} if self.codec == "libx264" else {}
+        options = {"preset": "superfast", "tune": "zerolatency"} if self.codec == "libx264" else {}
         stream = holder.add_stream(self.codec, rate=round(self.options.fps), options=options)
         stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
         ctx = stream.codec_context
