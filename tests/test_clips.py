@@ -194,7 +194,8 @@ def test_a_plate_event_on_the_uk_clip_gets_a_decodable_clip_of_pre_plus_post_sec
         frames, span, (w, h) = decode(clip.mp4)
         assert (w, h) == (960, 540)  # 1280x720 scaled to CLIP_WIDTH
         assert PRE_S + POST_S - 1.0 <= span <= PRE_S + POST_S + 1.5, span
-        assert frames >= 0.6 * span * FPS, (frames, span)
+        # CLIP_FPS at most; fewer when a loaded machine captures fewer (the span above is the check)
+        assert 0.4 * span * FPS <= frames <= span * FPS + 2, (frames, span)
         assert abs(clip.duration_s - span) < 0.5
 
 
