@@ -219,6 +219,7 @@ class Service(CameraAdmin):
                 source_factory=source_factory,
                 tuning=tuning,
                 alerts=alerts,
+                clip_saver=store,
             )
             if store is not None:
                 _restore_shapes(engine, store)

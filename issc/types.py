@@ -149,6 +149,23 @@ class PlateEvent:
 
 
 @dataclass(frozen=True)
+class EventClip:
+    """An MP4 clip around one plate event (``issc.engine.clips``), saved beside the event.
+
+    ``camera`` and ``pass_key`` (or, without a pass key, ``last_seen``) name the event it belongs to.
+    """
+
+    camera: str
+    pass_key: str | None
+    last_seen: datetime
+    started_at: datetime  # capture time of the clip's first frame
+    duration_s: float
+    codec: str
+    frames: int
+    mp4: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
 class PeopleCount:
     """People seen by one camera during one minute."""
 
