@@ -106,7 +106,7 @@ def test_a_visit_is_an_entry_on_one_camera_and_an_exit_on_another(site) -> None:
 def test_an_overstay_raises_one_alert_through_the_toast_and_webhook_path(tmp_path: Path) -> None:
     hook = Hook()
     with Store(f"sqlite:///{tmp_path}/h.db", flush_interval_s=0.1) as store:
-        alerts = AlertingSink(store, store, hook.url)
+        alerts = AlertingSink(store, store, hook.url, outbox=store.outbox)
         try:
             alerts.add_plate_event(plate_event(0, "gate-in", "LS15EBC"))  # in at T0, never out
             alerts.add_plate_event(plate_event(1, "gate-in", "AB12CDE"))
