@@ -100,7 +100,7 @@ if chosen is not None and chosen in names:
             key=f"users_set_role_{chosen}",
             on_click=lambda: _run(
                 lambda: admin.set_role(chosen, st.session_state[role_key]),
-                f"{chosen} is now {st.session_state[role_key]}",
+                f"{chosen} is now {st.session_state[role_key]} (their sessions ended)",
             ),
         )
         reset_col.button(
