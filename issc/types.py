@@ -101,7 +101,7 @@ class CameraStatus:
 
 
 #: ``PlateRead.source`` values: an OCR call on a crop, the plate locator's own (free) line read,
-#: and the consensus of a track's reads (``issc.plates.voting.vote``).
+#: and the consensus of a track's reads (``issc.plates.consensus.vote``).
 READ_SOURCES = ("ocr", "locator", "vote")
 
 
@@ -116,7 +116,7 @@ class PlateRead:
             unknown, e.g. a still image).
         source: Where it came from, one of ``READ_SOURCES``.
         char_conf: Confidence of each character of ``text``, in [0, 1] (the recogniser's
-            probability, or for a vote ``issc.plates.voting.vote``'s per-character figure);
+            probability, or for a vote ``issc.plates.consensus.vote``'s per-character figure);
             empty when unknown (EasyOCR, the locator's free reads).
     """
 

@@ -133,7 +133,7 @@ download_col.link_button(  # streamed by /api/plates.csv, never built whole in t
 
 pack_col.link_button(  # streamed by /api/plates/evidence.zip, like the CSV
     "Evidence pack",
-    history.plates_csv_url(flt).replace("/api/plates.csv", "/api/plates/evidence.zip", 1),
+    history.plates_evidence_url(flt),
     icon=":material/folder_zip:",
     key="download_evidence",
     disabled=total == 0,

@@ -100,7 +100,7 @@ if chosen is not None and chosen in names:
             key=f"users_set_role_{chosen}",
             on_click=lambda: _run(
                 lambda: admin.set_role(chosen, st.session_state[role_key]),
-                f"{chosen} is now {st.session_state[role_key]}",
+                f"{chosen} is now {st.session_state[role_key]} (their sessions ended)",
             ),
         )
         reset_col.button(
@@ -119,15 +119,50 @@ if chosen is not None and chosen in names:
         )
 
 # --- sessions -----------------------------------------------------------------------------
-st.subheader("Open sessions")
 sessions = admin.sessions()
-if sessions is None:
-    st.caption(
-        "Sessions are signed cookies on this server, not kept server-side, so they cannot be listed yet. "
-        "To end a user's sessions now, reset their password or remove them."
+st.subheader(f"Open sessions ({len(sessions)})")
+st.caption("A browser's sign-in. Ending one signs that browser out; API tokens are listed below.")
+if sessions:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "session": [s.id for s in sessions],
+                "user": [s.user for s in sessions],
+                "client": [s.client or "?" for s in sessions],
+                "signed in": [_when(s.created_ms) for s in sessions],
+                "last seen": [_when(s.last_seen_ms) for s in sessions],
+                "expires": [_when(s.expires_ms) for s in sessions],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="sessions_table",
     )
+    labels = {f"{s.id}: {s.user} from {s.client or '?'}": s for s in sessions}
+    picked = st.selectbox(
+        "End a session", list(labels), index=None, placeholder="Choose a session", key="sessions_choice"
+    )
+    if picked is not None and picked in labels:
+        session = labels[picked]
+        one_col, all_col = st.columns(2)
+        one_col.button(
+            "End this session",
+            key=f"sessions_end_{session.id}",
+            icon=":material/logout:",
+            on_click=lambda: _run(
+                lambda: admin.end_session(session.id), f"Ended session {session.id} of {session.user}"
+            ),
+        )
+        all_col.button(
+            f"End every session of {session.user}",
+            key=f"sessions_end_all_{session.user}",
+            icon=":material/logout:",
+            on_click=lambda: _run(
+                lambda: admin.end_user_sessions(session.user), f"Ended the sessions of {session.user}"
+            ),
+        )
 else:
-    st.dataframe(pd.DataFrame(sessions), hide_index=True, width="stretch")
+    st.caption("No one is signed in with a browser (or sign-in is off).")
 
 # --- tokens -------------------------------------------------------------------------------
 tokens = admin.tokens()

@@ -29,3 +29,11 @@ def test_live_page_shows_configuration_errors_in_one_sentence(app_test, monkeypa
     at = app_test("live.py").run()
     assert not at.exception
     assert "DETECT_FPS='-1' is invalid" in at.error[0].value
+
+
+def test_every_page_file_has_its_own_url_path() -> None:
+    # the navigation looks each page up by name: a page added without a path broke every page
+    from issc.ui.navigation import PAGES, URL_PATHS
+
+    assert sorted(URL_PATHS) == sorted(p.stem for p in PAGES.glob("*.py"))
+    assert len(set(URL_PATHS.values())) == len(URL_PATHS)

@@ -358,7 +358,7 @@ def test_patch_and_get_of_unknown_or_huge_ids(guarded: tuple[str, Store, dict[st
 def test_applied_lookalike_rules_reach_the_cameras_rules(store: Store) -> None:
     # given an admin applied "B read where a digit belongs means 8" from the corrections report
     from issc.plates.review import LOOKALIKES_SETTING
-    from issc.service import _saved_swaps
+    from issc.service import saved_swaps as _saved_swaps
 
     assert _saved_swaps(store) == []
     store.set_setting(LOOKALIKES_SETTING, [["Q", "0"]])

@@ -100,7 +100,7 @@ def test_a_confirmation_lifts_the_flag(store: Store) -> None:
 def test_a_confirmed_unsure_watchlist_hit_raises_its_alert_then(store: Store) -> None:
     # given an unsure read of a watchlist plate: stored with its label, no alert
     hook = Hook()
-    alerts = AlertingSink(store, store, webhook_url=hook.url)
+    alerts = AlertingSink(store, store, webhook_url=hook.url, outbox=store.outbox)
     try:
         event = plate_event(4, text="NEILDMND", confidence=0.39, unsure=True)
         store.add_watchlist("NEILDMND", "stolen")

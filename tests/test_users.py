@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 import requests
+import streamlit as st
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
 from test_auth import accounts, run_cli  # noqa: F401  (the fixture)
 from test_browser_auth import sign_in
 
+from issc import service as process
 from issc.auth import Accounts, AuthError
 from issc.auth.admin import UserAdmin
 from issc.store import create_engine
+from issc.store.migrate import migrate
 
 
 def test_every_change_is_audited_and_the_last_admin_stays(accounts: Accounts) -> None:  # noqa: F811
@@ -61,6 +66,82 @@ def test_a_sign_in_is_noted(accounts: Accounts) -> None:  # noqa: F811
     before = int(time.time() * 1000)
     accounts.note_sign_in("dora")
     assert accounts.users()[0].last_login_ms >= before
+
+
+def test_an_admin_lists_and_ends_open_sessions_audited(accounts: Accounts) -> None:  # noqa: F811
+    # Given root and carol signed in: carol from two browsers
+    accounts.add_user("root", "admin", "root's password")
+    accounts.add_user("carol", "viewer", "carol's password")
+    mine = accounts.open_session("root", 3600, "10.0.0.1")
+    laptop = accounts.open_session("carol", 3600, "10.0.0.2")
+    phone = accounts.open_session("carol", 3600, "10.0.0.3")
+    admin = UserAdmin(accounts, "root")
+    assert [(s.user, s.client) for s in admin.sessions()] == [
+        ("root", "10.0.0.1"),
+        ("carol", "10.0.0.2"),
+        ("carol", "10.0.0.3"),
+    ]
+    assert [s.client for s in admin.sessions("carol")] == ["10.0.0.2", "10.0.0.3"]
+    # When the admin ends carol's laptop session, only that browser is signed out
+    laptop_id = admin.sessions("carol")[0].id
+    assert admin.end_session(laptop_id) == "carol"
+    assert accounts.session_user(laptop) is None
+    assert accounts.session_user(phone).name == "carol"
+    with pytest.raises(AuthError, match="not open"):
+        admin.end_session(laptop_id)
+    # and then every session of carol: her phone too, the admin's own stays
+    assert admin.end_user_sessions("carol") == 1
+    assert accounts.session_user(phone) is None
+    assert [s.user for s in admin.sessions()] == ["root"] and accounts.session_user(mine).name == "root"
+    with pytest.raises(AuthError, match="does not exist"):
+        admin.end_user_sessions("nobody")
+    # Then the trail says who ended which, and never holds a session token
+    trail = admin.audit()
+    assert [(a.actor, a.action, a.target, a.detail) for a in trail] == [
+        ("root", "session.end_all", "carol", "1 session"),
+        ("root", "session.end", "carol", f"session {laptop_id}"),
+    ]
+    assert all(t not in a.detail for a in trail for t in (mine, laptop, phone))
+
+
+def test_the_users_page_lists_open_sessions_and_ends_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given carol signed in from two browsers, and an admin on the Users page (AUTH=off: this machine)
+    url = f"sqlite:///{tmp_path}/history.db"
+    engine = create_engine(url)
+    migrate(engine)
+    users = Accounts(engine)
+    users.add_user("carol", "viewer", "carol's password")
+    laptop = users.open_session("carol", 3600, "10.0.0.2")
+    phone = users.open_session("carol", 3600, "10.0.0.3")
+    for name, value in {"DATABASE_URL": url, "CAMERAS": "demo", "DETECTOR": "none", "AUTH": "off"}.items():
+        monkeypatch.setenv(name, value)
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=30).run()
+        assert not at.exception
+        assert "Open sessions (2)" in [h.value for h in at.subheader]
+        table = next(df.value for df in at.dataframe if "client" in df.value.columns)
+        assert list(zip(table["user"], table["client"], strict=True)) == [
+            ("carol", "10.0.0.2"),
+            ("carol", "10.0.0.3"),
+        ]
+        assert all(laptop not in str(v) and phone not in str(v) for v in table.to_numpy().ravel())
+        # When the admin picks the laptop's session and ends it
+        choice = at.selectbox(key="sessions_choice")
+        choice.select(next(o for o in choice.options if "10.0.0.2" in o)).run()
+        next(b for b in at.button if b.label == "End this session").click().run()
+        assert not at.exception
+        # Then that browser is signed out, the phone is not, and the trail says so
+        assert users.session_user(laptop) is None and users.session_user(phone).name == "carol"
+        assert "Open sessions (1)" in [h.value for h in at.subheader]
+        trail = UserAdmin(users, "test").audit()
+        assert [(a.action, a.target) for a in trail] == [("session.end", "carol")]
+    finally:
+        process.stop()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        engine.dispose()
 
 
 pytestmark_browser = pytest.mark.skipif(

@@ -5,30 +5,24 @@ generated password, shown once), change a role, reset a password (a new one, sho
 user, create and revoke tokens. Each change writes one row of ``auth_audit``: who, when, what (never
 a password or a token). It refuses what would lock everyone out: removing or demoting the last admin.
 
-Open sessions are listed and ended by the server-side sessions of issue 18; this page shows them
-once :meth:`UserAdmin.sessions` returns them (see ``SESSIONS_HOOK``).
+Open sessions are the server-side sessions of :class:`~issc.auth.accounts.Accounts` (a browser's
+login): the page lists them and ends one, or every session of a user, audited like the rest. A
+role change, a password reset and a removal end the user's sessions too.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from issc.auth import tables
-from issc.auth.accounts import Accounts, AuthError, TokenRow, UserRow, check_name, check_role
+from issc.auth.accounts import Accounts, AuthError, SessionRow, TokenRow, UserRow, check_name, check_role
 
 #: Length of generated passwords (``secrets.token_urlsafe``'s bytes: about 1.3 characters each).
 PASSWORD_BYTES = 12
-
-#: Where the server-side sessions (issue 18) plug in: a function ``(user name or None) -> list of
-#: dicts`` with at least ``id``, ``user``, ``created_ms``, ``last_seen_ms``, and one to end a
-#: session by id. ``None`` until that work lands: the Users page says sessions are not listed yet.
-SESSIONS_HOOK: tuple[Callable[[str | None], list[dict[str, Any]]], Callable[[str], bool]] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,9 @@ class UserAdmin:
             rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).all()
         return [AuditRow(*row) for row in rows]
 
-    def sessions(self, user: str | None = None) -> list[dict[str, Any]] | None:
-        """Open sessions (of ``user``), or ``None`` while the server keeps no sessions (issue 18)."""
-        return None if SESSIONS_HOOK is None else SESSIONS_HOOK[0](user)
+    def sessions(self, user: str | None = None) -> list[SessionRow]:
+        """Unexpired sessions (of ``user``; everybody's by default), oldest first."""
+        return [s for s in self.accounts.sessions() if user is None or s.user == user]
 
     # --- changes ------------------------------------------------------------------------------
 
@@ -101,7 +95,7 @@ class UserAdmin:
         return password
 
     def remove_user(self, name: str) -> None:
-        """Remove a user (their sessions end at their next request)."""
+        """Remove a user (their sessions end with them)."""
         role = self._role_of(name)
         if name == self.actor:
             raise AuthError("You cannot remove yourself: another admin can.")
@@ -120,6 +114,21 @@ class UserAdmin:
         if not self.accounts.revoke_token(name):
             raise AuthError(f"there is no token named {name!r}.")
         self._audit("token.revoke", name, "")
+
+    def end_session(self, session_id: int) -> str:
+        """End one open session (its browser must sign in again); returns whose it was."""
+        found = next((s for s in self.accounts.sessions() if s.id == session_id), None)
+        if found is None or not self.accounts.end_sessions(session_id=session_id):
+            raise AuthError(f"session {session_id} is not open (it ended or expired).")
+        self._audit("session.end", found.user, f"session {session_id}")
+        return found.user
+
+    def end_user_sessions(self, name: str) -> int:
+        """End every open session of ``name``; returns how many ended."""
+        self._role_of(name)
+        ended = self.accounts.end_sessions(user=name)
+        self._audit("session.end_all", name, f"{ended} session{'s' if ended != 1 else ''}")
+        return ended
 
     # --- helpers ------------------------------------------------------------------------------
 

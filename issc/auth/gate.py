@@ -226,7 +226,7 @@ class Gate:
             raise LoginRefused(401, "Wrong name or password.")
         self.limit.succeeded(attempt)
         try:
-            accounts.note_sign_in(name)
+            accounts.note_sign_in(principal.name)
         except Exception:  # a failed note never refuses a sign-in
             logger.warning("could not note the sign-in of %s", name, exc_info=True)
         token = accounts.open_session(principal.name, self.signer.max_age_s, client)

@@ -15,10 +15,10 @@ from dataclasses import replace
 import numpy as np
 import supervision as sv
 
+from issc.plates.crops import pad_box
 from issc.plates.locate import PlateLocator
 from issc.plates.ocr.reader import PlateReader
 from issc.plates.text import similarity
-from issc.plates.voting import pad_box
 from issc.types import PlateRead
 
 #: Context kept around a plate's text line when cutting the crop to read (fractions of its size).

@@ -7,10 +7,9 @@ For every tracked plate (``tracker_id`` from ``issc.plates.tracking.PlateTracker
 2. OCRs only crops worth reading: big enough, sharp enough (variance of the Laplacian), and
    clearly better than the last crop read (novelty), within a budget of OCR calls per track; it
    stops early once two reads agree;
-3. clusters the reads by string similarity and takes the heaviest cluster (summed confidence);
-   a partial read (``9658`` of ``K179658``, see ``is_partial``) joins the cluster of the full read
-   it is part of; within the cluster, the full reads vote character by character and partial reads
-   for the characters they cover, every vote weighted by the read's confidence;
+3. votes the reads into one text (:func:`issc.plates.consensus.vote`): clusters by string
+   similarity, the heaviest cluster wins, a partial read (``9658`` of ``K179658``) joins the full
+   read it is part of, and the reads vote character by character, weighted by confidence;
 4. when the tracker drops the track (or on ``flush``: the stream ended, the scene is static, the
    engine stops), emits exactly one event with the voted text and its per-character confidence,
    the reads that voted (each stamped with its frame's time and source), the sharpest crop and
@@ -40,19 +39,32 @@ event, carrying the same ``pass_key``, replaces it in the database.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import cv2
 import numpy as np
 import supervision as sv
 
 from issc.jpeg import encode_jpeg
+from issc.plates.consensus import PARTIAL_MIN_CHARS, is_partial, vote
+from issc.plates.crops import pad_box, sharpness
 from issc.plates.ocr.reader import PlateReader
+from issc.plates.partials import PartialHold
 from issc.plates.text import similarity
+from issc.plates.track_reads import Seen, TrackReads
 from issc.types import PlateEvent, PlateRead
+
+# the consensus and crop helpers are part of this module's public face (tests, callers)
+__all__ = [
+    "PARTIAL_MIN_CHARS",
+    "PlateVoter",
+    "VotingOptions",
+    "is_partial",
+    "pad_box",
+    "sharpness",
+    "vote",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -125,154 +137,6 @@ class VotingOptions:
     jpeg_quality: int = 85
 
 
-@dataclass
-class _Seen:
-    """A pass that made an event (or a provisional one): its text and when it was last seen."""
-
-    text: str
-    last_seen: float
-
-
-@dataclass
-class _Track:
-    """Mutable state of one tracked plate; private to the voter (one thread)."""
-
-    tracker_id: int
-    first_seen: float
-    last_seen: float
-    last_update: int
-    box: tuple[int, int, int, int] = (0, 0, 0, 0)
-    reads: list[PlateRead] = field(default_factory=list)
-    ocr_calls: int = 0
-    last_ocr_update: int = -(10**9)
-    last_ocr_quality: float = 0.0
-    best_quality: float = -1.0
-    best_crop: np.ndarray | None = None
-    best_frame: np.ndarray | None = None
-    voted: PlateRead | None = None
-    pass_key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    recent: _Seen | None = None  # the provisional event's entry in the voter's recent list (kept up to date)
-
-
-def sharpness(image: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image: higher is sharper."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
-
-
-def pad_box(
-    xyxy: np.ndarray | tuple[float, ...], shape: tuple[int, ...], pad_x: float, pad_y: float
-) -> tuple[int, int, int, int]:
-    """Grow a box by fractions of its size and clamp it to an image of ``shape``."""
-    x0, y0, x1, y1 = (float(v) for v in xyxy)
-    gx, gy = pad_x * (x1 - x0), pad_y * (y1 - y0)
-    h, w = shape[:2]
-    return (
-        int(max(0, np.floor(x0 - gx))),
-        int(max(0, np.floor(y0 - gy))),
-        int(min(w, np.ceil(x1 + gx))),
-        int(min(h, np.ceil(y1 + gy))),
-    )
-
-
-#: Shortest read that counts as a partial read of a longer one (fewer characters prove nothing).
-PARTIAL_MIN_CHARS = 3
-
-
-def is_partial(short: str, full: str) -> bool:
-    """Whether ``short`` is a partial read of ``full``: a shorter, contiguous piece of it.
-
-    A plate read while it is still cut off, small or half in shadow often gives only its last or
-    first characters (``9658`` of ``K179658``). Such a read is no other plate: it belongs to the
-    full read's pass. At least ``PARTIAL_MIN_CHARS`` characters are needed.
-    """
-    return PARTIAL_MIN_CHARS <= len(short) < len(full) and short in full
-
-
-def vote(reads: list[PlateRead], threshold: float = 0.7) -> PlateRead | None:
-    """The consensus of several reads of one plate.
-
-    Reads are clustered greedily by string similarity (``threshold``), the most confident first; a
-    partial read (``is_partial``: a shorter piece of another read, such as ``9658`` of ``K179658``)
-    joins the heaviest cluster holding a read it is part of instead of making its own. The cluster
-    with the largest summed confidence wins. Inside it, the text length is the one whose full reads
-    weigh most; those reads vote per character, and partial reads vote for the characters they
-    cover (at the place they sit in the full read), every vote weighted by the read's confidence.
-    That repairs a character misread in one frame, and lets a partial read confirm (never shorten)
-    the full one.
-
-    The confidence of voted character ``c`` at position ``i`` is
-
-        char_conf[i] = sum(w_r * q_r[i] for r in S_i if r.text[i] == c) / sum(w_r for r in S_i)
-
-    with ``S_i`` the reads voting at position ``i``, ``w_r`` a read's confidence and ``q_r[i]`` the
-    recogniser's probability of its character there (``r.char_conf``; the read's confidence when
-    it has none). It is the weighted share of reads that agree on ``c`` (lower where reads
-    disagree) times how sure the recogniser was of it in those reads (lower where it doubted), in
-    [0, 1]; 0 when every weight is 0. A single read keeps its own ``char_conf``.
-
-    Args:
-        reads: Normalised reads of one track.
-        threshold: Minimum similarity for two reads to be one cluster.
-
-    Returns:
-        The voted text (``source="vote"``) with ``char_conf`` as above and confidence = (winning
-        cluster's share of all confidence) × (mean confidence of its reads); ``None`` when there
-        are no non-empty reads.
-    """
-    reads = [r for r in reads if r.text]
-    if not reads:
-        return None
-    texts = {r.text for r in reads}
-    partial = [r for r in reads if any(is_partial(r.text, t) for t in texts)]
-    whole = [r for r in reads if not any(is_partial(r.text, t) for t in texts)]
-    clusters: list[list[PlateRead]] = []
-    for read in sorted(whole, key=lambda r: r.confidence, reverse=True):
-        home = next((c for c in clusters if similarity(c[0].text, read.text) >= threshold), None)
-        if home is None:
-            clusters.append([read])
-        else:
-            home.append(read)
-    pieces: list[list[PlateRead]] = [[] for _ in clusters]
-    for read in partial:
-        holders = [k for k, c in enumerate(clusters) if any(is_partial(read.text, r.text) for r in c)]
-        home_k = max(holders, key=lambda k: sum(r.confidence for r in clusters[k]))
-        pieces[home_k].append(read)
-    best_k = max(range(len(clusters)), key=lambda k: sum(r.confidence for r in (*clusters[k], *pieces[k])))
-    best, best_pieces = clusters[best_k], pieces[best_k]
-    by_length: dict[int, float] = defaultdict(float)
-    for r in best:
-        by_length[len(r.text)] += r.confidence
-    length = max(by_length, key=lambda n: (by_length[n], n))
-    same_length = [r for r in best if len(r.text) == length]
-    # each voter: (read, its first position in the voted text, per-character probabilities)
-    voters: list[tuple[PlateRead, int, tuple[float, ...]]] = []
-    for r in same_length:
-        voters.append((r, 0, r.char_conf if len(r.char_conf) == length else (r.confidence,) * length))
-    for r in best_pieces:
-        where = next((f.text.find(r.text) for f in same_length if r.text in f.text), -1)
-        if where >= 0:
-            n = len(r.text)
-            voters.append((r, where, r.char_conf if len(r.char_conf) == n else (r.confidence,) * n))
-    chars, char_conf = [], []
-    for i in range(length):
-        weights: dict[str, float] = defaultdict(float)
-        here = [(r, i - at, q) for r, at, q in voters if 0 <= i - at < len(r.text)]
-        for r, j, _ in here:
-            weights[r.text[j]] += r.confidence
-        ch = max(weights, key=lambda c: weights[c])
-        weight = sum(r.confidence for r, _, _ in here)
-        sure = sum(r.confidence * q[j] for r, j, q in here if r.text[j] == ch)
-        chars.append(ch)
-        char_conf.append(round(min(1.0, sure / weight), 4) if weight > 0 else 0.0)
-    members = [*best, *best_pieces]
-    total = sum(r.confidence for r in reads)
-    cluster_conf = sum(r.confidence for r in members)
-    share = cluster_conf / total if total > 0 else 0.0
-    confidence = round(share * cluster_conf / len(members), 4)
-    return PlateRead("".join(chars), confidence, source="vote", char_conf=tuple(char_conf))
-
-
 class PlateVoter:
     """Reads tracked plates sparingly and emits one ``PlateEvent`` per track. One thread only.
 
@@ -286,10 +150,13 @@ class PlateVoter:
         self.camera = camera
         self.reader = reader
         self.options = options or VotingOptions()
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, TrackReads] = {}
         self._updates = 0
-        self._recent: list[_Seen] = []  # passes with an event, final or provisional
-        self._held: list[_Track] = []  # finished tracks that may be partial reads (see partial_hold_s)
+        self._recent: list[Seen] = []  # passes with an event, final or provisional
+        # finished tracks that may be partial reads (see partial_hold_s)
+        self._held = PartialHold(
+            camera, self.options.partial_hold_s, self.options.max_reads, self.options.cluster_similarity
+        )
         self._provisional: list[PlateEvent] = []
 
     def current(self, tracker_id: int) -> PlateRead | None:
@@ -339,7 +206,7 @@ class PlateVoter:
                 if self._updates - t.last_update >= opts.lost_frames or timestamp - t.last_seen >= opts.lost_s
             ]
         events = self._finish(finished)
-        self._merge_held()
+        self._held.merge_into_live(self._tracks.values())
         events += self._release_held(timestamp)
         for track in self._tracks.values():
             if track.last_update == self._updates and track.recent is None:
@@ -351,17 +218,17 @@ class PlateVoter:
         events, self._provisional = self._provisional, []
         return events
 
-    def _make_provisional(self, track: _Track) -> None:
+    def _make_provisional(self, track: TrackReads) -> None:
         voted = track.voted
         if voted is None or not self._enough(track, voted, quiet=True) or self._repeats(track, voted.text):
             return
         if self._may_be_partial(track, voted):  # its event may yet merge into a longer read's
             return
-        track.recent = _Seen(voted.text, track.last_seen)
+        track.recent = Seen(voted.text, track.last_seen)
         self._recent.append(track.recent)
         self._provisional.append(self._event(track, voted))
 
-    def _repeats(self, track: _Track, text: str, prune: bool = False) -> bool:
+    def _repeats(self, track: TrackReads, text: str, prune: bool = False) -> bool:
         """Whether ``text`` is like (or a partial read of) the text of a pass seen within
         ``dedupe_s`` before the track began (a pass still in view is seen now)."""
         recent = [seen for seen in self._recent if track.first_seen - seen.last_seen < self.options.dedupe_s]
@@ -370,62 +237,29 @@ class PlateVoter:
         like = self.options.cluster_similarity
         return any(similarity(s.text, text) >= like or is_partial(text, s.text) for s in recent)
 
-    def _may_be_partial(self, track: _Track, voted: PlateRead) -> bool:
+    def _may_be_partial(self, track: TrackReads, voted: PlateRead) -> bool:
         """An unsure read that fits none of the region's layouts: perhaps a piece of a longer one."""
         rules = getattr(self.reader, "rules", None)
         if rules is None or not rules.formats or rules.matching_format(voted.text) is not None:
             return False
         return self._unsure(track, voted)
 
-    def _unsure(self, track: _Track, voted: PlateRead) -> bool:
+    def _unsure(self, track: TrackReads, voted: PlateRead) -> bool:
         """Whether the track's best vote stays below ``recognition_threshold``: no read that agrees
         with the voted text (``cluster_similarity``) is that confident."""
         like = self.options.cluster_similarity
         best = max((r.confidence for r in track.reads if similarity(r.text, voted.text) >= like), default=0.0)
         return best < self.options.recognition_threshold
 
-    def _merge_held(self) -> None:
-        """Held partial reads join a live track whose voted text holds them (same pass)."""
-        for held in list(self._held):
-            text = held.voted.text if held.voted is not None else ""
-            home = next(
-                (t for t in self._tracks.values() if t.voted is not None and is_partial(text, t.voted.text)),
-                None,
-            )
-            if home is not None:
-                self._held.remove(held)
-                self._absorb(home, held)
-
-    def _absorb(self, track: _Track, partial: _Track) -> None:
-        """Give ``track`` the reads (and the start) of ``partial``, a partial read of the same pass."""
-        logger.debug(
-            "camera %s: track %d's partial read %r merges into track %d",
-            self.camera,
-            partial.tracker_id,
-            partial.voted.text if partial.voted else "",
-            track.tracker_id,
-        )
-        track.first_seen = min(track.first_seen, partial.first_seen)
-        track.ocr_calls += partial.ocr_calls
-        for read in partial.reads:
-            track.reads.append(read)
-        track.reads.sort(key=lambda r: r.at if r.at is not None else 0.0)
-        while len(track.reads) > self.options.max_reads:
-            del track.reads[min(range(len(track.reads)), key=lambda k: track.reads[k].confidence)]
-        track.voted = vote(track.reads, self.options.cluster_similarity)
-
     def _release_held(self, now: float | None) -> list[PlateEvent]:
         """Events of held tracks no longer read in full within ``partial_hold_s`` (all: ``now=None``)."""
         events = []
-        for held in list(self._held):
-            if now is not None and now - held.last_seen < self.options.partial_hold_s:
-                continue
-            self._held.remove(held)
+        for held in self._held.due(now):
             voted = held.voted
             if voted is None or self._repeats(held, voted.text, prune=True):
                 continue
             event = self._event(held, voted)
-            self._recent.append(_Seen(event.text, held.last_seen))
+            self._recent.append(Seen(event.text, held.last_seen))
             events.append(event)
         return events
 
@@ -440,7 +274,7 @@ class PlateVoter:
         opts = self.options
         track = self._tracks.get(tid)
         if track is None:
-            track = self._tracks[tid] = _Track(tid, timestamp, timestamp, self._updates)
+            track = self._tracks[tid] = TrackReads(tid, timestamp, timestamp, self._updates)
         track.last_seen = timestamp
         track.last_update = self._updates
         if track.recent is not None:  # its pass is still in view: a restarted track repeats it
@@ -461,7 +295,7 @@ class PlateVoter:
         m = opts.edge_margin
         at_edge = xyxy[0] < m or xyxy[1] < m or xyxy[2] > w - m or xyxy[3] > h - m
         if free is not None and not at_edge and height >= opts.min_free_height:
-            self._add_read(track, free)
+            track.add_read(free, opts.max_reads, opts.cluster_similarity)
             if free.confidence >= opts.recognition_threshold:
                 return 0  # read well enough already: no OCR call
         if at_edge or not self._worth_reading(track, height, sharp, quality):
@@ -475,16 +309,10 @@ class PlateVoter:
             logger.exception("camera %s: OCR failed on track %d", self.camera, tid)
             return 1
         if read is not None:
-            self._add_read(track, replace(read, at=timestamp, source="ocr"))
+            track.add_read(replace(read, at=timestamp, source="ocr"), opts.max_reads, opts.cluster_similarity)
         return 1
 
-    def _add_read(self, track: _Track, read: PlateRead) -> None:
-        track.reads.append(read)
-        if len(track.reads) > self.options.max_reads:  # drop the (first) least confident
-            del track.reads[min(range(len(track.reads)), key=lambda k: track.reads[k].confidence)]
-        track.voted = vote(track.reads, self.options.cluster_similarity)
-
-    def _worth_reading(self, track: _Track, height: float, sharp: float, quality: float) -> bool:
+    def _worth_reading(self, track: TrackReads, height: float, sharp: float, quality: float) -> bool:
         opts = self.options
         if track.ocr_calls >= opts.max_ocr_per_track:
             return False
@@ -504,16 +332,14 @@ class PlateVoter:
         waited = self._updates - track.last_ocr_update >= opts.retry_gap_frames
         return waited and len(track.reads) < opts.min_reads
 
-    def _finish(self, tracks: list[_Track]) -> list[PlateEvent]:
+    def _finish(self, tracks: list[TrackReads]) -> list[PlateEvent]:
         events = []
         for track in tracks:
             del self._tracks[track.tracker_id]
         for track in tracks:
             if track.voted is None:
                 continue
-            for held in [h for h in self._held if h.voted and is_partial(h.voted.text, track.voted.text)]:
-                self._held.remove(held)
-                self._absorb(track, held)
+            self._held.merge_into(track)
             voted = track.voted
             if voted is None:
                 continue
@@ -526,14 +352,14 @@ class PlateVoter:
                 logger.debug("camera %s: track %d repeats a recent event", self.camera, track.tracker_id)
                 continue
             elif self._may_be_partial(track, voted):
-                self._held.append(track)  # waits partial_hold_s for a longer read of the same pass
+                self._held.hold(track)  # waits partial_hold_s for a longer read of the same pass
                 continue
             event = self._event(track, voted)
-            self._recent.append(_Seen(event.text, track.last_seen))
+            self._recent.append(Seen(event.text, track.last_seen))
             events.append(event)
         return events
 
-    def _enough(self, track: _Track, voted: PlateRead, quiet: bool = False) -> bool:
+    def _enough(self, track: TrackReads, voted: PlateRead, quiet: bool = False) -> bool:
         """Whether a finished track's reads make an event.
 
         Two reads like the voted text, or one read at or above ``recognition_threshold``, or (a
@@ -572,7 +398,7 @@ class PlateVoter:
         )
         return False
 
-    def _event(self, track: _Track, voted: PlateRead) -> PlateEvent:
+    def _event(self, track: TrackReads, voted: PlateRead) -> PlateEvent:
         def jpeg(image: np.ndarray | None) -> bytes:
             if image is None:
                 return b""

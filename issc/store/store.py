@@ -1,9 +1,12 @@
 """The history store: the one object callers hold, opening the database and joining its parts.
 
 :class:`Store` migrates the database to the latest schema, then combines the writer
-(:mod:`issc.store.writer`), the plate queries (:mod:`issc.store.queries`), the watchlist
-(:mod:`issc.store.watchlist`) and the key-value settings (:mod:`issc.store.settings`), which share
-its engine, and owns the background retention purge (:mod:`issc.store.retention`).
+(:mod:`issc.store.writer`), the plate queries and analyst review (:mod:`issc.store.queries`,
+:mod:`issc.store.review`), the watchlist (:mod:`issc.store.watchlist`), the key-value settings
+(:mod:`issc.store.settings`), the dashboard's cameras (:mod:`issc.store.cameras`) and the counting
+lines, zones and visits (:mod:`issc.store.analytics`), which share its engine; it holds the
+webhook's outbox (:mod:`issc.store.outbox`) and owns the background retention purge
+(:mod:`issc.store.retention`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ logger = logging.getLogger(__name__)
 class Store(
     HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTable, AnalyticsTable, ClipTable
 ):
-    """Plate history, people counts, watchlist, settings and analyst review in one SQL database.
+    """Plate history, people counts, watchlist, settings, analyst review, cameras, analytics and event
+    clips in one SQL database.
 
     Implements ``EventSink``. The plate queries come with :class:`issc.store.review.ReviewTable`
     (a :class:`issc.store.queries.PlateQueries`).

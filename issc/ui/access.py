@@ -55,8 +55,8 @@ def current_user() -> auth.Principal | None:
 
     The middleware let the tab's websocket in with a principal (handed over in a request header it
     controls); each rerun checks it again (:meth:`Gate.recheck`, at most 2 s old), so a removed user
-    or an ended session is signed out here (a message and ``st.stop()``) and a demoted one gets their
-    new role at once.
+    or an ended session is signed out here (a message and ``st.stop()``). A role change ends the user's
+    sessions too (they sign in again with the new role); a proxy's user gets the new role at once.
     """
     passed = auth.read_principal_header(st.context.headers.get(auth.PRINCIPAL_HEADER))
     try:

@@ -113,6 +113,16 @@ def plates_csv_url(flt: PlateFilter) -> str:
     streams it page by page from the database, so any history size costs the same memory, and it
     checks the same session cookie as the page.
     """
+    return f"{base_path()}/api/plates.csv" + _filter_query(flt)
+
+
+def plates_evidence_url(flt: PlateFilter) -> str:
+    """The streamed ``/api/plates/evidence.zip`` of the matching events (like :func:`plates_csv_url`)."""
+    return f"{base_path()}/api/plates/evidence.zip" + _filter_query(flt)
+
+
+def _filter_query(flt: PlateFilter) -> str:
+    """``?q=…&unsure=…`` of a filter in the API's form (empty when nothing is filtered)."""
     params: dict[str, str] = {}
     if flt.q:
         params["q"] = flt.q
@@ -129,7 +139,7 @@ def plates_csv_url(flt: PlateFilter) -> str:
     if flt.unsure != "exclude":
         params["unsure"] = flt.unsure
     query = urlencode(params)
-    return f"{base_path()}/api/plates.csv" + (f"?{query}" if query else "")
+    return f"?{query}" if query else ""
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)
