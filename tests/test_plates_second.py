@@ -183,3 +183,23 @@ def test_the_second_opinion_only_chooses_among_pp_ocr_candidates() -> None:
     assert fuse(unseen, other, weight=0.7, unsure=0.95).text == "0J"  # without the gate
     assert fuse(unseen, other, weight=0.7, unsure=0.95, min_alt=0.01) is unseen
     assert fuse(seen, other, weight=0.7, unsure=0.95, min_alt=0.01).text == "0J"
+
+
+@needs_model
+def test_fine_tuning_starts_from_the_exported_model_exactly() -> None:
+    """``--init``: the committed ONNX model loaded back into torch computes the same logits, and
+    keeps doing so in training mode (batch norms frozen)."""
+    import onnxruntime as ort
+    import torch
+
+    from issc.train.reader import build_model, freeze_batch_norm, load_onnx_weights
+
+    model = build_model()
+    load_onnx_weights(model, MODEL_PATH)
+    freeze_batch_norm(model)
+    model.train()
+    x = np.random.default_rng(3).uniform(-1, 1, (3, 1, INPUT_H, INPUT_W)).astype(np.float32)
+    with torch.no_grad():
+        ours = model(torch.from_numpy(x)).numpy()
+    (theirs,) = ort.InferenceSession(str(MODEL_PATH)).run(None, {"line": x})
+    assert np.abs(ours - theirs).max() < 1e-4
