@@ -15,6 +15,9 @@ about 0.25 M weights, 1 MB as ONNX; small enough to train on a shared 2-core mac
   Each crop is cut to its registration line by PP-OCR's detector, exactly as the live reader does,
   and kept only when that line's read is close to the label (``MIN_LINE_SIMILARITY``).
 
+``--init reader.onnx`` fine-tunes from an exported model instead of starting from scratch (cheaper
+on a shared CPU); ``--crops-val-share 0.5`` holds out half of each ``--crops`` folder.
+
 Real crops are split by a fixed hash of their file name (``VAL_SHARE`` held out); plates whose text
 is in an ``--exclude`` manifest are dropped (keep evaluation sets out). The command writes the ONNX
 model and a data card with the counts, the command line and the held-out metrics.
