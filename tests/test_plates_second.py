@@ -154,3 +154,52 @@ def test_o_and_0_count_together_against_a_third_character() -> None:
     line = pp_line(("0", {"0": 0.5, "O": 0.45}), ("J", {"J": 0.99}), ("T", {"T": 0.99}))
     other = second(("Q", {"Q": 0.9, "0": 0.05}), ("J", {"J": 0.99}), ("T", {"T": 0.99}))
     assert fuse(line, other, weight=0.5).text == "0JT"
+
+
+def test_a_character_pp_ocr_was_sure_of_is_kept_as_read() -> None:
+    """The gate is per character: a confident Q stays a Q even where the other model reads 0 and
+    another character of the line is unsure."""
+    line = pp_line(("Q", {"Q": 0.97, "0": 0.02}), ("I", {"I": 0.55, "1": 0.4}), ("7", {"7": 0.98}))
+    other = second(("0", {"0": 0.99}), ("1", {"1": 0.97}), ("7", {"7": 0.99}))
+    assert fuse(line, other, weight=0.7).text == "017"  # the old, line-wide fusion
+    fused = fuse(line, other, weight=0.7, unsure=0.95)
+    assert fused.text == "Q17"
+    assert fused.chars[0] is line.chars[0] and fused.chars[2] is line.chars[2]
+
+
+def test_an_unsure_second_opinion_is_not_asked() -> None:
+    line = pp_line(("A", {"A": 0.99}), ("I", {"I": 0.55, "1": 0.4}), ("7", {"7": 0.98}))
+    other = second(("A", {"A": 0.97}), ("1", {"1": 0.7, "I": 0.2}), ("7", {"7": 0.99}))
+    assert fuse(line, other, weight=0.7, unsure=0.95).text == "A17"
+    assert fuse(line, other, weight=0.7, unsure=0.95, min_second=0.8) is line  # nothing fused
+
+
+def test_the_second_opinion_only_chooses_among_pp_ocr_candidates() -> None:
+    """A class PP-OCR gave (almost) no belief at a place is not brought in by the other model: an
+    unsure Q stays a Q unless PP-OCR also saw a 0 there."""
+    other = second(("0", {"0": 0.99}), ("J", {"J": 0.99}))
+    unseen = pp_line(("Q", {"Q": 0.6, "C": 0.3, "0": 0.001}), ("J", {"J": 0.99}))
+    seen = pp_line(("Q", {"Q": 0.6, "0": 0.3}), ("J", {"J": 0.99}))
+    assert fuse(unseen, other, weight=0.7, unsure=0.95).text == "0J"  # without the gate
+    assert fuse(unseen, other, weight=0.7, unsure=0.95, min_alt=0.01) is unseen
+    assert fuse(seen, other, weight=0.7, unsure=0.95, min_alt=0.01).text == "0J"
+
+
+@needs_model
+def test_fine_tuning_starts_from_the_exported_model_exactly() -> None:
+    """``--init``: the committed ONNX model loaded back into torch computes the same logits, and
+    keeps doing so in training mode (batch norms frozen)."""
+    import onnxruntime as ort
+    import torch
+
+    from issc.train.reader import build_model, freeze_batch_norm, load_onnx_weights
+
+    model = build_model()
+    load_onnx_weights(model, MODEL_PATH)
+    freeze_batch_norm(model)
+    model.train()
+    x = np.random.default_rng(3).uniform(-1, 1, (3, 1, INPUT_H, INPUT_W)).astype(np.float32)
+    with torch.no_grad():
+        ours = model(torch.from_numpy(x)).numpy()
+    (theirs,) = ort.InferenceSession(str(MODEL_PATH)).run(None, {"line": x})
+    assert np.abs(ours - theirs).max() < 1e-4

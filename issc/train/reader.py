@@ -15,6 +15,9 @@ about 0.25 M weights, 1 MB as ONNX; small enough to train on a shared 2-core mac
   Each crop is cut to its registration line by PP-OCR's detector, exactly as the live reader does,
   and kept only when that line's read is close to the label (``MIN_LINE_SIMILARITY``).
 
+``--init reader.onnx`` fine-tunes from an exported model instead of starting from scratch (cheaper
+on a shared CPU); ``--crops-val-share 0.5`` holds out half of each ``--crops`` folder.
+
 Real crops are split by a fixed hash of their file name (``VAL_SHARE`` held out); plates whose text
 is in an ``--exclude`` manifest are dropped (keep evaluation sets out). The command writes the ONNX
 model and a data card with the counts, the command line and the held-out metrics.
@@ -57,12 +60,18 @@ class LabelledCrop:
 
     path: Path
     text: str
+    val_share: float = VAL_SHARE
 
     @property
     def held_out(self) -> bool:
-        """Whether the fixed hash of the file name puts it in the validation split."""
+        """Whether the fixed hash of the file name puts it in the validation split: SHA-1's first
+        byte for the usual 10 %; SHA-256's first byte's parity for a half (``--crops-val-share
+        0.5``; the project's US crops are themselves a low-SHA-1 subset, so SHA-1 would not split
+        them)."""
+        if self.val_share == 0.5:
+            return hashlib.sha256(self.path.name.encode()).digest()[0] % 2 == 0
         digest = hashlib.sha1(self.path.name.encode()).digest()
-        return digest[0] < 256 * VAL_SHARE
+        return digest[0] < 256 * self.val_share
 
 
 def named_crops(folder: Path) -> list[LabelledCrop]:
@@ -75,8 +84,9 @@ def named_crops(folder: Path) -> list[LabelledCrop]:
     return out
 
 
-def manifest_crops(folder: Path) -> list[LabelledCrop]:
-    """Crops listed in ``folder/labels.csv`` (``image,state,plate_text``, the crops layout).
+def manifest_crops(folder: Path, val_share: float = VAL_SHARE) -> list[LabelledCrop]:
+    """Crops listed in ``folder/labels.csv`` (``image,state,plate_text``, the crops layout), with
+    ``val_share`` of them held out by the hash of the file name.
 
     Raises:
         FileNotFoundError: No ``labels.csv`` in ``folder``.
@@ -86,7 +96,7 @@ def manifest_crops(folder: Path) -> list[LabelledCrop]:
         raise FileNotFoundError(f"{folder} has no labels.csv (expected image,state,plate_text rows)")
     with labels.open(newline="") as fh:
         return [
-            LabelledCrop(folder / row["image"], normalize(row["plate_text"]))
+            LabelledCrop(folder / row["image"], normalize(row["plate_text"]), val_share)
             for row in csv.DictReader(fh)
             if normalize(row.get("plate_text", ""))
         ]
@@ -185,6 +195,63 @@ def build_model():
     return Crnn()
 
 
+def load_onnx_weights(model, path: Path) -> None:
+    """Load an exported ``reader.onnx`` back into ``build_model()``'s torch model, to fine-tune it.
+
+    The exporter folded each batch norm into its convolution (weight and bias); the bias goes back
+    into the batch norm as its shift, with unit scale and statistics, so the model computes the
+    same function (``freeze_batch_norm`` keeps it so while training). The LSTM's gates are in
+    ONNX's order (input, output, forget, cell) and go back to torch's (input, forget, cell, output).
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i).copy() for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    lstm = next(n for n in graph.node if n.op_type == "LSTM")
+    matmul = next(n for n in graph.node if n.op_type == "MatMul")
+    layers = list(model.features)
+    torch_convs = [m for m in layers if isinstance(m, nn.Conv2d)]
+    norms = [m for m in layers if isinstance(m, nn.BatchNorm2d)]
+    if len(convs) != len(torch_convs) or len(norms) != len(torch_convs):
+        raise ValueError(f"{path} does not have this model's layers")
+    with torch.no_grad():
+        for node, conv, norm in zip(convs, torch_convs, norms, strict=True):
+            conv.weight.copy_(torch.from_numpy(weights[node.input[1]]))
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(weights[node.input[2]]))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        hidden = model.rnn.hidden_size
+        order = [0, 2, 3, 1]  # torch's gate k is ONNX's gate order[k]
+
+        def gates(a: np.ndarray) -> torch.Tensor:
+            blocks = [a[g * hidden : (g + 1) * hidden] for g in range(4)]
+            return torch.from_numpy(np.concatenate([blocks[k] for k in order]))
+
+        w, r, b = (weights[name] for name in lstm.input[1:4])
+        for d, suffix in enumerate(("", "_reverse")):
+            getattr(model.rnn, f"weight_ih_l0{suffix}").copy_(gates(w[d]))
+            getattr(model.rnn, f"weight_hh_l0{suffix}").copy_(gates(r[d]))
+            getattr(model.rnn, f"bias_ih_l0{suffix}").copy_(gates(b[d][: 4 * hidden]))
+            getattr(model.rnn, f"bias_hh_l0{suffix}").copy_(gates(b[d][4 * hidden :]))
+        model.head.weight.copy_(torch.from_numpy(weights[matmul.input[1]].T.copy()))
+        model.head.bias.copy_(torch.from_numpy(weights["head.bias"]))
+
+
+def freeze_batch_norm(model) -> None:
+    """Keep the batch norms' running statistics as loaded (their scale and shift still learn)."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+            m.train = lambda mode=True, _m=m: _m  # model.train() must not switch them back
+
+
 def decode_batch(logits: np.ndarray) -> list[str]:
     """Greedy CTC texts of a batch of logits."""
     return ["".join(c.char for c in ctc_decode(row, top_k=1)) for row in logits]
@@ -232,15 +299,16 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
 
-    crops: list[LabelledCrop] = []
-    for folder in args.named:
-        crops += named_crops(folder)
-    for folder in args.crops:
-        crops += manifest_crops(folder)
+    sources = [named_crops(folder) for folder in args.named]
+    sources += [manifest_crops(folder, args.crops_val_share) for folder in args.crops]
+    crops = [c for source in sources for c in source]
     dropped = excluded_texts(args.exclude)
-    kept = [c for c in crops if c.text not in dropped and set(c.text) <= set(ALPHABET)]
-    print(f"real crops: {len(crops)} ({len(crops) - len(kept)} excluded by text)", flush=True)
-    lines = real_lines(kept, args.work) if kept else []
+    lines = []
+    for source in sources:  # cut and cached per folder: adding a folder does not cut the others again
+        kept = [c for c in source if c.text not in dropped and set(c.text) <= set(ALPHABET)]
+        lines += real_lines(kept, args.work) if kept else []
+    kept_count = sum(c.text not in dropped and set(c.text) <= set(ALPHABET) for c in crops)
+    print(f"real crops: {len(crops)} ({len(crops) - kept_count} excluded by text)", flush=True)
     real_train = [(g, t) for g, t, held in lines if not held]
     real_val = [(g, t) for g, t, held in lines if held]
     print(f"real lines: {len(real_train)} train, {len(real_val)} held out", flush=True)
@@ -266,6 +334,10 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     print(f"training on {len(y)} lines ({time.monotonic() - started:.0f} s so far)", flush=True)
 
     model = build_model()
+    if args.init is not None:
+        load_onnx_weights(model, args.init)
+        freeze_batch_norm(model)
+        print(f"fine-tuning from {args.init} (batch norm frozen)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.15)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
@@ -308,7 +380,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "counts": {
             "synthetic": len(synth),
             "real_crops": len(crops),
-            "real_excluded": len(crops) - len(kept),
+            "real_excluded": len(crops) - kept_count,
             "real_train_lines": len(real_train),
             "real_val_lines": len(real_val),
         },
@@ -364,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="manifest whose plate texts never train (eval sets)",
+    )
+    parser.add_argument(
+        "--crops-val-share",
+        type=float,
+        default=VAL_SHARE,
+        help="share of each --crops folder held out by a hash of the file name (0.5: half)",
+    )
+    parser.add_argument(
+        "--init", type=Path, default=None, help="fine-tune from this exported model (e.g. the committed one)"
     )
     parser.add_argument("--synthetic", type=int, default=6000, help="synthetic training lines")
     parser.add_argument("--synthetic-val", type=int, default=1000, help="synthetic held-out lines")

@@ -134,7 +134,15 @@ def _unsure(char: CharBelief, below: float) -> bool:
     return _glyph_prob(_canonical(char), normalize(char.char)) < below
 
 
-def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextLine:
+def fuse(
+    line: TextLine,
+    second: tuple[CharBelief, ...],
+    weight: float,
+    *,
+    unsure: float = 1.0,
+    min_second: float = 0.0,
+    min_alt: float = 0.0,
+) -> TextLine:
     """``line`` with each plate character's beliefs averaged with ``second``'s, one to one.
 
     Only the share of PP-OCR's plate-character probability among characters is averaged; its blank
@@ -144,6 +152,13 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
         line: PP-OCR's read, with per-character beliefs.
         second: The plate recogniser's characters of the same crop.
         weight: The second opinion's share of each fused belief, in [0, 1].
+        unsure: Only characters whose glyph PP-OCR believed below this are fused; the characters
+            it was sure of are kept as read (1.0: all characters).
+        min_second: Only where the plate recogniser believes its own character at least this much.
+        min_alt: The fused winner replaces PP-OCR's character only when PP-OCR itself gave that
+            glyph at least this belief: the second opinion chooses among PP-OCR's candidates, it
+            does not bring a class PP-OCR did not see (a Q PP-OCR read is not turned into a 0
+            unless PP-OCR also saw a 0 there).
 
     The winner at each place is the character whose glyph is most believed, O and 0 counting
     together (one glyph in many plate fonts: PP-OCR splits its belief between them, which must not
@@ -158,8 +173,11 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
     if not line.chars or len(line.chars) != len(line.text) or len(plate_at) != len(second):
         return line
     chars = list(line.chars)
+    fused_any = False
     for i, other in zip(plate_at, second, strict=True):
         fused = _canonical(chars[i])
+        if _glyph_prob(fused, normalize(chars[i].char)) >= unsure or other.prob < min_second:
+            continue
         # Only how PP-OCR's plate-character mass is shared among characters changes: its blank and
         # marks, and so the ghost and mark tests of the rules, stay as PP-OCR saw them.
         mass = sum(p for k, p in fused.items() if k not in ("", "~"))
@@ -173,8 +191,14 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
         char = max(plate, key=lambda k: _glyph_prob(plate, k))
         if char in _SAME_GLYPH:  # O or 0: the glyph won together; which of them, each model's say
             char = max(_SAME_GLYPH, key=lambda k: plate.get(k, 0.0))
+        ours = _canonical(chars[i])
+        if char != normalize(chars[i].char) and _glyph_prob(ours, char) < min_alt:
+            continue  # a class PP-OCR did not see there: its read stands
         top = dict(sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[:6])
         chars[i] = replace(chars[i], char=char, prob=fused[char], alternatives=top)
+        fused_any = True
+    if not fused_any:
+        return line
     text = "".join(c.char for c in chars)
     return TextLine(line.polygon, text, float(np.mean([c.prob for c in chars])), tuple(chars))
 
@@ -183,16 +207,24 @@ def fuse(line: TextLine, second: tuple[CharBelief, ...], weight: float) -> TextL
 class SecondOpinion:
     """Asks the plate recogniser about the lines PP-OCR was unsure of, and fuses its answer.
 
+    The gate (chosen on the held-out real lines of the training command, never on an evaluation
+    set; ``reader.md``): only the characters PP-OCR was unsure of are fused, only where the plate
+    recogniser is itself confident, and only into a character PP-OCR also saw at that place.
+
     Attributes:
         model: The plate recogniser.
-        unsure: A line with a plate character below this probability (O and 0 counted together)
-            gets a second opinion.
+        unsure: A plate character below this probability (O and 0 counted together) is unsure: its
+            line gets a second opinion and it, alone, is fused.
         weight: The second opinion's share of a fused character's belief.
+        min_second: The plate recogniser's least belief in its own character for it to count.
+        min_alt: PP-OCR's least belief in a character for the fusion to turn its read into it.
     """
 
     model: PlateLineModel
     unsure: float = 0.95
-    weight: float = 0.5
+    weight: float = 0.7
+    min_second: float = 0.8
+    min_alt: float = 0.01
 
     def refine(self, image: np.ndarray, lines: list[TextLine]) -> list[TextLine]:
         """``lines`` (found in ``image``) with the unsure ones fused with the second opinion."""
@@ -208,7 +240,14 @@ class SecondOpinion:
         crops = [get_rotate_crop_image(image, lines[i].polygon.astype(np.float32).copy()) for i in todo]
         out = list(lines)
         for i, chars in zip(todo, self.model.read(crops), strict=True):
-            out[i] = fuse(lines[i], chars, self.weight)
+            out[i] = fuse(
+                lines[i],
+                chars,
+                self.weight,
+                unsure=self.unsure,
+                min_second=self.min_second,
+                min_alt=self.min_alt,
+            )
         return out
 
 
