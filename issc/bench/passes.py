@@ -55,6 +55,7 @@ from issc.bench.common import clips, percentile, print_json, print_table
 from issc.config import CameraConfig, load_settings
 from issc.detections import OPACITY_KEY, PLATE, box_iou
 from issc.memory import keep_defaults, tune_malloc
+from issc.plates.ocr import rapid
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource, video_frames
@@ -81,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-plays", type=int, default=1, help="plays before the measured window")
     parser.add_argument(
         "--malloc-defaults", action="store_true", help="keep glibc's malloc defaults (the service tunes them)"
+    )
+    parser.add_argument(
+        "--allocate-per-call",
+        action="store_true",
+        help="text detection allocates afresh per call, as before it reused its memory",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
 
@@ -241,6 +247,7 @@ def run(
     cache_dir: Path = CACHE_DIR,
     malloc_defaults: bool = False,
     cameras: int = 1,
+    allocate_per_call: bool = False,
 ) -> dict:
     """Play ``clip`` through the engine (as ``cameras`` cameras) and measure about ``seconds`` of it.
 
@@ -253,6 +260,8 @@ def run(
     if malloc_defaults:
         keep_defaults()
     tune_malloc()  # as the service does when it starts
+    if allocate_per_call:
+        rapid.allocate_per_call()
     reference = reference_boxes(clip, plate, cache_dir)
     dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
     overrides = {"detector": detector} if detector else {}
@@ -328,6 +337,7 @@ def run(
         "gap_s": gap_s,
         "dedupe_s": dedupe_s,
         "load": load,
+        "memory_reused": rapid.REUSE_MEMORY,
         "cameras": cameras,
         "seconds": round(wall, 1),
         "passes": playback.plays - plays0,
@@ -406,6 +416,7 @@ def main(args: argparse.Namespace) -> int:
         detector=args.detector,
         warmup_plays=args.warmup_plays,
         malloc_defaults=args.malloc_defaults,
+        allocate_per_call=args.allocate_per_call,
         cameras=args.cameras,
     )
     print(
