@@ -25,6 +25,11 @@ passes for every camera (each camera's passes are the plays it finished inside t
   ``analyzer.analyze`` call;
 * ``overlay_ms_p50``/``_p95``: capture -> publish time of the frames that carry boxes (placing
   them by flow and drawing them, on the capture thread).
+* ``cpu_ms_per_analysis``, ``minor_faults_per_analysis``: the whole process's CPU time (user +
+  system: capture, analyses, the viewer's JPEGs) and minor page faults in the window, per analysis
+  of any camera. They move far less with the machine's load than the times above: a fault is a
+  page of freshly mapped memory touched for the first time (``--malloc-defaults``,
+  ``--allocate-per-call`` compare).
 
 Which clip frames show the plate, and where, is measured once per clip before the timed run: the
 still-image plate locator at full resolution reads every frame, and the box whose text is most
@@ -38,6 +43,7 @@ import argparse
 import hashlib
 import json
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -217,6 +223,11 @@ def cpu_load(cores: int) -> Iterator[list[subprocess.Popen]]:
             proc.wait(10)
 
 
+def _cpu_s(usage: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    """User + system CPU seconds of this process between two ``getrusage`` samples."""
+    return usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+
+
 @dataclass
 class _Tally:
     """What the bench's viewer saw in the measured window."""
@@ -300,6 +311,8 @@ def run(
                         continue
                     started, started_wall = time.monotonic(), item.frame.captured_at
                     analysed0, plays0, first_id = camera.health.analysed, playback.plays, last
+                    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+                    total0 = sum(c.health.analysed for c in engine.cameras.values())
                 if plays_due is None and time.monotonic() - started >= seconds:
                     plays_due = {c: p.plays + 1 for c, p in playbacks.items()}
                 tally.add(
@@ -308,10 +321,12 @@ def run(
             if started is None:
                 raise SystemExit("the clip never played: is it a video OpenCV can decode?")
             wall = time.monotonic() - started
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             stopped_wall = time.time()
             analysed = camera.health.analysed - analysed0
             analysis_ms = list(camera.health.analysis_ms)[-analysed:] if analysed else []
             published = last - first_id + 1
+            total_analysed = sum(c.health.analysed for c in engine.cameras.values()) - total0
         finally:
             engine.stop()
     events = sink.events()
@@ -353,6 +368,8 @@ def run(
         "analysis_ms_p95": _round(percentile(analysis_ms, 95)),
         "overlay_ms_p50": _round(percentile(tally.overlay_ms, 50), 2),
         "overlay_ms_p95": _round(percentile(tally.overlay_ms, 95), 2),
+        "cpu_ms_per_analysis": _round(_cpu_s(usage, usage0) * 1000 / max(total_analysed, 1)),
+        "minor_faults_per_analysis": round((usage.ru_minflt - usage0.ru_minflt) / max(total_analysed, 1)),
         "frames_published": published,
         "frames_seen": tally.seen,
         "frames_in_view": tally.in_view,
@@ -451,6 +468,8 @@ _KEYS: Sequence[str] = (
     "analysis_ms_p95",
     "overlay_ms_p50",
     "overlay_ms_p95",
+    "cpu_ms_per_analysis",
+    "minor_faults_per_analysis",
 )
 _HEADERS = [
     "passes",
@@ -466,4 +485,6 @@ _HEADERS = [
     "p95 ms",
     "overlay p50 ms",
     "p95 ms",
+    "cpu ms/analysis",
+    "faults/analysis",
 ]
