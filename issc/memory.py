@@ -11,6 +11,12 @@ two minutes and kept growing (``python -m issc.bench soak``, see BENCHMARKS.md).
 the system when freed, which also stops the threshold from moving) and caps the arenas at two.
 Operators who set ``MALLOC_ARENA_MAX`` or ``MALLOC_MMAP_THRESHOLD_`` themselves keep theirs. On a C
 library without ``mallopt`` (musl, macOS) it does nothing.
+
+The price of the fixed threshold is paid by code that allocates big blocks per call: each is a
+fresh mapping whose pages fault in one by one. Text detection, the bulk of an analysis, therefore
+reuses its memory (``issc.plates.ocr.rapid.REUSE_MEMORY``: ONNX Runtime's arena and a reused input
+tensor), which took an analysis from 16.5k minor faults to about 4k (BENCHMARKS.md, "Live path
+budget").
 """
 
 from __future__ import annotations

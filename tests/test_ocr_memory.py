@@ -66,3 +66,24 @@ def test_reused_memory_finds_the_same_text_as_fresh_allocations(
         assert len(ours) == len(theirs)
         for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a, b, atol=1.0)
+
+
+def test_a_file_source_reuses_only_the_frames_nobody_holds(videos_dir: Path) -> None:
+    from issc.sources.file import FileSource
+
+    clip = videos_dir / UK_CLIP
+    if not clip.is_file():
+        pytest.skip(f"{clip} not found")
+    source = FileSource(str(clip), threading.Event(), loop=True)
+    source.open()
+    held = [source.read() for _ in range(3)]  # the buffer, the analysis and a viewer hold these
+    before = [image.copy() for image in held]
+    view = source.read()[100:200]  # a view holds its frame too
+    view_before = view.copy()
+    seen = {id(source.read()) for _ in range(30)}
+    for image, copy in zip(held, before, strict=True):
+        np.testing.assert_array_equal(image, copy)  # a held frame is never decoded into
+    np.testing.assert_array_equal(view, view_before)
+    assert len(seen) <= 2  # released frames come back: no fresh array per frame
+    assert all(id(image) not in seen for image in held)
+    source.close()
