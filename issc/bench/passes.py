@@ -65,6 +65,7 @@ from issc.plates.ocr import rapid
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource, video_frames
+from issc.sources import base as sources_base
 from issc.types import PlateEvent
 
 REFERENCE_MIN_SIMILARITY = 0.5  # a located text this like the plate is the plate
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allocate-per-call",
         action="store_true",
-        help="text detection allocates afresh per call, as before it reused its memory",
+        help="text detection and decoding allocate afresh per call, as before they reused memory",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
 
@@ -273,6 +274,7 @@ def run(
     tune_malloc()  # as the service does when it starts
     if allocate_per_call:
         rapid.allocate_per_call()
+        sources_base.REUSE_FRAMES = False
     reference = reference_boxes(clip, plate, cache_dir)
     dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
     overrides = {"detector": detector} if detector else {}

@@ -24,6 +24,7 @@ from issc.config import load_settings
 from issc.memory import keep_defaults, tune_malloc
 from issc.plates.ocr import rapid
 from issc.service import Service
+from issc.sources import base as sources_base
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allocate-per-call",
         action="store_true",
-        help="text detection allocates afresh per call, as before it reused its memory",
+        help="text detection and decoding allocate afresh per call, as before they reused memory",
     )
     parser.add_argument("--png", type=Path, help="write the curves to this PNG")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -73,6 +74,7 @@ def run(
     malloc = tune_malloc()
     if allocate_per_call:
         rapid.allocate_per_call()
+        sources_base.REUSE_FRAMES = False
     sources = [f"cam{i}={p}" for i, p in enumerate(itertools.islice(itertools.cycle(clips()), cameras))]
     if demo:
         sources.append("demo=demo")

@@ -12,6 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
+#: Whether sources decode into released frame buffers (:class:`FramePool`); benchmarks turn it off
+#: to compare (``bench passes``/``bench soak --allocate-per-call``).
+REUSE_FRAMES = True
+
 NETWORK_TIMEOUT_S = 5.0  # connect and read timeout of network cameras: a dead one is noticed in seconds
 
 
@@ -55,7 +59,7 @@ class FramePool:
 
     def keep(self, image: np.ndarray) -> None:
         """Remember ``image`` (just decoded) for reuse once it is released, while there is room."""
-        if image.base is None and all(image is not a for a in self._arrays):
+        if REUSE_FRAMES and image.base is None and all(image is not a for a in self._arrays):
             if len(self._arrays) >= self.size:
                 return
             self._arrays.append(image)
