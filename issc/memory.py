@@ -13,10 +13,9 @@ Operators who set ``MALLOC_ARENA_MAX`` or ``MALLOC_MMAP_THRESHOLD_`` themselves 
 library without ``mallopt`` (musl, macOS) it does nothing.
 
 The price of the fixed threshold is paid by code that allocates big blocks per call: each is a
-fresh mapping whose pages fault in one by one. Text detection, the bulk of an analysis, therefore
-reuses its memory (``issc.plates.ocr.rapid.REUSE_MEMORY``: ONNX Runtime's arena and a reused input
-tensor), which took an analysis from 16.5k minor faults to about 4k (BENCHMARKS.md, "Live path
-budget").
+fresh mapping whose pages fault in one by one. So text detection reuses its input tensor
+(``issc.plates.ocr.rapid.REUSE_MEMORY``) and sources decode into released frame buffers
+(``issc.sources.base.FramePool``) (BENCHMARKS.md, "Live path budget").
 """
 
 from __future__ import annotations

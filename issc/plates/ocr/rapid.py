@@ -36,14 +36,17 @@ from issc.plates.text import normalize
 SENSITIVE_THRESHOLDS = (0.1, 0.1)
 #: Threads of each ONNX Runtime session (text detection, recognition): the cores of a small box.
 SESSION_THREADS = max(1, min(2, os.cpu_count() or 1))
-#: Whether text detection reuses its memory from call to call: ONNX Runtime's own memory arena in
-#: the sessions (the tens of megabytes of a detection's intermediate tensors) and the input tensor
-#: (:class:`_DetInput`). Without it each of those blocks is a fresh ``malloc``, which with
-#: ``issc.memory``'s fixed 1 MiB mmap threshold is a fresh ``mmap`` whose every page faults in
-#: (BENCHMARKS.md, "Live path budget": analyses took 15-30 % longer). The arena grows to the
-#: largest concurrent need and stays there, so memory stays flat. Benchmarks turn it off with
-#: :func:`allocate_per_call` to compare.
+#: Whether text detection reuses its input tensor from call to call (:class:`_DetInput`) instead of
+#: RapidOCR's five frame-sized temporaries per call. Each of those is a fresh ``malloc`` which, with
+#: ``issc.memory``'s fixed 1 MiB mmap threshold, is a fresh ``mmap`` whose every page faults in
+#: (BENCHMARKS.md, "Live path budget"). Benchmarks turn it off with :func:`allocate_per_call`.
 REUSE_MEMORY = True
+#: ONNX Runtime's own CPU memory arena in the sessions. Off: it would reuse a detection's tens of
+#: megabytes of intermediate tensors (4k fewer page faults per analysis, 0.95x the CPU), but with
+#: the frame and window sizes of a live service it kept growing in ``bench soak`` (+88 MB in 3.5
+#: minutes after the warm-up against +15 MB without; BENCHMARKS.md). Kept off until a bounded
+#: arena (``OrtArenaCfg`` with ``kSameAsRequested`` and a limit) is measured.
+ORT_ARENA = False
 
 
 def allocate_per_call() -> None:
@@ -189,7 +192,7 @@ def _share_cores_politely(wrapper: Any) -> None:
         return
     options = ort.SessionOptions()
     options.log_severity_level = 4
-    options.enable_cpu_mem_arena = REUSE_MEMORY
+    options.enable_cpu_mem_arena = ORT_ARENA
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = SESSION_THREADS
     options.inter_op_num_threads = 1
