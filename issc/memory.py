@@ -11,6 +11,11 @@ two minutes and kept growing (``python -m issc.bench soak``, see BENCHMARKS.md).
 the system when freed, which also stops the threshold from moving) and caps the arenas at two.
 Operators who set ``MALLOC_ARENA_MAX`` or ``MALLOC_MMAP_THRESHOLD_`` themselves keep theirs. On a C
 library without ``mallopt`` (musl, macOS) it does nothing.
+
+The price of the fixed threshold is paid by code that allocates big blocks per call: each is a
+fresh mapping whose pages fault in one by one. So text detection reuses its input tensor
+(``issc.plates.ocr.rapid.REUSE_MEMORY``) and sources decode into released frame buffers
+(``issc.sources.base.FramePool``) (BENCHMARKS.md, "Live path budget").
 """
 
 from __future__ import annotations

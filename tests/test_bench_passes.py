@@ -92,6 +92,8 @@ def test_a_short_run_on_the_plate_clip_reports_every_figure(videos_dir: Path, ca
     assert result["passes"] >= 1
     assert result["correct"] + result["wrong"] == result["events"]
     assert 0 <= result["box_frame_share"] <= 1 and result["analysed_fps"] > 0
+    assert result["memory_reused"] is True  # the live path's default (issue 19 item 6)
+    assert result["cpu_ms_per_analysis"] > 0 and result["minor_faults_per_analysis"] >= 0
 
 
 def test_events_are_counted_per_pass_so_a_split_pass_shows() -> None:

@@ -25,6 +25,11 @@ passes for every camera (each camera's passes are the plays it finished inside t
   ``analyzer.analyze`` call;
 * ``overlay_ms_p50``/``_p95``: capture -> publish time of the frames that carry boxes (placing
   them by flow and drawing them, on the capture thread).
+* ``cpu_ms_per_analysis``, ``minor_faults_per_analysis``: the whole process's CPU time (user +
+  system: capture, analyses, the viewer's JPEGs) and minor page faults in the window, per analysis
+  of any camera. They move far less with the machine's load than the times above: a fault is a
+  page of freshly mapped memory touched for the first time (``--malloc-defaults``,
+  ``--allocate-per-call`` compare).
 
 Which clip frames show the plate, and where, is measured once per clip before the timed run: the
 still-image plate locator at full resolution reads every frame, and the box whose text is most
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -54,9 +60,11 @@ from issc.bench.common import clips, percentile, print_json, print_table
 from issc.bench.reference import CACHE_DIR, Box, reference_boxes, shows_plate
 from issc.config import CameraConfig, load_settings
 from issc.memory import keep_defaults, tune_malloc
+from issc.plates.ocr import rapid
 from issc.service import build_engine
 from issc.sink import MemorySink
 from issc.sources import FileSource
+from issc.sources import base as sources_base
 from issc.types import PlateEvent
 
 
@@ -72,6 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-plays", type=int, default=1, help="plays before the measured window")
     parser.add_argument(
         "--malloc-defaults", action="store_true", help="keep glibc's malloc defaults (the service tunes them)"
+    )
+    parser.add_argument(
+        "--allocate-per-call",
+        action="store_true",
+        help="text detection and decoding allocate afresh per call, as before they reused memory",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
 
@@ -142,6 +155,11 @@ def cpu_load(cores: int) -> Iterator[list[subprocess.Popen]]:
             proc.wait(10)
 
 
+def _cpu_s(usage: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    """User + system CPU seconds of this process between two ``getrusage`` samples."""
+    return usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+
+
 @dataclass
 class _Tally:
     """What the bench's viewer saw in the measured window."""
@@ -172,6 +190,7 @@ def run(
     cache_dir: Path = CACHE_DIR,
     malloc_defaults: bool = False,
     cameras: int = 1,
+    allocate_per_call: bool = False,
 ) -> dict:
     """Play ``clip`` through the engine (as ``cameras`` cameras) and measure about ``seconds`` of it.
 
@@ -184,6 +203,9 @@ def run(
     if malloc_defaults:
         keep_defaults()
     tune_malloc()  # as the service does when it starts
+    if allocate_per_call:
+        rapid.allocate_per_call()
+        sources_base.REUSE_FRAMES = False
     reference = reference_boxes(clip, plate, cache_dir)
     dedupe_s = default_dedupe_s(gap_s) if dedupe_s is None else dedupe_s
     overrides = {"detector": detector} if detector else {}
@@ -222,6 +244,8 @@ def run(
                         continue
                     started, started_wall = time.monotonic(), item.frame.captured_at
                     analysed0, plays0, first_id = camera.health.analysed, playback.plays, last
+                    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+                    total0 = sum(c.health.analysed for c in engine.cameras.values())
                 if plays_due is None and time.monotonic() - started >= seconds:
                     plays_due = {c: p.plays + 1 for c, p in playbacks.items()}
                 tally.add(
@@ -230,10 +254,12 @@ def run(
             if started is None:
                 raise SystemExit("the clip never played: is it a video OpenCV can decode?")
             wall = time.monotonic() - started
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             stopped_wall = time.time()
             analysed = camera.health.analysed - analysed0
             analysis_ms = list(camera.health.analysis_ms)[-analysed:] if analysed else []
             published = last - first_id + 1
+            total_analysed = sum(c.health.analysed for c in engine.cameras.values()) - total0
         finally:
             engine.stop()
     events = sink.events()
@@ -259,6 +285,7 @@ def run(
         "gap_s": gap_s,
         "dedupe_s": dedupe_s,
         "load": load,
+        "memory_reused": rapid.REUSE_MEMORY,
         "cameras": cameras,
         "seconds": round(wall, 1),
         "passes": playback.plays - plays0,
@@ -274,6 +301,8 @@ def run(
         "analysis_ms_p95": _round(percentile(analysis_ms, 95)),
         "overlay_ms_p50": _round(percentile(tally.overlay_ms, 50), 2),
         "overlay_ms_p95": _round(percentile(tally.overlay_ms, 95), 2),
+        "cpu_ms_per_analysis": _round(_cpu_s(usage, usage0) * 1000 / max(total_analysed, 1)),
+        "minor_faults_per_analysis": round((usage.ru_minflt - usage0.ru_minflt) / max(total_analysed, 1)),
         "frames_published": published,
         "frames_seen": tally.seen,
         "frames_in_view": tally.in_view,
@@ -337,6 +366,7 @@ def main(args: argparse.Namespace) -> int:
         detector=args.detector,
         warmup_plays=args.warmup_plays,
         malloc_defaults=args.malloc_defaults,
+        allocate_per_call=args.allocate_per_call,
         cameras=args.cameras,
     )
     print(
@@ -371,6 +401,8 @@ _KEYS: Sequence[str] = (
     "analysis_ms_p95",
     "overlay_ms_p50",
     "overlay_ms_p95",
+    "cpu_ms_per_analysis",
+    "minor_faults_per_analysis",
 )
 _HEADERS = [
     "passes",
@@ -386,4 +418,6 @@ _HEADERS = [
     "p95 ms",
     "overlay p50 ms",
     "p95 ms",
+    "cpu ms/analysis",
+    "faults/analysis",
 ]

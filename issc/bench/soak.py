@@ -22,7 +22,9 @@ import psutil
 from issc.bench.common import Viewers, clips, print_json, print_table
 from issc.config import load_settings
 from issc.memory import keep_defaults, tune_malloc
+from issc.plates.ocr import rapid
 from issc.service import Service
+from issc.sources import base as sources_base
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-demo", action="store_true", help="leave out the demo camera")
     parser.add_argument(
         "--malloc-defaults", action="store_true", help="keep glibc's malloc defaults (no issc.memory tuning)"
+    )
+    parser.add_argument(
+        "--allocate-per-call",
+        action="store_true",
+        help="text detection and decoding allocate afresh per call, as before they reused memory",
     )
     parser.add_argument("--png", type=Path, help="write the curves to this PNG")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -55,6 +62,7 @@ def run(
     demo: bool = True,
     on_sample=None,
     malloc_defaults: bool = False,
+    allocate_per_call: bool = False,
 ) -> dict:
     """Run the service for ``minutes`` and return the sampled curves and the growth figures.
 
@@ -64,6 +72,9 @@ def run(
     if malloc_defaults:
         keep_defaults()
     malloc = tune_malloc()
+    if allocate_per_call:
+        rapid.allocate_per_call()
+        sources_base.REUSE_FRAMES = False
     sources = [f"cam{i}={p}" for i, p in enumerate(itertools.islice(itertools.cycle(clips()), cameras))]
     if demo:
         sources.append("demo=demo")
@@ -110,6 +121,7 @@ def run(
         "detector": detector,
         **out,
         "malloc_tuned": any(malloc.values()),
+        "memory_reused": rapid.REUSE_MEMORY,
         "cpu_s_per_min_after_warmup": round(
             (out["cpu_s"][-1] - out["cpu_s"][warm_idx])
             / max(1e-9, (out["t_s"][-1] - out["t_s"][warm_idx]) / 60),
@@ -176,6 +188,7 @@ def main(args: argparse.Namespace) -> int:
         not args.no_demo,
         progress,
         malloc_defaults=args.malloc_defaults,
+        allocate_per_call=args.allocate_per_call,
     )
     print(
         f"soak: {result['cameras']} camera(s), {result['minutes']} min, detector={result['detector']}, "

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from issc.errors import SourceError
-from issc.sources.base import NETWORK_TIMEOUT_S
+from issc.sources.base import NETWORK_TIMEOUT_S, FramePool
 
 
 class CaptureSource:
@@ -23,6 +23,7 @@ class CaptureSource:
         self.fps = 0.0
         self.dropped = 0
         self._cap: cv2.VideoCapture | None = None
+        self._pool = FramePool()  # decoded frames reused once released (issc.sources.base)
 
     def open(self) -> None:
         if isinstance(self.target, int):
@@ -43,9 +44,11 @@ class CaptureSource:
     def read(self) -> np.ndarray:
         if self._cap is None:
             raise SourceError(f"{self.label} is not open")
-        ok, image = self._cap.read()
+        buffer = self._pool.take()
+        ok, image = self._cap.read(buffer) if buffer is not None else self._cap.read()
         if not ok or image is None:
             raise SourceError(f"{self.label} stopped sending frames")
+        self._pool.keep(image)
         return image
 
     def close(self) -> None:

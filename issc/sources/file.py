@@ -13,6 +13,7 @@ import numpy as np
 
 from issc.errors import SourceError
 from issc.redact import redact
+from issc.sources.base import FramePool
 
 
 def video_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
@@ -73,6 +74,7 @@ class FileSource:
         self._next_position = 0  # index in the file of the next frame to decode
         self._gap_left = 0  # grey pictures still to play before the file starts again
         self._gap_image: np.ndarray | None = None
+        self._pool = FramePool()  # decoded frames reused once released (issc.sources.base)
 
     def open(self) -> None:
         cap = cv2.VideoCapture(self.path)
@@ -88,6 +90,14 @@ class FileSource:
         self._restart_clock()
         self._next_position = 0
         self._gap_left = 0
+
+    def _decode(self) -> tuple[bool, np.ndarray | None]:
+        assert self._cap is not None
+        buffer = self._pool.take()
+        ok, image = self._cap.read(buffer) if buffer is not None else self._cap.read()
+        if ok and image is not None:
+            self._pool.keep(image)
+        return ok, image
 
     def read(self) -> np.ndarray:
         if self._cap is None:
@@ -107,7 +117,7 @@ class FileSource:
             self._index += 1
             self._next_position += 1
             self.dropped += 1
-        ok, image = self._cap.read()
+        ok, image = self._decode()
         if not ok or image is None:
             if not self.loop:
                 raise SourceError(f"{redact(self.path)!r} ended")
@@ -120,7 +130,7 @@ class FileSource:
                 self._index += 1
                 self.position = -1
                 return self._gap_image
-            ok, image = self._cap.read()
+            ok, image = self._decode()
             if not ok or image is None:
                 raise SourceError(f"cannot decode frames from {redact(self.path)!r}")
         self._index += 1

@@ -36,6 +36,24 @@ from issc.plates.text import normalize
 SENSITIVE_THRESHOLDS = (0.1, 0.1)
 #: Threads of each ONNX Runtime session (text detection, recognition): the cores of a small box.
 SESSION_THREADS = max(1, min(2, os.cpu_count() or 1))
+#: Whether text detection reuses its input tensor from call to call (:class:`_DetInput`) instead of
+#: RapidOCR's five frame-sized temporaries per call. Each of those is a fresh ``malloc`` which, with
+#: ``issc.memory``'s fixed 1 MiB mmap threshold, is a fresh ``mmap`` whose every page faults in
+#: (BENCHMARKS.md, "Live path budget"). Benchmarks turn it off with :func:`allocate_per_call`.
+REUSE_MEMORY = True
+#: ONNX Runtime's own CPU memory arena in the sessions. Off: it would reuse a detection's tens of
+#: megabytes of intermediate tensors (4k fewer page faults per analysis, 0.95x the CPU), but with
+#: the frame and window sizes of a live service it kept growing in ``bench soak`` (+88 MB in 3.5
+#: minutes after the warm-up against +15 MB without; BENCHMARKS.md). Kept off until a bounded
+#: arena (``OrtArenaCfg`` with ``kSameAsRequested`` and a limit) is measured.
+ORT_ARENA = False
+
+
+def allocate_per_call() -> None:
+    """Engines loaded after this call allocate afresh per call, as before ``REUSE_MEMORY``
+    (``bench passes``/``bench soak --allocate-per-call`` compare the two in one code base)."""
+    global REUSE_MEMORY
+    REUSE_MEMORY = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,8 @@ class RapidOcrEngine:
             }
         )
         detector, recogniser = ocr._load_det_model(), ocr._load_rec_model()
+        if REUSE_MEMORY:
+            _reuse_input_buffers(detector)
         if self._polite:
             for model in (detector, recogniser):
                 _share_cores_politely(model.session)
@@ -172,13 +192,70 @@ def _share_cores_politely(wrapper: Any) -> None:
         return
     options = ort.SessionOptions()
     options.log_severity_level = 4
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = ORT_ARENA
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = SESSION_THREADS
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     wrapper.session = ort.InferenceSession(path, options, providers=session.get_providers())
+
+
+class _DetInput:
+    """RapidOCR's text-detection pre-processing (``DetPreProcess``: resize to multiples of 32,
+    ``(pixel / 255 - mean) / std``, HWC to NCHW float32) written into a float32 tensor reused per
+    thread and size, instead of the five frame-sized temporaries (three of them float64) that
+    RapidOCR allocates per call: about 60 MB of short-lived blocks per 960x544 detection.
+
+    The same numbers up to float32 rounding (RapidOCR computes in float64 and casts).
+    """
+
+    def __init__(self, limit_side_len: int, limit_type: str, mean: Any, std: Any) -> None:
+        self._resize = _det_preprocess_class()(limit_side_len, limit_type, mean, std).resize
+        mean = np.asarray(mean if mean is not None else [0.5] * 3, dtype=np.float64)
+        std = np.asarray(std if std is not None else [0.5] * 3, dtype=np.float64)
+        self._gain = (1.0 / 255.0 / std).astype(np.float32)
+        self._offset = (-mean / std).astype(np.float32)
+        self._local = threading.local()
+
+    def __call__(self, img: np.ndarray) -> np.ndarray | None:
+        resized = self._resize(img)
+        if resized is None:
+            return None
+        h, w = resized.shape[:2]
+        channels = resized.shape[2] if resized.ndim == 3 else 1
+        buffers: dict[tuple[int, int, int], np.ndarray] = self._local.__dict__.setdefault("buffers", {})
+        key = (channels, h, w)
+        out = buffers.get(key)
+        if out is None:
+            if len(buffers) >= _DET_BUFFERS_PER_THREAD:
+                buffers.pop(next(iter(buffers)))  # the oldest size: windows of a second look vary
+            out = buffers[key] = np.empty((1, channels, h, w), dtype=np.float32)
+        planes = resized.reshape(h, w, channels)
+        for c in range(channels):
+            np.multiply(planes[:, :, c], self._gain[c % len(self._gain)], out=out[0, c], casting="unsafe")
+            out[0, c] += self._offset[c % len(self._offset)]
+        return out
+
+
+#: Detection input tensors kept per thread (the whole frame's size and a few second-look windows).
+_DET_BUFFERS_PER_THREAD = 4
+
+
+def _det_preprocess_class() -> Any:
+    from rapidocr.ch_ppocr_det.utils import DetPreProcess
+
+    return DetPreProcess
+
+
+def _reuse_input_buffers(detector: Any) -> None:
+    """Make RapidOCR's ``TextDetector`` (3.10: it calls ``self.get_preprocess()`` per call) use
+    :class:`_DetInput`. Left as it is when its attributes differ (another RapidOCR version)."""
+    try:
+        prep = _DetInput(detector.limit_side_len, detector.limit_type, detector.mean, detector.std)
+    except (AttributeError, ImportError, TypeError, ValueError):
+        return
+    detector.get_preprocess = lambda: prep
 
 
 def _ctc_greedy(
