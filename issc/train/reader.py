@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from issc.plates.ocr.second import ALPHABET, INPUT_H, INPUT_W, MODEL_PATH, ctc_decode, line_input
+from issc.progress import progress
 from issc.train.reader_data import (
     VAL_SHARE,
     excluded_texts,
@@ -237,7 +238,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     deadline = started + args.max_minutes * 60
     step = 0
-    for step in range(1, args.steps + 1):
+    for step in progress(range(1, args.steps + 1), total=args.steps, desc="train reader", unit="step"):
         idx = rng.integers(0, len(y), args.batch)
         batch = torch.from_numpy(x[idx])
         targets = [encode(y[i]) for i in idx]

@@ -46,6 +46,7 @@ from issc.plates.verifier import (
     window,
     window_crop,
 )
+from issc.progress import progress
 from issc.train.candidates import Candidate, collect, load_picture
 
 #: The operating threshold is the highest plate probability that keeps at least this share of the
@@ -195,7 +196,7 @@ def train(train_set: Arrays, epochs: int, seed: int, max_seconds: float, log: bo
     start = time.monotonic()
     step = 0
     net.train()
-    for epoch in range(epochs):
+    for epoch in progress(range(epochs), total=epochs, desc="train verifier", unit="epoch"):
         order = rng.permutation(n)
         total = 0.0
         for i in range(0, n, batch):
