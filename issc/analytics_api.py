@@ -69,11 +69,15 @@ def _live_size(engine: Any, camera: str) -> tuple[int, int] | None:
     return None
 
 
-def _known_camera(engine: Any, camera: str) -> bool:
+def _known_camera(engine: Any, camera: str, store: Store | None = None) -> bool:
+    """A camera the engine runs or lists, or one stored on the Cameras page (running or not)."""
     try:
-        return any(c.name == camera for c in engine.configs())
+        if any(c.name == camera for c in engine.configs()):
+            return True
     except Exception:
-        return False
+        pass
+    get_camera = getattr(store, "get_camera", None)
+    return get_camera is not None and get_camera(camera) is not None
 
 
 def _iso(at: float) -> str:
@@ -100,7 +104,7 @@ def analytics_routes(
             if stored is not None:
                 return {**shapes_json(stored.shapes), "width": stored.width, "height": stored.height}
             engine = get_engine()
-            if not _known_camera(engine, camera):
+            if not _known_camera(engine, camera, get_store()):
                 return None
             size = _live_size(engine, camera)
             return {"zones": [], "width": size[0] if size else None, "height": size[1] if size else None}
@@ -125,7 +129,7 @@ def analytics_routes(
         def write() -> Response:
             store, engine = get_store(), get_engine()
             stored = store.camera_shapes(camera)
-            if stored is None and not _known_camera(engine, camera):
+            if stored is None and not _known_camera(engine, camera, store):
                 return _error(404, f"no camera named {camera!r} (see /api/cameras)")
             size = _live_size(engine, camera)
             if size is None and isinstance(payload, dict) and "width" in payload:

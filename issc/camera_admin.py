@@ -127,6 +127,7 @@ class CameraAdmin:
             remove(after.name)
         if wanted is not None:
             add(wanted)
+            self._give_shapes(after.name)
 
     def _start_stored_cameras(self) -> None:
         """Add the enabled stored cameras to the engine (a broken one is logged and left out)."""
@@ -141,3 +142,27 @@ class CameraAdmin:
                 self.engine.add_camera(record.config())  # type: ignore[attr-defined]
             except ValueError as exc:
                 logger.warning("stored camera %s is not started: %s", record.name, exc)
+                continue
+            self._give_shapes(record.name)
+
+    def reload_shapes(self) -> None:
+        """Read every camera's stored lines and zones again and give them to the cameras running
+        here (a worker, when the dashboard saved them). Raises when the database cannot be read."""
+        set_shapes = getattr(self.engine, "set_shapes", None)
+        if self.store is None or set_shapes is None:
+            return
+        for name, item in self.store.all_camera_shapes().items():
+            set_shapes(name, item.shapes)
+
+    def _give_shapes(self, name: str) -> None:
+        """Give a stored camera just added to the engine its stored lines and zones (if any)."""
+        set_shapes = getattr(self.engine, "set_shapes", None)
+        if self.store is None or set_shapes is None:
+            return
+        try:
+            stored = self.store.camera_shapes(name)
+        except Exception:  # the database is away: the camera runs, counting nothing
+            logger.exception("camera %s: its lines and zones were not read", name)
+            return
+        if stored is not None:
+            set_shapes(name, stored.shapes)

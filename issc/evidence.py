@@ -1,7 +1,7 @@
 """Evidence packs: a set of plate events handed over as one ZIP (``GET /api/plates/evidence.zip``).
 
 The pack holds ``events.csv`` (the Plates page's CSV columns), and per event ``events/<id>/crop.jpg``,
-``snapshot.jpg`` (when stored) and ``event.json`` (the event, the reads that voted for it and its
+``snapshot.jpg``, ``clip.mp4`` (when stored: ``issc.engine.clips``) and ``event.json`` (the event, the reads that voted for it and its
 audit trail: who corrected or confirmed it, when). ``manifest.json`` comes last: when and by whom the
 pack was made, the filter, and the SHA-256 and size of every other file, so that the receiver can
 check that nothing was changed. At most :data:`MAX_EVIDENCE_EVENTS` events go into one pack
@@ -146,6 +146,9 @@ def write_pack(
                 image = store.plate_image(row.id, kind)  # type: ignore[arg-type]
                 if image:
                     add(f"{folder}/{kind}.jpg", image, compress=False)
+            clip = store.plate_clip(row.id)
+            if clip is not None:
+                add(f"{folder}/clip.mp4", clip.mp4, compress=False)
         manifest = {
             "made_at": datetime.now(UTC).isoformat(),
             "made_by": made_by,

@@ -13,6 +13,8 @@ Series (``camera`` label: the camera's name):
 * ``issc_analysis_duration_seconds`` (histogram), ``issc_plate_events_total``,
   ``issc_people_in_view``, ``issc_detector_errors_total``, ``issc_detector_backoff`` (1 while the
   detector is backed off or blocked) — cameras that run in this process;
+* ``issc_clips_saved_total``, ``issc_clips_failed_total``, ``issc_clip_frames_dropped_total`` —
+  cameras with event clips on (``CLIPS``);
 * ``issc_writer_queue_depth``, ``issc_writer_queue_bytes``, ``issc_records_written_total``,
   ``issc_records_dropped_total``, ``issc_store_ok``;
 * ``issc_webhook_sent_total``, ``issc_webhook_failed_total``; ``issc_mjpeg_viewers``.
@@ -71,6 +73,7 @@ class ProcessCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._camera_series()
         yield from self._analysis_series()
+        yield from self._clip_series()
         yield from self._store_series()
         sender = self._alerts.webhook if self._alerts is not None else None
         sent = CounterMetricFamily("issc_webhook_sent", "Webhook deliveries that succeeded.")
@@ -128,6 +131,24 @@ class ProcessCollector(Collector):
             backed = detector.startswith("backing off") or analysis.blocked_by is not None
             backoff.add_metric([name], 1.0 if backed else 0.0)
         yield from (duration, events, people, errors, backoff)
+
+    def _clip_series(self) -> Iterator[Metric]:
+        saved = CounterMetricFamily(
+            "issc_clips_saved", "Event clips filed with their events.", labels=["camera"]
+        )
+        failed = CounterMetricFamily("issc_clips_failed", "Event clips not saved.", labels=["camera"])
+        dropped = CounterMetricFamily(
+            "issc_clip_frames_dropped", "Frames not encoded: the clip thread was behind.", labels=["camera"]
+        )
+        for camera in self._cameras:
+            clips = getattr(camera, "clips", None)
+            if clips is None or not clips.enabled:
+                continue
+            name = camera.config.name
+            saved.add_metric([name], clips.saved)
+            failed.add_metric([name], clips.failed)
+            dropped.add_metric([name], clips.dropped)
+        yield from (saved, failed, dropped)
 
     def _store_series(self) -> Iterator[Metric]:
         if self._store is None:

@@ -219,6 +219,7 @@ class Service(CameraAdmin):
                 source_factory=source_factory,
                 tuning=tuning,
                 alerts=alerts,
+                clip_saver=store,
             )
             if store is not None:
                 _restore_shapes(engine, store)
@@ -281,9 +282,9 @@ class Service(CameraAdmin):
 def _overstay_monitor(
     settings: Settings, store: Store | None, alerts: AlertingSink | None
 ) -> OverstayMonitor | None:
-    """The ``OVERSTAY_MIN`` check over the entry and exit cameras (None when off or no history)."""
+    """The ``OVERSTAY_MIN`` check over entry/exit cameras and line passes (None: off or no history)."""
     site = settings.analytics
-    if not site.overstay_min or store is None or alerts is None or not site.entries:
+    if not site.overstay_min or store is None or alerts is None:
         return None
     return OverstayMonitor(
         lambda now: store.site_visits(site.entries, site.exits, now), alerts, site.overstay_min * 60

@@ -149,6 +149,23 @@ class PlateEvent:
 
 
 @dataclass(frozen=True)
+class EventClip:
+    """An MP4 clip around one plate event (``issc.engine.clips``), saved beside the event.
+
+    ``camera`` and ``pass_key`` (or, without a pass key, ``last_seen``) name the event it belongs to.
+    """
+
+    camera: str
+    pass_key: str | None
+    last_seen: datetime
+    started_at: datetime  # capture time of the clip's first frame
+    duration_s: float
+    codec: str
+    frames: int
+    mp4: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
 class PeopleCount:
     """People seen by one camera during one minute."""
 
@@ -225,8 +242,9 @@ class PlateDirection:
     """Which way a vehicle went in one plate pass (``PlateEvent.pass_key``), from its plate's box.
 
     Attributes:
-        direction: ``"towards"`` (the plate grew: coming at the camera), ``"away"`` (it shrank) or
-            ``"unknown"`` (it kept its size, or was seen once).
+        direction: ``"in"``/``"out"`` (the plate crossed a counting line of its camera to its in
+            side / to the other side), else ``"towards"`` (the plate grew: coming at the camera),
+            ``"away"`` (it shrank) or ``"unknown"`` (it kept its size, or was seen once).
         growth: Plate box height at the last sighting over the first.
     """
 

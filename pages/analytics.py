@@ -1,13 +1,14 @@
 """Analytics: people through lines and zones, visits and dwell, distinct people, vehicles on site.
 
 Per camera and time range (1 h, 24 h, 30 days), from the hourly totals the engine stores; every
-table downloads as CSV. Admins edit a camera's lines and zones (JSON in the frame's pixels) over its
-current picture.
+table downloads as CSV. Admins draw a camera's lines and zones by clicking points on its current
+picture (``streamlit-image-coordinates``), or edit them as JSON in the frame's pixels.
 """
 
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit_image_coordinates import streamlit_image_coordinates
 
 from issc.ui import access, widgets
 from issc.ui import analytics as charts
@@ -44,6 +45,65 @@ def table_with_csv(frame, name: str) -> None:
         key=f"csv_{name}",
         disabled=frame.empty,
     )
+
+
+def draw_shape_editor(camera: str, image, w: int, h: int) -> None:
+    """Click points on the camera's current picture, name the line or zone, pick its in side, save."""
+    state = st.session_state.setdefault(f"draw_{camera}", {"points": [], "last": None, "frozen": None})
+    if state["frozen"] is None or state["frozen"].shape != image.shape:
+        state["frozen"] = image  # one picture while drawing: the live one moves under the clicks
+    kind_label = st.segmented_control(
+        "Draw",
+        ["Zone (polygon)", "Counting line"],
+        default="Zone (polygon)",
+        required=True,
+        key=f"kind_{camera}",
+    )
+    kind = "line" if kind_label == "Counting line" else "zone"
+    st.caption(
+        "Click the picture to add points: a zone needs three or more (it closes itself), a line two or "
+        "more. The arrow shows the line's direction, from its first point; its **in** side is the one "
+        "on your left or right walking that way."
+    )
+    shown = charts.drawing_overlay(state["frozen"], state["points"], kind)
+    click = streamlit_image_coordinates(shown, width="stretch", key=f"canvas_{camera}", cursor="crosshair")
+    if click and click.get("unix_time") != state["last"] and click.get("width"):
+        state["last"] = click["unix_time"]
+        x = min(max(click["x"] * w / click["width"], 0), w - 1)
+        y = min(max(click["y"] * h / click["height"], 0), h - 1)
+        state["points"].append((round(x, 1), round(y, 1)))
+        st.rerun()
+    name_col, side_col = st.columns([3, 2], vertical_alignment="bottom")
+    name = name_col.text_input("Name", key=f"shape_name_{camera}", max_chars=40)
+    side = (
+        side_col.radio("In side", ["left", "right"], horizontal=True, key=f"in_side_{camera}")
+        if kind == "line"
+        else None
+    )
+    st.caption(f"Points: {', '.join(f'({x:.0f}, {y:.0f})' for x, y in state['points']) or 'none yet'}")
+    save_col, undo_col, clear_col = st.columns(3)
+    if save_col.button(
+        "Save drawn shape", type="primary", icon=":material/save:", key=f"save_drawn_{camera}"
+    ):
+        problem = charts.add_drawn_shape(
+            store,
+            service.engine,
+            camera,
+            {"name": name, "kind": kind, "points": state["points"], "in": side},
+            w,
+            h,
+        )
+        if problem:
+            st.error(problem)
+        else:
+            state.update(points=[], frozen=None)
+            st.success(f"Saved {name!r}: counting with it from the next frame.")
+    if undo_col.button("Undo last point", key=f"undo_{camera}", disabled=not state["points"]):
+        state["points"].pop()
+        st.rerun()
+    if clear_col.button("Clear points", key=f"clear_{camera}", disabled=not state["points"]):
+        state.update(points=[], frozen=None)
+        st.rerun()
 
 
 lines_tab, zones_tab, people_tab, vehicles_tab, shapes_tab = st.tabs(
@@ -113,13 +173,10 @@ with shapes_tab:
         live = next((c for c in service.engine.configs() if c.name == camera), None)
         picture = service.engine.latest(live.id) if live is not None else None
         if picture is not None:
-            st.image(
-                picture.image,
-                channels="BGR",
-                caption="Current picture with its lines and zones",
-                width="stretch",
-            )
+            st.caption("Current picture with its lines and zones")
         user = access.current_user()
+        if picture is not None and (user is not None and not user.can("admin")):
+            st.image(picture.image, channels="BGR", width="stretch")
         if user is not None and not user.can("admin"):
             st.code(charts.shapes_text(store, camera), language="json")
             st.caption("Admins can edit these.")
@@ -129,9 +186,10 @@ with shapes_tab:
             )
         else:
             h, w = picture.frame.image.shape[:2]
+            draw_shape_editor(camera, picture.image, w, h)
             with st.form(f"shapes_{camera}"):
                 text = st.text_area(
-                    f"Lines and zones, in pixels of the {w}x{h} frame",
+                    f"Lines and zones as JSON, in pixels of the {w}x{h} frame",
                     charts.shapes_text(store, camera),
                     height=220,
                     help='A zone: {"name": "table", "kind": "zone", "points": [[x, y], ...]}; a line: '

@@ -216,6 +216,21 @@ if selected is not None:
                 )
             else:
                 snap_col.caption("No snapshot stored.")
+            clip = store.plate_clip(selected.id)  # not cached: a clip is filed seconds after its event
+            if clip is not None:
+                snap_col.video(clip.mp4, format="video/mp4")
+                snap_col.caption(
+                    f"Clip: {clip.duration_s:.1f} s from {clip.started_at.astimezone(tz):%H:%M:%S} ({clip.codec})"
+                )
+                snap_col.download_button(
+                    "Download clip",
+                    data=clip.mp4,
+                    file_name=f"plate-{selected.id}-clip.mp4",
+                    mime="video/mp4",
+                    icon=":material/download:",
+                    on_click="ignore",
+                    key=f"download_clip_{selected.id}",
+                )
             why, edit = st.columns([3, 2])
             with why:
                 review.show_why(detail, tz)

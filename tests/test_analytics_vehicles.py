@@ -106,7 +106,7 @@ def test_a_visit_is_an_entry_on_one_camera_and_an_exit_on_another(site) -> None:
 def test_an_overstay_raises_one_alert_through_the_toast_and_webhook_path(tmp_path: Path) -> None:
     hook = Hook()
     with Store(f"sqlite:///{tmp_path}/h.db", flush_interval_s=0.1) as store:
-        alerts = AlertingSink(store, store, hook.url)
+        alerts = AlertingSink(store, store, hook.url, outbox=store.outbox)
         try:
             alerts.add_plate_event(plate_event(0, "gate-in", "LS15EBC"))  # in at T0, never out
             alerts.add_plate_event(plate_event(1, "gate-in", "AB12CDE"))
@@ -185,4 +185,90 @@ def test_directions_are_stored_and_listed_with_their_plate(site) -> None:
     body = requests.get(f"{url}/api/analytics/directions", params={"camera": "gate-in"}, timeout=10).json()
     assert [(p["plate"], p["direction"], p["growth"]) for p in body["passes"]] == [
         ("LS15EBC", "towards", 1.8)
+    ]
+
+
+# --- a camera with a counting line: in/out per pass, and visits from one camera -----------------
+
+#: A vertical line at x = 300 on a 640x480 frame, its in side on the left of top->bottom (x > 300
+#: as seen on the picture: walking down the line, left is towards larger x).
+GATE_LINE = {"zones": [{"name": "gate", "kind": "line", "points": [[300, 0], [300, 479]], "in": "left"}]}
+
+
+@pytest.mark.parametrize(
+    ("xs", "heights", "direction"),
+    [
+        ([100, 200, 400, 500], [24, 24, 24, 24], "in"),  # crossed to the in side, same size
+        ([500, 400, 200, 100], [20, 24, 30, 36], "out"),  # crossed back: the line wins over the growth
+        ([100, 150, 200, 250], [20, 24, 30, 36], "towards"),  # no crossing: the box growth decides
+        ([350, 400, 450, 500], [24, 25, 24, 23], "unknown"),
+    ],
+)
+def test_a_drawn_line_gives_in_or_out_per_plate_pass(
+    xs: list[int], heights: list[int], direction: str
+) -> None:
+    from dataclasses import replace
+
+    from issc.analytics import parse_shapes
+    from issc.analytics.vehicles import PlateDirections
+
+    directions = PlateDirections("gate", parse_shapes(GATE_LINE, 640, 480))
+    for x, h in zip(xs, heights, strict=True):
+        directions.observe(plates((5, [x, 200, x + 60, 200 + h])))
+    event = replace(
+        plate_event(0, "gate", "LS15EBC"), box=(xs[1], 200, xs[1] + 60, 200 + heights[1]), pass_key="p1"
+    )
+    found = directions.direction_of(event)
+    assert found is not None and found.direction == direction
+
+
+def test_set_lines_replaces_the_lines_and_ignores_zones() -> None:
+    from dataclasses import replace
+
+    from issc.analytics import parse_shapes
+    from issc.analytics.vehicles import PlateDirections
+
+    directions = PlateDirections("gate")
+    zone = {"zones": [{"name": "bay", "kind": "zone", "points": [[0, 0], [600, 0], [600, 400]]}]}
+    directions.set_lines(parse_shapes(zone, 640, 480))
+    for x in (100, 500):
+        directions.observe(plates((5, [x, 200, x + 60, 224])))
+    event = replace(plate_event(0, "gate", "LS15EBC"), box=(100, 200, 160, 224), pass_key="p1")
+    assert directions.direction_of(event).direction == "unknown"  # a zone is no line
+    directions.set_lines(parse_shapes(GATE_LINE, 640, 480))
+    assert directions.direction_of(event).direction == "in"
+
+
+def test_one_camera_with_a_line_pairs_its_own_entries_and_exits() -> None:
+    reads = [
+        SiteRead(1, "gate", "LS15EBC", NOW, direction="in"),
+        SiteRead(2, "gate", "AB12CDE", NOW + 300, direction="in"),
+        SiteRead(3, "gate", "LS15E8C", NOW + 2700, direction="out"),  # a look-alike read on the way out
+        SiteRead(4, "gate", "ZZ99ZZZ", NOW + 2800),  # no line crossed, camera not marked: ignored
+    ]
+    visits = pair_visits(reads, (), ())
+    assert [(v.plate, v.duration_s) for v in visits] == [("LS15EBC", 2700.0), ("AB12CDE", None)]
+
+
+def test_the_store_pairs_line_crossings_of_an_unmarked_camera_into_visits(site) -> None:
+    from dataclasses import replace
+
+    from issc.types import PlateDirection
+
+    url, store = site
+    fresh = time.time()
+    for minute, direction, key in ((-50, "in", "g1"), (-10, "out", "g2")):
+        at = fresh + minute * 60
+        store.add_plate_event(replace(plate_event((at - NOW) / 60, "gate", "KV66XYZ"), pass_key=key))
+        store.add_analytics(PlateDirection("gate", key, direction, 1.0, at))
+    store.add_plate_event(replace(plate_event((fresh - NOW) / 60 - 5, "gate", "GX11AAA"), pass_key="g3"))
+    store.add_analytics(PlateDirection("gate", "g3", "towards", 1.5, fresh - 300))  # no line crossed
+    assert store.flush()
+    visits = [v for v in store.site_visits((), (), now=fresh) if v.plate == "KV66XYZ"]
+    assert [(v.entry.camera, v.exit.camera if v.exit else None) for v in visits] == [("gate", "gate")]
+    assert visits[0].duration_s == pytest.approx(2400, abs=1)
+    assert not [v for v in store.site_visits((), (), now=fresh) if v.plate == "GX11AAA"]
+    body = requests.get(f"{url}/api/analytics/visits", timeout=10).json()
+    assert [v["duration_s"] for v in body["visits"] if v["plate"] == "KV66XYZ"] == [
+        pytest.approx(2400, abs=1)
     ]

@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from conftest import ROOT, free_port
 from test_cluster import pg_url, wait_for  # noqa: F401  (pg_url: this module's own database)
 
+from issc.analytics import parse_shapes
 from issc.cluster import ChangeFeed
-from issc.cluster.changes import SETTINGS, WATCHLIST
+from issc.cluster.changes import SETTINGS, WATCHLIST, ZONES
 from issc.config import load_settings
 from issc.store import Store, create_engine
 from issc.store.migrate import migrate
@@ -165,6 +166,17 @@ def test_without_notices_polling_converges_within_one_poll(database_url: str) ->
                         lambda: other.set_setting(camera_key(f"c-{secrets.token_hex(2)}"), {"iou": 0.4}),
                     ),
                     (WATCHLIST, lambda: other.add_watchlist(f"PL{secrets.randbelow(10**5):05d}", "x")),
+                    (
+                        ZONES,
+                        lambda: other.put_camera_shapes(
+                            f"c-{secrets.token_hex(2)}",
+                            parse_shapes(
+                                {"zones": [{"name": "d", "kind": "line", "points": [[0, 0], [9, 9]]}]}, 10, 10
+                            ),
+                            10,
+                            10,
+                        ),
+                    ),
                 ]:
                     change()
                     # then each is delivered by polling (within one poll on a quiet machine)

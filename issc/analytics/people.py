@@ -87,7 +87,7 @@ class _Person:
     inside_before: dict[str, float] = field(default_factory=dict)  # zone -> first unconfirmed sighting in it
 
 
-class _LineGeometry:
+class LineGeometry:
     """Signed distance of points to a polyline (positive on its in side), None beyond its ends."""
 
     def __init__(self, shape: Shape) -> None:
@@ -159,7 +159,7 @@ class PeopleCounter:
             for s in self.shapes
             if s.kind == "zone"
         }
-        self._lines = {s.name: _LineGeometry(s) for s in self.shapes if s.kind == "line"}
+        self._lines = {s.name: LineGeometry(s) for s in self.shapes if s.kind == "line"}
 
     def occupancy(self) -> dict[str, int]:
         """People in each zone as of the last frame (stays past the minimum dwell, still open).
@@ -320,7 +320,7 @@ class PeopleCounter:
         self,
         person: _Person,
         name: str,
-        geometry: _LineGeometry,
+        geometry: LineGeometry,
         foot: tuple[float, float],
         at: float,
         out: list,

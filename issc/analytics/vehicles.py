@@ -7,6 +7,10 @@ match, then a confirmed read, then the smaller distance, then the older entry. A
 plate already on site within ``SAME_PASS_S`` of its entry is the same stay (a second read of the
 same pass; a confirmed one names it); a later one is a new stay (its exit read was missed). What
 is left open is on site now; an open stay longer than ``OVERSTAY_MIN`` is an overstay.
+
+A camera with a counting line needs no entry/exit marking: a read whose pass crossed the line to
+its "in" side (direction ``"in"``) opens a stay, one that crossed to the other side (``"out"``)
+closes one, so one camera at a gate pairs its own entries and exits.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 import supervision as sv
 from rapidfuzz.distance import Levenshtein
 
+from issc.analytics.people import LineGeometry
+from issc.analytics.shapes import Shape
 from issc.search import allowed_distance, fold
 from issc.types import PlateDirection, PlateEvent
 
@@ -34,6 +40,7 @@ class SiteRead:
     text: str
     at: float  # UNIX seconds (last seen)
     confirmed: bool = False
+    direction: str = ""  # "in"/"out" when the pass crossed a counting line of its camera, else ""
 
 
 @dataclass(frozen=True)
@@ -62,12 +69,17 @@ def pair_visits(reads: Iterable[SiteRead], entry: Sequence[str], exit: Sequence[
     """Every stay found in ``reads``: closed visits and (``exit`` None) vehicles still on site.
 
     A camera in both ``entry`` and ``exit`` (one camera at a gate) enters a plate not on site and
-    exits one that is.
+    exits one that is. A read that crossed a line (``direction`` ``"in"`` or ``"out"``) is an entry
+    or an exit whatever its camera's marking.
     """
     entries, exits = set(entry), set(exit)
     open_: list[SiteRead] = []
     visits: list[VehicleVisit] = []
     for read in sorted(reads, key=lambda r: (r.at, r.event_id)):
+        if read.direction in ("in", "out"):
+            is_entry, is_exit = read.direction == "in", read.direction == "out"
+        else:
+            is_entry, is_exit = read.camera in entries, read.camera in exits
         best: tuple[tuple[int, int, int, float], SiteRead] | None = None
         for candidate in open_:
             d = _distance(read.text, candidate.text)
@@ -76,18 +88,18 @@ def pair_visits(reads: Iterable[SiteRead], entry: Sequence[str], exit: Sequence[
             rank = (d != 0, not (candidate.confirmed or read.confirmed), d, candidate.at)
             if best is None or rank < best[0]:
                 best = (rank, candidate)
-        if read.camera in exits and best is not None:
+        if is_exit and best is not None:
             stay = best[1]
             open_.remove(stay)
             plate = read.text if read.confirmed and not stay.confirmed else stay.text
             visits.append(VehicleVisit(plate, stay, read))
-        elif read.camera not in entries:
+        elif not is_entry:
             continue
-        elif best is None or read.at - best[1].at > SAME_PASS_S or (best[0][0] and read.camera not in exits):
+        elif best is None or read.at - best[1].at > SAME_PASS_S or (best[0][0] and not is_exit):
             open_.append(read)  # a new stay (a near but different plate is another car)
         elif read.confirmed and not best[1].confirmed:
             open_[open_.index(best[1])] = SiteRead(
-                best[1].event_id, best[1].camera, read.text, best[1].at, True
+                best[1].event_id, best[1].camera, read.text, best[1].at, True, best[1].direction
             )
     visits.extend(VehicleVisit(r.text, r, None) for r in open_)
     return sorted(visits, key=lambda v: v.entry.at)
@@ -105,17 +117,35 @@ GROWTH_FACTOR = 1.2
 TRACKS_KEPT = 256
 
 
+@dataclass
+class _PlateTrack:
+    first_height: float
+    last_height: float
+    first_center: tuple[float, float]
+    last_center: tuple[float, float]
+    boxes: set[tuple[int, ...]]
+
+
 class PlateDirections:
-    """Direction of travel per plate pass, from the growth of the plate's box over its track.
+    """Direction of travel per plate pass, over the track of its plate.
 
     ``observe`` takes every analysed frame's tracked plates; ``direction_of`` answers for a finished
     pass: its event's box is one of the boxes its track was seen with (the box of the read), which
-    names the track; the track's last box height over its first gives the direction.
+    names the track. When the camera has a counting line (``set_lines``) and the plate's centre went
+    from one side of it to the other over the track, the direction is ``"in"`` (to the line's in
+    side) or ``"out"``; otherwise the track's last box height over its first gives ``"towards"``,
+    ``"away"`` or ``"unknown"``.
     """
 
-    def __init__(self, camera: str) -> None:
+    def __init__(self, camera: str, shapes: Iterable[Shape] = ()) -> None:
         self.camera = camera
-        self._tracks: OrderedDict[int, tuple[float, float, set[tuple[int, int, int, int]]]] = OrderedDict()
+        self._tracks: OrderedDict[int, _PlateTrack] = OrderedDict()
+        self._lines: list[LineGeometry] = []
+        self.set_lines(shapes)
+
+    def set_lines(self, shapes: Iterable[Shape]) -> None:
+        """Use the counting lines among ``shapes`` (zones are ignored) for the passes ended from now on."""
+        self._lines = [LineGeometry(s) for s in shapes if s.kind == "line"]
 
     def observe(self, plates: sv.Detections) -> None:
         """Record the boxes of the tracked plates of one analysed frame."""
@@ -125,22 +155,38 @@ class PlateDirections:
             if tid < 0:
                 continue
             height = float(box[3] - box[1])
+            center = (float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2)
             key = tuple(round(float(v)) for v in box)
-            first, _, boxes = self._tracks.pop(int(tid), (height, height, set()))
-            boxes.add(key)  # type: ignore[arg-type]
-            self._tracks[int(tid)] = (first, height, boxes)
+            track = self._tracks.pop(int(tid), None) or _PlateTrack(height, height, center, center, set())
+            track.boxes.add(key)
+            track.last_height, track.last_center = height, center
+            self._tracks[int(tid)] = track
         while len(self._tracks) > TRACKS_KEPT:
             self._tracks.popitem(last=False)
+
+    def _crossed(self, track: _PlateTrack) -> str | None:
+        """``"in"``/``"out"`` when the plate's centre changed sides of a line over its track."""
+        for line in self._lines:
+            before = line.signed_distance(*track.first_center)
+            after = line.signed_distance(*track.last_center)
+            if before is None or after is None:
+                continue
+            if before < 0 < after:
+                return "in"
+            if after < 0 < before:
+                return "out"
+        return None
 
     def direction_of(self, event: PlateEvent) -> PlateDirection | None:
         """The direction of the pass ``event`` ends (None without a ``pass_key`` or a known track)."""
         if not event.pass_key:
             return None
         box = tuple(int(v) for v in event.box)
-        for first, last, boxes in reversed(self._tracks.values()):
-            if box in boxes:
-                growth = last / first if first > 0 else 1.0
-                direction = (
+        for track in reversed(self._tracks.values()):
+            if box in track.boxes:
+                first = track.first_height
+                growth = track.last_height / first if first > 0 else 1.0
+                direction = self._crossed(track) or (
                     "towards"
                     if growth >= GROWTH_FACTOR
                     else "away"

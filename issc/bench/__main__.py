@@ -22,6 +22,7 @@ COMMANDS = {
     "cluster": "issc.bench.cluster",
     "analytics": "issc.bench.analytics",
     "reader": "issc.bench.reader",
+    "clips": "issc.bench.clips",
 }
 
 

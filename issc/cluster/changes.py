@@ -8,7 +8,8 @@ database. :class:`ChangeFeed` tells the worker, on a thread of its own (``issc-c
   (:func:`issc.store.settings.notify_change`): a change arrives within milliseconds of its commit.
   A lost connection is opened again with backoff (1 s doubling to 30 s);
 * everywhere it also polls, every ``poll_s`` (1 s, so that a change arrives within 2 s even
-  without notices), a fingerprint of the ``settings`` and ``watchlist`` tables, so that a notice missed while the connection was down, or SQLite (which has
+  without notices), a fingerprint of the ``settings``, ``watchlist``, ``cameras`` and
+  ``camera_zones`` tables, so that a notice missed while the connection was down, or SQLite (which has
   no notices), still converges within one poll.
 
 A burst of notices (a page saving several values) is delivered once, ``debounce_s`` after its first
@@ -24,12 +25,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 from issc.redact import error_line, redact_url
 from issc.store import schema
+from issc.store.analytics import ZONES_CHANGED
 from issc.store.cameras import CAMERAS_CHANGED
 from issc.store.settings import CHANGES_CHANNEL, SETTING_PREFIX, WATCHLIST_CHANGED
 
@@ -37,11 +39,20 @@ if TYPE_CHECKING:
     from issc.store.watchlist import WatchlistTable
     from issc.tuning import TuningBook
 
+
+class ShapesReader(Protocol):
+    """Whatever reads the stored lines and zones again and hands them to the running cameras."""
+
+    def reload_shapes(self) -> None:
+        """Read every camera's lines and zones and apply them (raises when the database is away)."""
+
+
 logger = logging.getLogger(__name__)
 
-#: Topics handed to the callback (cameras: the stored cameras of the Cameras page).
-SETTINGS, WATCHLIST, CAMERAS = "settings", "watchlist", "cameras"
-TOPICS = frozenset({SETTINGS, WATCHLIST, CAMERAS})
+#: Topics handed to the callback (cameras: the stored cameras of the Cameras page; zones: the
+#: cameras' counting lines and zones).
+SETTINGS, WATCHLIST, CAMERAS, ZONES = "settings", "watchlist", "cameras", "zones"
+TOPICS = frozenset({SETTINGS, WATCHLIST, CAMERAS, ZONES})
 #: Seconds between two fingerprint polls.
 POLL_S = 1.0
 #: Seconds a burst of notices is gathered before it is delivered.
@@ -63,19 +74,28 @@ def topic_of(payload: str) -> str | None:
         return SETTINGS
     if payload == CAMERAS_CHANGED:
         return CAMERAS
+    if payload == ZONES_CHANGED:
+        return ZONES
     return WATCHLIST if payload == WATCHLIST_CHANGED else None
 
 
 def fingerprints(engine: sa.Engine) -> dict[str, str]:
-    """A digest of every row of the settings, watchlist and cameras tables, by topic (three small reads)."""
-    s, w, c = schema.settings, schema.watchlist, schema.cameras
+    """A digest of every row of the settings, watchlist, cameras and camera_zones tables, by topic
+    (four small reads)."""
+    s, w, c, z = schema.settings, schema.watchlist, schema.cameras, schema.camera_zones
     with engine.connect() as conn:
         settings = conn.execute(sa.select(s.c.key, s.c.value).order_by(s.c.key)).all()
         watchlist = conn.execute(
             sa.select(w.c.id, w.c.plate, w.c.label, w.c.max_distance).order_by(w.c.id)
         ).all()
         cameras = conn.execute(sa.select(c.c.name, c.c.updated_ms).order_by(c.c.name)).all()
-    return {SETTINGS: _digest(settings), WATCHLIST: _digest(watchlist), CAMERAS: _digest(cameras)}
+        zones = conn.execute(sa.select(z.c.camera, z.c.updated_ms).order_by(z.c.camera)).all()
+    return {
+        SETTINGS: _digest(settings),
+        WATCHLIST: _digest(watchlist),
+        CAMERAS: _digest(cameras),
+        ZONES: _digest(zones),
+    }
 
 
 def _digest(rows: list[Any]) -> str:
@@ -291,15 +311,22 @@ class ChangeFeed:
 
 
 def reload_changed(
-    topics: frozenset[str], tuning: TuningBook, camera_names: Iterable[str], watchlist: WatchlistTable
+    topics: frozenset[str],
+    tuning: TuningBook,
+    camera_names: Iterable[str],
+    watchlist: WatchlistTable,
+    shapes: ShapesReader | None = None,
 ) -> None:
     """Read again what a process keeps in memory after ``topics`` changed in another process: the
     saved tuning of ``camera_names`` (an override cleared elsewhere is dropped, the cameras are
-    retuned) and/or the watchlist. Raises when the database cannot be read (a feed offers it again)."""
+    retuned), the watchlist, and/or (with ``shapes``) the cameras' counting lines and zones. Raises
+    when the database cannot be read (a feed offers it again)."""
     if SETTINGS in topics:
         tuning.load(camera_names)
     if WATCHLIST in topics:
         watchlist.reload_watchlist()
+    if ZONES in topics and shapes is not None:
+        shapes.reload_shapes()
 
 
 __all__ = [
@@ -308,8 +335,10 @@ __all__ = [
     "SETTINGS",
     "TOPICS",
     "WATCHLIST",
+    "ZONES",
     "ChangeCallback",
     "ChangeFeed",
+    "ShapesReader",
     "fingerprints",
     "reload_changed",
     "topic_of",

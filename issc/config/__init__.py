@@ -61,6 +61,26 @@ class CameraSettings(_Section):
     )
     reconnect_max_s: float = Field(30.0, ge=1, le=600, description="Cap of the reconnect backoff.")
     stale_after_s: float = Field(2.0, ge=0.5, le=60, description="No frame for this long: NO SIGNAL.")
+    clips: str = Field(
+        "",
+        description="Cameras that save an MP4 clip around each plate event: comma-separated camera names, "
+        "'*' for all, empty for none (issc.engine.clips).",
+    )
+    clip_pre_s: float = Field(
+        5.0, ge=0, le=30, description="Seconds of a clip before the plate was last seen."
+    )
+    clip_post_s: float = Field(
+        5.0, ge=0, le=30, description="Seconds of a clip after the plate was last seen."
+    )
+    clip_fps: float = Field(10.0, ge=1, le=30, description="Frames per second encoded into clips.")
+    clip_width: int = Field(
+        960, ge=160, le=3840, description="Widest clip in pixels (larger frames are scaled)."
+    )
+
+    def clips_on(self, camera_name: str) -> bool:
+        """Whether ``CLIPS`` names this camera (or is ``*``)."""
+        names = {n.strip() for n in self.clips.split(",") if n.strip()}
+        return "*" in names or camera_name in names
 
     @field_validator("cameras", mode="before")
     @classmethod

@@ -196,6 +196,10 @@ class AnalysisWorker:
 
     def _take(self, result: Analysis, frame: Frame) -> None:
         self.latest = (frame.frame_id, result.detections)
+        shapes, self._new_shapes = self._new_shapes, None
+        if shapes is not None:
+            self.counter.set_shapes(shapes)
+            self._directions.set_lines(shapes)
         self._overlay.update(result.detections, frame.captured_mono)
         if len(result.detections):
             self._directions.observe(result.detections[result.detections.class_id == PLATE])
@@ -211,9 +215,6 @@ class AnalysisWorker:
 
     def _count(self, detections: sv.Detections, captured_at: float) -> None:
         """Line crossings, zone visits and distinct people from this frame's tracked people."""
-        shapes, self._new_shapes = self._new_shapes, None
-        if shapes is not None:
-            self.counter.set_shapes(shapes)
         try:
             people = detections[detections.class_id == PERSON] if len(detections) else detections
             records = self.counter.update(people, captured_at)

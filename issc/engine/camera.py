@@ -14,6 +14,7 @@ from issc.config import CameraConfig
 from issc.engine.analyze import AnalysisWorker
 from issc.engine.buffer import LatestFrame, Published
 from issc.engine.capture import Capture, SourceFactory
+from issc.engine.clips import ClipOptions, ClipRecorder, ClipSaver, NullClips
 from issc.engine.health import HealthMonitor, Watchdog, Watchdogs
 from issc.jpeg import encode_jpeg
 from issc.overlay import BoxOverlay
@@ -39,6 +40,8 @@ class Camera:
         stale_after_s: float,
         jpeg_quality: int,
         watchdog: Watchdog | None = None,
+        clips: ClipOptions | None = None,
+        clip_saver: ClipSaver | None = None,
     ) -> None:
         self.config = config
         self.buffer = LatestFrame()
@@ -48,16 +51,35 @@ class Camera:
         stream_ended = threading.Event()
         reports = self.health if watchdog is None else Watchdogs(self.health, watchdog)
         overlay = BoxOverlay()
-        self.capture = Capture(
-            config, self.buffer, overlay, reports, source_factory, self._stop, stream_ended, reconnect_max_s
+        self.clips: ClipRecorder | NullClips = (
+            ClipRecorder(config.name, clip_saver, clips)
+            if clips is not None and clip_saver is not None
+            else NullClips()
         )
+        self.capture = Capture(
+            config,
+            self.buffer,
+            overlay,
+            reports,
+            source_factory,
+            self._stop,
+            stream_ended,
+            reconnect_max_s,
+            self.clips,
+        )
+        clip_requests = self.clips.request
+
+        def emitted(event: PlateEvent) -> None:
+            clip_requests(event)
+            on_event(event)
+
         self.analysis = AnalysisWorker(
             config,
             analyzer,
             self.buffer,
             overlay,
             sink,
-            on_event,
+            emitted,
             reports,
             detect_slots,
             self._stop,
@@ -82,10 +104,15 @@ class Camera:
 
     def start(self) -> None:
         self._stop.clear()
+        self.clips.reopen()
         self._threads = [
             threading.Thread(target=self.capture.run, name=f"issc-capture-{self.config.id}", daemon=True),
             threading.Thread(target=self.analysis.run, name=f"issc-analyze-{self.config.id}", daemon=True),
         ]
+        if self.clips.enabled:
+            self._threads.append(
+                threading.Thread(target=self.clips.run, name=f"issc-clips-{self.config.id}", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -94,9 +121,13 @@ class Camera:
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        capture_and_analysis = self._threads[:2]
+        for thread in capture_and_analysis:
             thread.join(max(deadline - time.monotonic(), 0.01))
-        self.analysis.finish()
+        self.analysis.finish()  # its last events still ask for clips
+        self.clips.close()  # the clip thread saves the pending clips with the frames it has
+        for thread in self._threads[2:]:
+            thread.join(max(deadline - time.monotonic(), 0.01))
 
     def set_shapes(self, shapes: tuple[Shape, ...]) -> None:
         """Count through these lines and zones and draw them faintly on the live picture."""

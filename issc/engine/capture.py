@@ -17,6 +17,7 @@ import numpy as np
 from issc.annotate import FrameAnnotator
 from issc.config import CameraConfig
 from issc.engine.buffer import LatestFrame, Published
+from issc.engine.clips import ClipRecorder, NullClips
 from issc.engine.health import Watchdog
 from issc.errors import SourceError
 from issc.overlay import BoxOverlay
@@ -41,8 +42,10 @@ class Capture:
         stop: threading.Event,
         stream_ended: threading.Event,
         reconnect_max_s: float,
+        clips: ClipRecorder | NullClips | None = None,
     ) -> None:
         self._config = config
+        self._clips = clips if clips is not None else NullClips()
         self._buffer = buffer
         self._overlay = overlay
         self._watchdog = watchdog
@@ -128,3 +131,4 @@ class Capture:
             )
         )
         self._watchdog.on_frame(now, published, (image.shape[1], image.shape[0]))
+        self._clips.offer(frame)  # returns at once: the clip thread encodes

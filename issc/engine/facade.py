@@ -18,6 +18,7 @@ from issc.config import CameraConfig, CameraSettings, DetectionSettings, Setting
 from issc.engine.buffer import Published
 from issc.engine.camera import Camera
 from issc.engine.capture import SourceFactory
+from issc.engine.clips import ClipOptions, ClipSaver
 from issc.engine.health import Watchdog
 from issc.sink import EventSink, MemorySink
 from issc.sources import PushSource, make_source
@@ -50,8 +51,10 @@ class Engine:
         tuning: TuningBook | None = None,
         alerts: AlertFeed | None = None,
         watchdog: Watchdog | None = None,
+        clip_saver: ClipSaver | None = None,
     ) -> None:
         self._camera_settings = cameras
+        self._clip_saver = clip_saver
         self._detection = detection
         self._web = web
         self._sink: EventSink = sink if sink is not None else MemorySink()
@@ -91,7 +94,21 @@ class Engine:
             stale_after_s=self._camera_settings.stale_after_s,
             jpeg_quality=self._web.jpeg_quality,
             watchdog=self._watchdog,
+            clips=self._clip_options(config),
+            clip_saver=self._clip_saver,
         )
+
+    def _clip_options(self, config: CameraConfig) -> ClipOptions | None:
+        """How this camera's event clips are cut, or None when ``CLIPS`` does not name it."""
+        cams = self._camera_settings
+        if not cams.clips_on(config.name):
+            return None
+        if self._clip_saver is None:
+            logger.warning(
+                "camera %s: CLIPS names it but there is no history store to keep clips", config.name
+            )
+            return None
+        return ClipOptions(cams.clip_pre_s, cams.clip_post_s, cams.clip_fps, cams.clip_width)
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -20,8 +20,11 @@ from issc.analytics import Shape, parse_shapes, shapes_json
 from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
+from issc.store.settings import notify_change
 from issc.types import AnalyticsRecord, Crossing, PlateDirection, ZoneVisit
 
+#: Payload of the change notice sent when a camera's lines and zones are stored (issc.cluster.changes).
+ZONES_CHANGED = "zones"
 #: Most visits one report lists (newest kept); the totals cover all of them.
 MAX_VISITS = 1000
 #: How far back vehicle visits and the on-site list look for entry reads.
@@ -83,6 +86,7 @@ class AnalyticsTable:
         with write_transaction(self.engine) as conn:
             insert = dialect_insert(conn)(z).values(camera=camera, **values)
             conn.execute(insert.on_conflict_do_update(index_elements=["camera"], set_=values))
+            notify_change(conn, ZONES_CHANGED)  # workers (ENGINE=remote) read them again
         return CameraShapes(camera, shapes, width, height, now_ms / 1000)
 
     # -- reports -----------------------------------------------------------------------------
@@ -178,20 +182,30 @@ class AnalyticsTable:
         return {"cameras": [{"camera": c, "hours": hours} for c, hours in cams.items()]}
 
     def site_reads(self, cameras: tuple[str, ...], since: float, limit: int = 200_000) -> list[SiteRead]:
-        """Plate events on ``cameras`` last seen at or after ``since`` (UNIX s), oldest first."""
-        if not cameras:
-            return []
-        e = schema.plate_events
+        """Plate events on ``cameras``, and those of any camera whose pass crossed a counting line
+        (direction ``in``/``out``), last seen at or after ``since`` (UNIX s), oldest first."""
+        e, d = schema.plate_events, schema.plate_directions
+        crossed = d.c.direction.in_(("in", "out"))
+        which = sa.or_(e.c.camera.in_(cameras), crossed) if cameras else crossed
         stmt = (
-            sa.select(e.c.id, e.c.camera, e.c.text, e.c.last_seen_ms, e.c.confirmed)
-            .where(e.c.camera.in_(cameras), e.c.last_seen_ms >= int(since * 1000))
+            sa.select(e.c.id, e.c.camera, e.c.text, e.c.last_seen_ms, e.c.confirmed, d.c.direction)
+            .select_from(e.outerjoin(d, d.c.pass_key == e.c.pass_key))
+            .where(which, e.c.last_seen_ms >= int(since * 1000))
             .order_by(e.c.last_seen_ms.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
             rows = list(conn.execute(stmt))
         return [
-            SiteRead(r.id, r.camera, r.text, r.last_seen_ms / 1000, bool(r.confirmed)) for r in reversed(rows)
+            SiteRead(
+                r.id,
+                r.camera,
+                r.text,
+                r.last_seen_ms / 1000,
+                bool(r.confirmed),
+                r.direction if r.direction in ("in", "out") else "",
+            )
+            for r in reversed(rows)
         ]
 
     def direction_report(

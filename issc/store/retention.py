@@ -3,8 +3,9 @@
 A background thread (``issc-store-retention``, owned by :class:`issc.store.Store`) purges shortly
 after start and then every ``interval_s`` (an hour):
 
-1. full-frame snapshots of events older than ``SNAPSHOT_RETENTION_DAYS`` are dropped (crops stay);
-2. events older than ``RETENTION_DAYS`` are deleted with their images;
+1. full-frame snapshots (and event clips) of events older than ``SNAPSHOT_RETENTION_DAYS`` are
+   dropped (crops stay);
+2. events older than ``RETENTION_DAYS`` are deleted with their images and clips;
 3. while the events and their images (all the purge can delete) take more than ``RETENTION_MAX_GB``,
    the oldest events are deleted, but never one last seen within ``RETENTION_MIN_KEEP_H`` hours:
    tables the purge never touches (people counts, known plates, the watchlist) do not count, so
@@ -60,6 +61,7 @@ ROW_BYTES = 300
 _DAY_MS = 86_400_000
 E = schema.plate_events
 I = schema.plate_images  # noqa: E741
+C = schema.plate_clips
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ class Purger:
                 conn.execute(I.update().where(I.c.event_id.in_(ids)).values(snapshot_jpeg=None))
                 conn.execute(E.update().where(E.c.id.in_(ids)).values(has_snapshot=False))
             dropped += len(ids)
+        with write_transaction(self.engine) as conn:  # clips are full pictures too: they go with them
+            old = sa.select(E.c.id).where(E.c.last_seen_ms < before_ms)
+            conn.execute(C.delete().where(C.c.event_id.in_(old.scalar_subquery())))
         return dropped
 
     def _delete_before(self, before_ms: int) -> int:
@@ -308,11 +313,17 @@ class Purger:
                     + sa.func.coalesce(sa.func.sum(sa.func.length(I.c.snapshot_jpeg)), 0)
                 ).where(I.c.event_id.in_(ids))
             ).scalar_one()
+            image_bytes += conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(C.c.mp4)), 0)).where(
+                    C.c.event_id.in_(ids)
+                )
+            ).scalar_one()
             hours: dict[tuple[str, int], int] = {}
             for r in (r for r in rows if not r.unsure):  # the roll-up counts confident events only
                 hour = (r.camera, int(r.last_seen_ms) // HOUR_MS * HOUR_MS)
                 hours[hour] = hours.get(hour, 0) + 1
             conn.execute(I.delete().where(I.c.event_id.in_(ids)))
+            conn.execute(C.delete().where(C.c.event_id.in_(ids)))
             conn.execute(schema.plate_reads.delete().where(schema.plate_reads.c.event_id.in_(ids)))
             conn.execute(schema.plate_audit.delete().where(schema.plate_audit.c.event_id.in_(ids)))
             conn.execute(E.delete().where(E.c.id.in_(ids)))
@@ -353,8 +364,11 @@ class Purger:
                     + sa.func.coalesce(sa.func.sum(sa.func.length(I.c.snapshot_jpeg)), 0)
                 )
             ).scalar_one()
+            clips = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(C.c.mp4)), 0))
+            ).scalar_one()
             rows = conn.execute(sa.select(sa.func.count()).select_from(E)).scalar_one()
-            return int(images or 0) + ROW_BYTES * int(rows)
+            return int(images or 0) + int(clips or 0) + ROW_BYTES * int(rows)
 
     def _give_space_back(self) -> tuple[int, bool]:
         """Return SQLite's free pages to the file system; returns (pages freed, whether VACUUM ran)."""

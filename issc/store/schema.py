@@ -84,6 +84,18 @@ plate_images = sa.Table(
     sa.Column("snapshot_jpeg", sa.LargeBinary),
 )
 
+plate_clips = sa.Table(  # revision 0015: an MP4 around the event (issc.engine.clips)
+    "plate_clips",
+    metadata,
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("plate_events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("camera", sa.String(64), nullable=False),
+    sa.Column("started_ms", sa.BigInteger, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("codec", sa.String(16), nullable=False),
+    sa.Column("frames", sa.Integer, nullable=False),
+    sa.Column("mp4", sa.LargeBinary, nullable=False),
+)
+
 plate_keys = sa.Table(  # revision 0002: one row per distinct fold key, for fuzzy and substring look-ups
     "plate_keys",
     metadata,

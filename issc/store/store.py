@@ -14,6 +14,7 @@ from typing import Self
 
 from issc.store.analytics import AnalyticsTable
 from issc.store.cameras import CameraTable
+from issc.store.clips import ClipTable
 from issc.store.database import create_engine
 from issc.store.keys import PlateKeys
 from issc.store.known import KnownPlates
@@ -30,7 +31,9 @@ from issc.types import PlateEvent
 logger = logging.getLogger(__name__)
 
 
-class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTable, AnalyticsTable):
+class Store(
+    HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTable, AnalyticsTable, ClipTable
+):
     """Plate history, people counts, watchlist, settings and analyst review in one SQL database.
 
     Implements ``EventSink``. The plate queries come with :class:`issc.store.review.ReviewTable`
@@ -119,6 +122,7 @@ class Store(HistoryWriter, ReviewTable, WatchlistTable, SettingsTable, CameraTab
         self.outbox = Outbox(engine)
         CameraTable.__init__(self, engine)
         AnalyticsTable.__init__(self, engine)
+        ClipTable.__init__(self, engine)
         self.purger = Purger(
             engine, plate_keys, policy, interval_s=purge_interval_s, first_after_s=purge_first_after_s
         )

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import altair as alt
+import cv2
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -199,8 +201,55 @@ def save_shapes(store: Store, engine: Any, camera: str, text: str, width: int, h
     except ShapeError as exc:
         return f"{exc}."
     store.put_camera_shapes(camera, shapes, width, height)
-    engine.set_shapes(camera, shapes)
+    set_shapes = getattr(engine, "set_shapes", None)  # ENGINE=remote: the workers follow the change feed
+    if set_shapes is not None:
+        set_shapes(camera, shapes)
     return None
+
+
+def add_drawn_shape(
+    store: Store,
+    engine: Any,
+    camera: str,
+    shape: dict[str, Any],
+    width: int,
+    height: int,
+) -> str | None:
+    """Add a shape drawn on the picture (``{"name", "kind", "points", "in"}``) to ``camera``'s stored
+    lines and zones, replacing one of the same name; checked as the API checks a PUT. The problem, or None."""
+    name = str(shape.get("name") or "").strip()
+    if not name:
+        return "Give the line or zone a name."
+    stored = store.camera_shapes(camera)
+    others = [s.to_json() for s in (stored.shapes if stored else ()) if s.name != name]
+    item = {"name": name, "kind": shape["kind"], "points": [[round(x), round(y)] for x, y in shape["points"]]}
+    if shape["kind"] == "line":
+        item["in"] = shape.get("in") or "left"
+    return save_shapes(store, engine, camera, json.dumps({"zones": [*others, item]}), width, height)
+
+
+def remove_shape(store: Store, engine: Any, camera: str, name: str) -> str | None:
+    """Remove the line or zone ``name`` from ``camera``'s stored shapes; the problem, or None."""
+    stored = store.camera_shapes(camera)
+    if stored is None:
+        return None
+    kept = [s.to_json() for s in stored.shapes if s.name != name]
+    return save_shapes(store, engine, camera, json.dumps({"zones": kept}), stored.width, stored.height)
+
+
+def drawing_overlay(image: np.ndarray, points: list[tuple[float, float]], kind: str) -> np.ndarray:
+    """``image`` (BGR) as RGB with the points clicked so far and the shape they make drawn on it."""
+    out = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    pts = np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    if len(points) >= 2:
+        cv2.polylines(out, [pts], kind == "zone" and len(points) >= 3, (255, 64, 64), 2, cv2.LINE_AA)
+    for x, y in points:
+        cv2.circle(out, (round(x), round(y)), 5, (255, 64, 64), -1, cv2.LINE_AA)
+    if kind == "line" and len(points) >= 2:  # an arrow on the first segment: the walking direction
+        cv2.arrowedLine(
+            out, tuple(pts[0, 0]), tuple(pts[1, 0]), (255, 220, 64), 2, cv2.LINE_AA, tipLength=0.08
+        )
+    return out
 
 
 def shapes_text(store: Store, camera: str) -> str:

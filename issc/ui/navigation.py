@@ -16,6 +16,7 @@ PAGES = Path(__file__).resolve().parents[2] / "pages"
 URL_PATHS = {
     "live": "live",
     "plates": "plates",
+    "analytics": "analytics",
     "review": "review",
     "tuning": "tuning",
     "cameras": "cameras",

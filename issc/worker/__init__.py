@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from issc import __version__
 from issc.cluster import CameraClaim, CameraLock, ChangeFeed, LockSession, Registry, WorkerRow
-from issc.cluster.changes import CAMERAS, TOPICS, reload_changed
+from issc.cluster.changes import CAMERAS, TOPICS, ZONES, reload_changed
 from issc.config import CameraConfig, Settings, is_loopback
 from issc.engine import Engine
 from issc.engine.buffer import Published
@@ -319,14 +319,17 @@ class Worker:
             logger.warning("worker %s: tuning and watchlist not read again: %s", self.id, error_line(exc))
 
     def _apply_changes(self, topics: frozenset[str]) -> None:
-        """Read the saved tuning and/or the watchlist again (raises when the database is away: the
-        feed tries again)."""
+        """Read the saved tuning, the watchlist and/or the cameras' lines and zones again (raises
+        when the database is away: the feed tries again)."""
         service = self.service
         if service is None or service.store is None:
             return
         if CAMERAS in topics:
             self._sync_stored_cameras()
-        reload_changed(topics, service.engine.tuning, [c.config.name for c in self._cameras], service.store)
+            topics |= {ZONES}  # a stored camera listed now gets its lines and zones too
+        reload_changed(
+            topics, service.engine.tuning, [c.config.name for c in self._cameras], service.store, service
+        )
         logger.debug("worker %s: %s read again", self.id, " and ".join(sorted(topics)))
 
     def _sync_stored_cameras(self) -> None:
