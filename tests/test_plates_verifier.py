@@ -15,7 +15,7 @@ import pytest
 from issc.detections import box_iou
 from issc.plates.locate import LocatorOptions, PlateLocator, plate_likeness
 from issc.plates.regions import region_preset
-from issc.plates.verifier import DEFAULT_MODEL, PlateVerifier, window, window_crop
+from issc.plates.verifier import DEFAULT_MODEL, PlateVerifier, chosen_plate_boxes, window, window_crop
 
 #: Prefix of the reason of each case the committed model gets wrong today (strict: a model that
 #: gets it right fails the mark, and the case moves back into the plain table).
@@ -233,3 +233,111 @@ def test_locator_without_verifier_grows_the_line(data_dir: Path) -> None:
     assert len(found) >= 1
     assert np.allclose(found.xyxy[0], found.data["line_xyxy"][0], atol=1.0)
     assert float(found.data["plate_prob"][0]) == 1.0
+
+
+def test_the_regressed_box_is_taken_only_where_the_plate_reaches_clearly_beyond_the_line() -> None:
+    line = np.array([[100.0, 100.0, 200.0, 130.0]])
+    grown = line + np.array([[-2.0, 0.0, 2.0, 0.0]])
+    us_plate = np.array([[90.0, 80.0, 210.0, 150.0]])  # 2.8 x the line's area: the whole plate
+    loose = np.array([[95.0, 97.0, 205.0, 136.0]])  # 1.43 x: the line is the plate
+    assert np.allclose(chosen_plate_boxes(line, us_plate, grown), us_plate)
+    assert np.allclose(chosen_plate_boxes(line, loose, grown), grown)
+    both = chosen_plate_boxes(
+        np.vstack([line, line]), np.vstack([us_plate, loose]), np.vstack([grown, grown])
+    )
+    assert np.allclose(both, np.vstack([us_plate, grown]))
+    assert chosen_plate_boxes(np.zeros((0, 4)), np.zeros((0, 4)), np.zeros((0, 4))).shape == (0, 4)
+
+
+def _drawn_plate(size: tuple[int, int], text: str, scale: float, extra: tuple[str, str] = ("", "")):
+    """A street-grey picture with one white plate of ``size`` (w, h) at (500, 300) whose registration
+    ``text`` is drawn in its middle (``extra``: small lines above and below, as a US state and
+    slogan); returns the picture, the plate box and the registration's line box."""
+    img = np.full((720, 1280, 3), 95, np.uint8)
+    pw, ph = size
+    x0, y0 = 500, 300
+    cv2.rectangle(img, (x0, y0), (x0 + pw, y0 + ph), (238, 238, 238), -1)
+    cv2.rectangle(img, (x0, y0), (x0 + pw, y0 + ph), (30, 30, 30), 2)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    (tw, th), base = cv2.getTextSize(text, font, scale, 3)
+    tx, ty = x0 + (pw - tw) // 2, y0 + (ph + th) // 2
+    cv2.putText(img, text, (tx, ty), font, scale, (25, 25, 25), 3, cv2.LINE_AA)
+    for word, y in zip(extra, (y0 + ph // 6, y0 + ph - ph // 12), strict=True):
+        if word:
+            (ew, _eh), _ = cv2.getTextSize(word, font, scale / 3, 1)
+            cv2.putText(img, word, (x0 + (pw - ew) // 2, y), font, scale / 3, (40, 40, 150), 1, cv2.LINE_AA)
+    line = (tx - 3, ty - th - 3, tx + tw + 3, ty + base)
+    return img, (x0, y0, x0 + pw, y0 + ph), line
+
+
+@needs_model
+def test_a_line_on_a_two_to_one_plate_gets_the_whole_plate(verifier: PlateVerifier) -> None:
+    img, plate, line = _drawn_plate((240, 120), "7ABC123", 1.1, ("CALIFORNIA", "dmv.ca.gov"))
+    lines = np.array([line], dtype=np.float64)
+    verdict = verifier.verify(img, lines, ["7ABC123"], [0.9])
+    grown = lines + np.array([[-2.0, 0.0, 2.0, 0.0]])
+    box = chosen_plate_boxes(lines, verdict.boxes, grown)[0]
+    assert box_iou(line, plate) < 0.5  # the line alone would miss the plate
+    assert box_iou(box, plate) >= 0.5, (box, plate)
+
+
+def _synthetic_plates(kind: str, n: int = 40, height: int = 50):
+    """Synthetic plates (``issc.train.synth.render_plate``, seeds 0..n-1) of one ``kind`` pasted
+    into a grey 720p scene, ``height`` px tall: ``"us"`` the 2:1 single-row ones as drawn (state,
+    slogan and stickers around a registration that fills about half the plate's height), ``"tight"``
+    the wide single-row ones cut to their registration row plus 12 % of its height above and below
+    (a line that fills its plate). Yields the scene, the plate box, the registration's line box
+    (with a detector-like margin of a tenth of its height) and its text."""
+    from issc.train.synth import render_plate
+
+    for seed in range(n):
+        panel, drawn = render_plate(np.random.default_rng(seed))
+        rows = [d for d in drawn if d[2] == 1]
+        aspect = panel.shape[1] / panel.shape[0]
+        if len(rows) != 1 or (kind == "us") != (abs(aspect - 2.0) < 0.01) or (kind == "tight" and aspect < 3):
+            continue
+        (bx0, by0, bx1, by1), text = rows[0][0], rows[0][1]
+        top = 0
+        if kind == "tight":
+            margin = 0.12 * (by1 - by0)
+            top, bottom = int(max(0, by0 - margin)), int(min(panel.shape[0], by1 + margin))
+            panel = panel[top:bottom]
+        s = height / panel.shape[0]
+        panel = cv2.resize(panel, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        scene = np.full((720, 1280, 3), 95, np.uint8)
+        scene[300 : 300 + panel.shape[0], 500 : 500 + panel.shape[1]] = panel
+        plate = (500, 300, 500 + panel.shape[1], 300 + panel.shape[0])
+        line = np.array([500 + bx0 * s, 300 + (by0 - top) * s, 500 + bx1 * s, 300 + (by1 - top) * s])
+        pad = 0.1 * (line[3] - line[1])
+        yield scene, plate, line + np.array([-pad, -pad, pad, pad]), text
+
+
+def _grown(lines: np.ndarray) -> np.ndarray:
+    opts = LocatorOptions()
+    size = lines[:, 2:] - lines[:, :2]
+    return lines + np.concatenate([size * [opts.grow_x, opts.grow_y]] * 2, axis=1) * [-1, -1, 1, 1]
+
+
+@needs_model
+def test_lines_on_synthetic_two_to_one_plates_get_the_whole_plate(verifier: PlateVerifier) -> None:
+    line_hits, chosen_hits, n = 0, 0, 0
+    for scene, plate, line, text in _synthetic_plates("us"):
+        lines = line[None]
+        box = chosen_plate_boxes(lines, verifier.verify(scene, lines, [text], [0.9]).boxes, _grown(lines))[0]
+        n += 1
+        line_hits += box_iou(_grown(lines)[0], plate) >= 0.5
+        chosen_hits += box_iou(box, plate) >= 0.5
+    assert n >= 10
+    assert line_hits <= 0.2 * n  # the text line alone is not the plate
+    assert chosen_hits >= 0.9 * n, f"{chosen_hits} of {n} whole plates"
+
+
+@needs_model
+def test_lines_that_fill_their_plate_keep_a_tight_box(verifier: PlateVerifier) -> None:
+    n = 0
+    for scene, plate, line, text in _synthetic_plates("tight"):
+        lines = line[None]
+        box = chosen_plate_boxes(lines, verifier.verify(scene, lines, [text], [0.9]).boxes, _grown(lines))[0]
+        n += 1
+        assert box_iou(box, plate) >= 0.5, (text, box, plate)
+    assert n >= 10

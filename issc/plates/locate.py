@@ -6,7 +6,8 @@ no lower-case letters (signs, brand names and slogans have them), and a plate-li
 Each such line is then shown to the learned plate verifier (``issc.plates.verifier``): lines it
 does not take for a registration (a make badge, a dealer's sticker, a date, a shop sign) are
 dropped unless their read fits one of the region's layouts (that is evidence enough on its own), and the box reported is the whole plate it regresses around the line (both rows of a
-stacked plate), not the text line. Lines are ranked by what their text says times what the
+stacked plate, the panel of a 2:1 US plate) where that clearly reaches beyond the line; a line
+that fills its plate keeps its own, tighter box (``issc.plates.verifier.chosen_plate_boxes``). Lines are ranked by what their text says times what the
 picture shows around them (``issc.plates.appearance``: the tallest print of its plate, contrast,
 away from the picture's edge, no date) times the verifier's plate probability, so a date stamp or
 a state slogan loses to the plate.
@@ -39,7 +40,7 @@ from issc.plates.appearance import plate_appearance
 from issc.plates.ocr.lines import OcrEngine, TextLine, joined_beliefs
 from issc.plates.ocr.second import SecondOpinion
 from issc.plates.text import DEFAULT_RULES, Belief, PlateRules, normalize
-from issc.plates.verifier import PlateVerifier, default_verifier
+from issc.plates.verifier import PlateVerifier, chosen_plate_boxes, default_verifier
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ class LocatorOptions:
         verify: Whether the learned plate verifier (``issc.plates.verifier``) scores each
             candidate line: lines it does not take for a registration are dropped unless their
             read fits one of the region's layouts, and the box reported is the whole plate it
-            regresses (``grow_x``/``grow_y`` apply only without it).
+            regresses where that clearly reaches beyond the line (more than
+            ``issc.plates.verifier.LINE_IS_PLATE_AREA_RATIO`` times its area: a 2:1 US plate, a
+            stacked plate), else the line box grown by ``grow_x``/``grow_y``.
         verify_threshold: Lines the verifier gives a lower plate probability are dropped; ``None``:
             the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
             held-out split of its training data: ``issc/plates/models/verifier.md``).
@@ -119,7 +122,8 @@ class PlateLocator:
     appearance (``issc.plates.appearance``: how much the picture around the line looks like a
     plate; a date stamp or a slogan scores low). Lines the verifier refuses are left out (unless
     their read fits a layout); the rest are ranked by ``confidence`` × ``plate_prob``. The box is the whole plate the verifier regresses
-    from the line (the line grown by ``grow_x``/``grow_y`` without one).
+    from the line where it clearly reaches beyond it (``chosen_plate_boxes``), else the line grown
+    by ``grow_x``/``grow_y``.
 
     Args:
         engine: OCR engine whose text detector and recogniser are used.
@@ -235,22 +239,22 @@ class PlateLocator:
             fits.append(likeness >= 1.0)
         line_boxes = _xyxy(kept)
         raws = [ln.text for ln in kept]
+        gx = opts.grow_x * (line_boxes[:, 2] - line_boxes[:, 0])
+        gy = opts.grow_y * (line_boxes[:, 3] - line_boxes[:, 1])
+        boxes = np.stack(
+            [
+                np.maximum(0.0, line_boxes[:, 0] - gx),
+                np.maximum(0.0, line_boxes[:, 1] - gy),
+                np.minimum(w, line_boxes[:, 2] + gx),
+                np.minimum(h, line_boxes[:, 3] + gy),
+            ],
+            axis=1,
+        ).reshape(-1, 4)
+        prob = np.ones(len(kept))
         if self.verifier is not None and kept:
             verdict = self.verifier.verify(image, line_boxes, raws, [ln.confidence for ln in kept])
-            prob, boxes = verdict.plate, verdict.boxes
-        else:
-            prob = np.ones(len(kept))
-            gx = opts.grow_x * (line_boxes[:, 2] - line_boxes[:, 0])
-            gy = opts.grow_y * (line_boxes[:, 3] - line_boxes[:, 1])
-            boxes = np.stack(
-                [
-                    np.maximum(0.0, line_boxes[:, 0] - gx),
-                    np.maximum(0.0, line_boxes[:, 1] - gy),
-                    np.minimum(w, line_boxes[:, 2] + gx),
-                    np.minimum(h, line_boxes[:, 3] + gy),
-                ],
-                axis=1,
-            )
+            # the whole plate where it clearly reaches beyond the line, else the line's own box
+            prob, boxes = verdict.plate, chosen_plate_boxes(line_boxes, verdict.boxes, boxes)
         threshold = 0.0
         if self.verifier is not None:
             threshold = self.verifier.threshold if opts.verify_threshold is None else opts.verify_threshold

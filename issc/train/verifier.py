@@ -13,8 +13,9 @@ the read's features joined before one hidden layer, two heads) learns plate / no
 cross-entropy, classes weighed equally) and the plate box as fractions of the window (smooth L1,
 plates only). Training is seeded (``--seed``) and bounded (``--epochs``, ``--max-seconds``), on one
 thread. It prints precision and recall per held-out source and the box recall (IoU ≥ 0.5 with the
-labelled plate box) of the regressed boxes against the text line boxes, and writes them with the
-model as ``<out>.json``.
+labelled plate box) of the text line boxes, the regressed boxes, the line boxes grown by the
+locator's margins and the box the locator reports (``chosen_plate_boxes``: regressed only where the
+plate clearly reaches beyond the line), and writes them with the model as ``<out>.json``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from issc.plates.verifier import (
     WINDOW_H,
     WINDOW_W,
     box_targets,
+    chosen_plate_boxes,
     plate_boxes,
     standardise,
     text_features,
@@ -269,6 +271,12 @@ def evaluate(model: Path, val: Arrays) -> tuple[float, dict[str, dict[str, float
         rel.append(box.reshape(-1, 4))
     prob = np.concatenate(probs) if probs else np.zeros(0)
     boxes = plate_boxes(val.lines, np.concatenate(rel), (1 << 20, 1 << 20)) if rel else np.zeros((0, 4))
+    # what the locator reports: the line grown by its margins unless the plate clearly reaches beyond
+    opts = LocatorOptions()
+    size = val.lines[:, 2:] - val.lines[:, :2]
+    margin = np.concatenate([size * [opts.grow_x, opts.grow_y]] * 2, axis=1) * [-1, -1, 1, 1]
+    grown = val.lines + margin
+    chosen = chosen_plate_boxes(val.lines, boxes, grown)
     threshold = operating_threshold(val.label, prob)
     out: dict[str, dict[str, float | int | None]] = {}
     for name in [*sorted(set(val.source)), "all"]:
@@ -278,6 +286,8 @@ def evaluate(model: Path, val: Arrays) -> tuple[float, dict[str, dict[str, float
         boxed = [i for i in np.flatnonzero(sel) if val.candidate[i].plate is not None]
         line_hits = sum(box_iou(val.candidate[i].line, val.candidate[i].plate) >= 0.5 for i in boxed)
         box_hits = sum(box_iou(boxes[i], val.candidate[i].plate) >= 0.5 for i in boxed)
+        grown_hits = sum(box_iou(grown[i], val.candidate[i].plate) >= 0.5 for i in boxed)
+        chosen_hits = sum(box_iou(chosen[i], val.candidate[i].plate) >= 0.5 for i in boxed)
         out[name] = {
             "plates": int(y.sum()),
             "others": int((~y).sum()),
@@ -286,6 +296,8 @@ def evaluate(model: Path, val: Arrays) -> tuple[float, dict[str, dict[str, float
             "false_positive_rate": round(fp / int((~y).sum()), 4) if (~y).sum() else None,
             "box_recall_line": round(line_hits / len(boxed), 4) if boxed else None,
             "box_recall_regressed": round(box_hits / len(boxed), 4) if boxed else None,
+            "box_recall_grown": round(grown_hits / len(boxed), 4) if boxed else None,
+            "box_recall_chosen": round(chosen_hits / len(boxed), 4) if boxed else None,
             "auc": _auc(y, prob[sel]),
         }
     return threshold, out
@@ -401,13 +413,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_metrics(threshold: float, metrics: dict[str, dict[str, float | int | None]]) -> None:
     print(f"held out, at the operating threshold {threshold} (keeps >= {MIN_RECALL:.0%} of the plates):")
-    keys = ("precision", "recall", "false_positive_rate", "auc", "box_recall_line", "box_recall_regressed")
+    keys = (
+        "precision",
+        "recall",
+        "false_positive_rate",
+        "auc",
+        "box_recall_line",
+        "box_recall_regressed",
+        "box_recall_grown",
+        "box_recall_chosen",
+    )
     print(
-        f"{'source':<14}{'plates':>8}{'others':>8}{'precision':>11}{'recall':>8}{'fpr':>8}{'auc':>8}{'box_line':>10}{'box_reg':>9}"
+        f"{'source':<14}{'plates':>8}{'others':>8}{'precision':>11}{'recall':>8}{'fpr':>8}{'auc':>8}{'box_line':>10}{'box_reg':>9}{'box_grown':>11}{'box_chosen':>12}"
     )
     for name, m in metrics.items():
         cells = [m[k] for k in keys]
-        widths = (11, 8, 8, 8, 10, 9)
+        widths = (11, 8, 8, 8, 10, 9, 11, 12)
         print(
             f"{name:<14}{m['plates']:>8}{m['others']:>8}"
             + "".join(f"{'-' if v is None else f'{v:.3f}':>{w}}" for v, w in zip(cells, widths, strict=True))
