@@ -29,11 +29,17 @@ run: setup
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own browser here);
 # Debian's PostgreSQL binaries let the tests start a throwaway cluster of their own (tests/postgres.py)
-# when ISSC_TEST_POSTGRES_URL is not set.
+# when ISSC_TEST_POSTGRES_URL is not set; nginx stands in front for the reverse-proxy tests; the free
+# fonts render the synthetic plates the training commands (and their tests) use.
 system-deps:
 	@need=""; \
 	command -v chromium >/dev/null || need="$$need chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	test -x /usr/sbin/nginx || command -v nginx >/dev/null || need="$$need nginx"; \
+	ls /usr/share/fonts/truetype/opendin/*.ttf >/dev/null 2>&1 || need="$$need fonts-opendin"; \
+	test -d /usr/share/fonts/truetype/roboto/unhinted || need="$$need fonts-roboto-unhinted"; \
+	test -d /usr/share/fonts/truetype/liberation || need="$$need fonts-liberation"; \
+	test -d /usr/share/fonts/truetype/dejavu || need="$$need fonts-dejavu-core"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	  else echo "missing:$$need: their tests will be skipped (sudo apt-get install$$need)"; fi; \
