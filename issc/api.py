@@ -213,17 +213,7 @@ def detail_json(detail: PlateDetail) -> dict[str, Any]:
             }
             for v in detail.votes
         ],
-        "audit": [
-            {
-                "at": a.at.isoformat(),
-                "user": a.user,
-                "action": a.action,
-                "old_text": a.old_text,
-                "new_text": a.new_text,
-                "confirmed": a.confirmed,
-            }
-            for a in detail.audit
-        ],
+        "audit": [a.as_json() for a in detail.audit],
     }
 
 

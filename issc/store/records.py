@@ -170,6 +170,17 @@ class AuditEntry:
     new_text: str
     confirmed: bool
 
+    def as_json(self) -> dict[str, object]:
+        """The entry as the API and evidence packs write it (time in ISO 8601)."""
+        return {
+            "at": self.at.isoformat(),
+            "user": self.user,
+            "action": self.action,
+            "old_text": self.old_text,
+            "new_text": self.new_text,
+            "confirmed": self.confirmed,
+        }
+
 
 @dataclass(frozen=True)
 class PlateDetail:
