@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import PLATE_CLIP
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,8 +59,17 @@ def test_add_test_and_remove_a_camera_on_the_page(streamlit_server, browser, vid
 
     # When it is removed on the page: it stops, the configured camera runs on
     page.goto(server.url + "/cameras")
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Edit, test or remove").click(timeout=30_000)
-    page.get_by_role("option", name="gate2", exact=True).click()
+    page.get_by_role("heading", name="Cameras", exact=True).wait_for(timeout=30_000)
+    choose = page.locator('[data-testid="stSelectbox"]').filter(has_text="Edit, test or remove")
+    deadline = time.monotonic() + 30
+    while True:  # a rerun still drawing the page can close the list just opened: open it again
+        choose.click(timeout=30_000)
+        try:
+            page.get_by_role("option", name="gate2", exact=True).click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
     page.get_by_role("button", name="Remove").click(timeout=10_000)
     page.get_by_text("Removed camera gate2").wait_for(timeout=15_000)
     assert "gate2" not in _cameras(server)
