@@ -183,6 +183,10 @@ def main() -> int:
                 page.goto("http://127.0.0.1:8597/watchlist")
                 page.wait_for_timeout(4000)
                 page.screenshot(path=str(ROOT / "docs/watchlist.png"), full_page=True)
+                for path in ("cameras", "users", "analytics"):
+                    page.goto(f"http://127.0.0.1:8597/{path}")
+                    page.wait_for_timeout(6000)
+                    page.screenshot(path=str(ROOT / f"docs/{path}.png"), full_page=True)
                 browser.close()
         finally:
             server.terminate()
