@@ -12,7 +12,8 @@ import pytest
 from conftest import PLATE_CLIP
 
 from issc.bench.__main__ import main as bench_main
-from issc.bench.passes import ClipPlayer, Playback, default_dedupe_s, plate_from_name, shows_plate
+from issc.bench.passes.clip import ClipPlayer, Playback, default_dedupe_s, plate_from_name
+from issc.bench.reference import shows_plate
 from issc.detections import PERSON, PLATE, make_detections
 
 REFERENCE = (100.0, 100.0, 200.0, 130.0)
@@ -99,7 +100,7 @@ def test_a_short_run_on_the_plate_clip_reports_every_figure(videos_dir: Path, ca
 def test_events_are_counted_per_pass_so_a_split_pass_shows() -> None:
     from datetime import UTC, datetime
 
-    from issc.bench.passes import _per_pass
+    from issc.bench.passes.accounting import per_pass_figures
     from issc.types import PlateEvent
 
     def at(seconds: float, text: str = "LS15EBC") -> PlateEvent:
@@ -112,6 +113,6 @@ def test_events_are_counted_per_pass_so_a_split_pass_shows() -> None:
     # given two events in the first measured pass (a split), a wrong one in the second, and events
     # of plays outside the window
     events = [at(2), at(11), at(14), at(21, "LS15E8C"), at(31)]
-    figures = _per_pass(events, windows, "LS15EBC")
+    figures = per_pass_figures(events, windows, "LS15EBC")
     assert (figures["passes"], figures["events"], figures["correct"], figures["wrong"]) == (2, 3, 2, 1)
     assert (figures["events_per_pass"], figures["split_passes"]) == (1.5, 1)

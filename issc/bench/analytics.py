@@ -25,7 +25,7 @@ import cv2
 
 from issc.analytics import PeopleCounter, parse_shapes
 from issc.bench.common import clips, percentile, print_json, print_table
-from issc.bench.passes import cpu_load
+from issc.bench.load import cpu_load
 from issc.store import Store
 from issc.store import schema as store_schema
 

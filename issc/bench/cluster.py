@@ -45,7 +45,7 @@ from issc.bench.cluster_pages import time_pages
 from issc.bench.cluster_workers import Cluster, Layout, count_rows, measure_failover
 from issc.bench.cluster_writers import IN_FLIGHT, measure_capacity
 from issc.bench.common import print_json, print_table
-from issc.bench.passes import cpu_load
+from issc.bench.load import cpu_load
 from issc.cluster import Registry
 from issc.store import Store
 from issc.store.database import drop_database

@@ -27,7 +27,8 @@ import numpy as np
 
 from issc.analysis import PlateAnalyzer
 from issc.bench.common import clips, percentile, print_json, print_table
-from issc.bench.passes import cpu_load, plate_from_name
+from issc.bench.load import cpu_load
+from issc.bench.passes.clip import plate_from_name
 from issc.config import load_settings
 from issc.detect import CompositeDetector, make_person_detector
 from issc.detect.local_plates import LocalPlateDetector

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 
 from issc.bench.common import clips, percentile, print_json, print_table
-from issc.bench.passes import cpu_load
+from issc.bench.load import cpu_load
 from issc.config import load_settings
 from issc.plates.locate import LocatorOptions, PlateLocator, plate_likeness
 from issc.plates.ocr import get_engine
