@@ -13,20 +13,11 @@ import numpy as np
 import pytest
 
 from issc.detections import box_iou
-from issc.eval import (
-    MISREAD,
-    NOT_FOUND,
-    OTHER_LINE,
-    Sample,
-    SampleResult,
-    build_parser,
-    by_height,
-    char_accuracy,
-    confusions,
-    load_manifest,
-    miss_counts,
-    miss_reason,
-)
+from issc.eval.cli import build_parser
+from issc.eval.confusions import confusions
+from issc.eval.manifest import Sample, load_manifest
+from issc.eval.metrics import by_height, miss_counts
+from issc.eval.sample import MISREAD, NOT_FOUND, OTHER_LINE, SampleResult, char_accuracy, miss_reason
 from issc.types import PlateRead
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -166,7 +166,7 @@ def event(minute: int, camera: str, text: str, jpeg: bytes) -> PlateEvent:
 def test_reviewed_crops_export_to_a_set_that_eval_reads(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from issc.eval import main as eval_main
+    from issc.eval.cli import main as eval_main
 
     (s1, t1, j1), (s2, t2, j2), (s3, t3, j3) = crop_jpegs(data_dir, 3)
     url = f"sqlite:///{tmp_path / 'history.db'}"

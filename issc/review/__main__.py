@@ -36,7 +36,7 @@ from issc.progress import progress
 from issc.redact import error_line
 from issc.store import Store
 
-#: The manifest's name in the folder, and its columns (``issc.eval.load_manifest`` reads them).
+#: The manifest's name in the folder, and its columns (``issc.eval.manifest.load_manifest`` reads them).
 LABELS = "labels.csv"
 COLUMNS = ("image", "state", "plate_text")
 #: Image names this tool writes: the event id.
