@@ -8,8 +8,9 @@ import pytest
 import supervision as sv
 
 from issc.detections import PLATE, make_detections
+from issc.plates.consensus import is_partial, vote
 from issc.plates.text import PlateRules
-from issc.plates.voting import PlateVoter, VotingOptions, is_partial, vote
+from issc.plates.voting import PlateVoter, VotingOptions
 from issc.types import PlateEvent, PlateRead
 
 T0 = 1_700_000_000.0

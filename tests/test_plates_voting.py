@@ -9,10 +9,11 @@ import pytest
 import supervision as sv
 
 from issc.detections import PLATE, make_detections
+from issc.plates.consensus import vote
 from issc.plates.ocr.lines import CharBelief, TextLine
 from issc.plates.ocr.reader import PlateReader
 from issc.plates.text import PlateRules
-from issc.plates.voting import PlateVoter, VotingOptions, vote
+from issc.plates.voting import PlateVoter, VotingOptions
 from issc.types import PlateRead
 
 T0 = 1_700_000_000.0

@@ -11,7 +11,7 @@ import sys
 #: Command name -> module of ``issc.train`` with its ``main(argv) -> int``.
 COMMANDS = {
     "reader": "issc.train.reader",
-    "verifier": "issc.train.verifier",
+    "verifier": "issc.train.verifier.cli",
 }
 
 

@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from issc.plates.consensus import vote
+from issc.plates.voting.passes import Seen
 from issc.types import PlateRead
-
-
-@dataclass
-class Seen:
-    """A pass that made an event (or a provisional one): its text and when it was last seen."""
-
-    text: str
-    last_seen: float
 
 
 @dataclass(eq=False)  # identity: tracks are found in lists by ``is``, and hold numpy arrays

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from issc.plates.consensus import is_partial
-from issc.plates.track_reads import TrackReads
+from issc.plates.voting.track_reads import TrackReads
 
 logger = logging.getLogger(__name__)
 
