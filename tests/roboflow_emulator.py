@@ -1,7 +1,7 @@
 """A small Roboflow inference server on 127.0.0.1, for tests of ``RoboflowDetector``.
 
 It speaks the two request forms that ``inference_sdk.InferenceHTTPClient`` really sends (see
-``issc/detect/roboflow.py``): the hosted "v0" form ``POST /{project}/{version}?api_key=...`` with
+``issc/detect/roboflow/__init__.py``): the hosted "v0" form ``POST /{project}/{version}?api_key=...`` with
 a base64 body, and the self-hosted "v1" form (``GET /model/registry``, ``POST /model/add``,
 ``POST /infer/object_detection`` with a JSON body), and the health route ``GET /info`` of an
 ``inference`` server, which needs no key. It answers Roboflow's detection JSON::

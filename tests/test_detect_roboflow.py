@@ -11,7 +11,9 @@ import pytest
 from pydantic import SecretStr
 from roboflow_emulator import Behaviour, RoboflowEmulator, prediction
 
-from issc.detect.roboflow import RETRY_AFTER_MAX_S, RoboflowDetector, parse_retry_after, scrub_secret
+from issc.detect.pool import RETRY_AFTER_MAX_S, parse_retry_after
+from issc.detect.roboflow import RoboflowDetector
+from issc.detect.roboflow.scrub import scrub_secret
 from issc.detections import PERSON, PLATE
 from issc.errors import ConfigError, DetectorAuthError, DetectorResponseError, DetectorUnavailableError
 

@@ -6,7 +6,7 @@ they are importable from here too. Kinds:
 * ``"local"``: offline. The SSD (else HOG) people detector plus a plate locator: the OCR-based one
   of ``issc.plates`` (``local_plates.py``) when its OCR package is installed, else OpenCV's plate
   cascade (``plates_cascade.py``).
-* ``"roboflow"``: hosted or self-hosted Roboflow models (``roboflow.py``).
+* ``"roboflow"``: hosted or self-hosted Roboflow models (``roboflow/``).
 * ``"onnx"``: a user-supplied YOLO ONNX file (``onnx.py``).
 * ``"none"``: finds nothing.
 """
