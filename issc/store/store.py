@@ -141,7 +141,7 @@ class Store(
         """Queue the provisional event of a pass still in view (``event.pass_key`` set); never blocks.
 
         The final event of the pass (same ``pass_key``) replaces it. The watchlist label is set here,
-        as :class:`issc.alerts.AlertingSink` sets it on final events; no alert is raised for it.
+        as :class:`issc.alerts.sink.AlertingSink` sets it on final events; no alert is raised for it.
         """
         try:
             label = self.watchlist_match(event.text)
