@@ -28,7 +28,8 @@ from issc.store.retention import Purger, RetentionPolicy
 from issc.store.review import ReviewTable
 from issc.store.settings import SettingsTable
 from issc.store.watchlist import WatchlistTable
-from issc.store.writer import QUEUE_MAX_BYTES, HistoryWriter
+from issc.store.writer.queued import QUEUE_MAX_BYTES
+from issc.store.writer.thread import HistoryWriter
 from issc.types import PlateEvent
 
 logger = logging.getLogger(__name__)
