@@ -37,7 +37,7 @@ from issc.engine.health import ANALYSIS_BUCKETS_S
 from issc.types import CameraState
 
 if TYPE_CHECKING:
-    from issc.alerts import AlertingSink
+    from issc.alerts.sink import AlertingSink
     from issc.store import Store
     from issc.types import CameraStatus
 

@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import free_port
 
-from issc.alerts import SIGNATURE_HEADER, AlertingSink, verify
+from issc.alerts.signing import SIGNATURE_HEADER, verify
+from issc.alerts.sink import AlertingSink
 from issc.sink import MemorySink
 from issc.store import Store
 from issc.store.database import drop_database

@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from test_alerts import Hook
 from test_store import T0, plate_event
 
-from issc.alerts import AlertingSink, OverstayMonitor
+from issc.alerts.overstay import OverstayMonitor
+from issc.alerts.sink import AlertingSink
 from issc.analytics.vehicles import SiteRead, pair_visits
 from issc.analytics_api import analytics_routes
 from issc.config import AnalyticsSettings

@@ -22,7 +22,7 @@ from conftest import free_port
 from roboflow_emulator import Behaviour, RoboflowEmulator
 
 from issc import redact
-from issc.alerts import WebhookSender
+from issc.alerts.webhook import WebhookSender
 
 API_KEY = "rfKeyLeakProbe7781"
 CAMERA_PASSWORD = "S3cretPw"

@@ -19,7 +19,7 @@ from conftest import serving
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from issc.alerts import AlertingSink
+from issc.alerts.sink import AlertingSink
 from issc.api import plate_routes
 from issc.auth import Accounts, AuthMiddleware, Gate
 from issc.config import load_settings

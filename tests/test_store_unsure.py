@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from test_alerts import Hook
 from test_store import database_url, plate_event  # noqa: F401  (database_url is a fixture)
 
-from issc.alerts import AlertingSink
+from issc.alerts.sink import AlertingSink
 from issc.api import plate_routes
 from issc.service import Service
 from issc.store import PlateFilter, Store

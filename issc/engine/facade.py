@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from issc.alerts import Alert, AlertFeed
+from issc.alerts.alert import Alert, AlertFeed
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.analytics import Shape
 from issc.config import CameraConfig, CameraSettings, DetectionSettings, Settings, WebSettings

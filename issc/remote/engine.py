@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 
-from issc.alerts import Alert
+from issc.alerts.alert import Alert
 from issc.cluster import ChangeFeed, Registry, WorkerRow
 from issc.cluster.changes import reload_changed
 from issc.config import CameraConfig, Settings

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from issc.alerts import AlertingSink, OverstayMonitor
+from issc.alerts.overstay import OverstayMonitor
+from issc.alerts.sink import AlertingSink
 from issc.camera_admin import CameraAdmin
 from issc.config import Settings
 from issc.detect import Detector

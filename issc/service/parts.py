@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from issc.alerts import AlertingSink, OverstayMonitor
+from issc.alerts.overstay import OverstayMonitor
+from issc.alerts.sink import AlertingSink
 from issc.analysis import Analyzer, NullAnalyzer
 from issc.config import CameraConfig, Settings, redact_url
 from issc.detect import Detector, make_detector

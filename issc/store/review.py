@@ -41,7 +41,7 @@ from issc.store.records import (
     to_ms,
 )
 from issc.store.watchlist import WatchlistTable
-from issc.store.writer import count_hour
+from issc.store.writer.hours import count_hour
 
 E = schema.plate_events
 R = schema.plate_reads

@@ -28,7 +28,8 @@ from issc.store.retention import Purger, RetentionPolicy
 from issc.store.review import ReviewTable
 from issc.store.settings import SettingsTable
 from issc.store.watchlist import WatchlistTable
-from issc.store.writer import QUEUE_MAX_BYTES, HistoryWriter
+from issc.store.writer.queued import QUEUE_MAX_BYTES
+from issc.store.writer.thread import HistoryWriter
 from issc.types import PlateEvent
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class Store(
         """Queue the provisional event of a pass still in view (``event.pass_key`` set); never blocks.
 
         The final event of the pass (same ``pass_key``) replaces it. The watchlist label is set here,
-        as :class:`issc.alerts.AlertingSink` sets it on final events; no alert is raised for it.
+        as :class:`issc.alerts.sink.AlertingSink` sets it on final events; no alert is raised for it.
         """
         try:
             label = self.watchlist_match(event.text)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from issc.alerts import Alert
+from issc.alerts.alert import Alert
 from issc.annotate import format_duration
 from issc.engine import Engine
 from issc.redact import redact
