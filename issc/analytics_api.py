@@ -69,15 +69,14 @@ def _live_size(engine: Any, camera: str) -> tuple[int, int] | None:
     return None
 
 
-def _known_camera(engine: Any, camera: str, store: Store | None = None) -> bool:
+def _known_camera(engine: Any, camera: str, store: Store) -> bool:
     """A camera the engine runs or lists, or one stored on the Cameras page (running or not)."""
     try:
         if any(c.name == camera for c in engine.configs()):
             return True
     except Exception:
         pass
-    get_camera = getattr(store, "get_camera", None)
-    return get_camera is not None and get_camera(camera) is not None
+    return store.get_camera(camera) is not None
 
 
 def _iso(at: float) -> str:

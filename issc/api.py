@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from issc.auth import PRINCIPAL_HEADER, read_principal_header
+from issc.auth import PRINCIPAL_HEADER, acting_user, read_principal_header
 from issc.auth.routes import read_body
 from issc.evidence import MAX_EVIDENCE_EVENTS, pack_chunks
 from issc.store import CorrectionResult, PlateDetail, PlateFilter, PlateRow, Store
@@ -338,8 +338,7 @@ def plate_routes(
         return JSONResponse(detail_json(detail))
 
     async def patch_plate(request: Request) -> Response:
-        principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
-        user = principal.name if principal is not None else "anonymous"
+        user = acting_user(request.headers)
         try:
             event_id = checked_id(request)
             raw = await read_body(request, MAX_PATCH_BYTES)
@@ -383,10 +382,9 @@ def plate_routes(
             ids = _ids(request.query_params.get("ids"))
         except BadParameter as exc:
             return _error(400, str(exc), exc.name)
-        principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
         store = await run_in_threadpool(get_store)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        made_by = principal.name if principal is not None else "anonymous"
+        made_by = acting_user(request.headers)
         return StreamingResponse(
             pack_chunks(store, flt=None if ids else flt, ids=ids, made_by=made_by),
             media_type="application/zip",

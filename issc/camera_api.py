@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from issc.auth import PRINCIPAL_HEADER, read_principal_header
+from issc.auth import acting_user
 from issc.service import Service
 
 logger = logging.getLogger(__name__)
@@ -39,11 +39,6 @@ CONFIGURATION, STORED = "configuration", "stored"
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def _user(request: Request) -> str:
-    principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
-    return principal.name if principal is not None else "anonymous"
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -91,7 +86,7 @@ def camera_routes(get_service: ServiceGetter) -> list[BaseRoute]:
         service = get_service()
         try:
             body = await _body(request)
-            record = await run_in_threadpool(service.add_camera, body, _user(request))
+            record = await run_in_threadpool(service.add_camera, body, acting_user(request.headers))
         except ValueError as exc:
             return _error(400, str(exc))
         except LookupError as exc:
@@ -105,7 +100,7 @@ def camera_routes(get_service: ServiceGetter) -> list[BaseRoute]:
             return _error(409, f"Camera {name!r} comes from CAMERAS in the configuration: edit it there.")
         try:
             body = await _body(request)
-            record = await run_in_threadpool(service.update_camera, name, body, _user(request))
+            record = await run_in_threadpool(service.update_camera, name, body, acting_user(request.headers))
         except ValueError as exc:
             return _error(400, str(exc))
         except LookupError as exc:

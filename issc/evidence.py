@@ -62,6 +62,7 @@ def _csv_line(row: PlateRow) -> list[Any]:
         "yes" if row.confirmed else "no",
         row.reviewed_by or "",
         row.probable or "",
+        "yes" if row.unsure else "no",
     )
     return [csv_cell(c) for c in cells]
 

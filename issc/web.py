@@ -162,7 +162,7 @@ def routes(get_engine: EngineGetter) -> list[BaseRoute]:
             return too_many_viewers(limit)
         principal = read_principal_header(request.headers.get(PRINCIPAL_HEADER))
         who = f"{principal.via}:{principal.name}" if principal is not None and principal.via != "open" else ""
-        user_limit = getattr(engine.web, "max_viewers_per_user", limit)
+        user_limit = engine.web.max_viewers_per_user
         if who and per_user.get(who, 0) >= user_limit:
             return too_many_for_user(user_limit)
         limiter = limiter or anyio.CapacityLimiter(limit)  # MAX_VIEWERS is read once per process

@@ -149,7 +149,7 @@ with people_tab:
         )
     table_with_csv(people.drop(columns=["end"]), "distinct-people")
 with vehicles_tab:
-    passes = charts.directions_frame(store, camera, since, tz)
+    passes = charts.directions_frame(report["directions"], tz)
     st.subheader("Direction of travel")
     table_with_csv(passes, "plate-directions")
     site = service.settings.analytics

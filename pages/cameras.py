@@ -8,15 +8,14 @@ from issc.sources.probe import ProbeResult
 from issc.store.cameras import PLATE_REGIONS
 from issc.ui import access, widgets
 
-access.require_role("admin")
-user = access.current_user()
+user = access.require_role("admin")
 service = access.get_service()
 st.title("Cameras")
 widgets.store_banner(service)
 access.history_store(service)
 remote = service.settings.cluster.engine == "remote"
 DEFAULT_REGION = f"Default ({service.settings.plates.plate_region}, PLATE_REGION)"
-who = user.name if user is not None else "local"
+who = user.name
 
 st.caption(
     "Cameras added here are kept in the history database and start at once; the other cameras never "

@@ -55,7 +55,7 @@ def widget_values(tuning: Tuning) -> dict[str, object]:
 ALL_CAMERAS = ""  # the scope option of the shared settings (camera names are never empty)
 NAMES = [c.name for c in engine.configs()]
 #: Cameras with a plate region of their own (set on the Cameras page), by name.
-CAMERA_REGIONS = {c.name: c.plate_region for c in engine.configs() if getattr(c, "plate_region", None)}
+CAMERA_REGIONS = {c.name: c.plate_region for c in engine.configs() if c.plate_region}
 
 
 def scope_label(camera: str) -> str:
@@ -218,18 +218,15 @@ with reading, st.container(border=True):
         if getattr(plates, key) not in (None, "")
     ]
     own_region = CAMERA_REGIONS.get(scope or "")
-    if own_region:
-        st.caption(
-            f"Plate region **{own_region}** (this camera's own, set on the Cameras page): "
-            f"{region_preset(own_region).describe()}."
-            + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
-        )
-    else:
-        st.caption(
-            f"Plate region **{plates.plate_region}** (`PLATE_REGION`, set at start): "
-            f"{region_preset(plates.plate_region).describe()}."
-            + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
-        )
+    region, origin = (
+        (own_region, "this camera's own, set on the Cameras page")
+        if own_region
+        else (plates.plate_region, "`PLATE_REGION`, set at start")
+    )
+    st.caption(
+        f"Plate region **{region}** ({origin}): {region_preset(region).describe()}."
+        + (f" Replaced by settings: {', '.join(overrides)}." if overrides else "")
+    )
 if service.store is None:
     st.warning("There is no history store: changes apply now but are lost on restart.")
 

@@ -12,6 +12,7 @@ from issc.auth.middleware import (
     PRINCIPAL_HEADER,
     AuthMiddleware,
     Refused,
+    acting_user,
     read_principal_header,
 )
 from issc.auth.routes import auth_routes, logout_form
@@ -31,6 +32,7 @@ __all__ = [
     "SessionRow",
     "TokenRow",
     "UserRow",
+    "acting_user",
     "auth_routes",
     "gate_for",
     "logout_form",

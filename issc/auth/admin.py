@@ -81,8 +81,7 @@ class UserAdmin:
         before = self._role_of(name)
         if before == role:
             return
-        if before == "admin" and self._admins() == 1:
-            raise AuthError(f"{name!r} is the last admin: make another user an admin first.")
+        self._keep_an_admin(name, before)
         self.accounts.set_role(name, role)
         self._audit("user.role", name, f"{before} -> {role}")
 
@@ -99,8 +98,7 @@ class UserAdmin:
         role = self._role_of(name)
         if name == self.actor:
             raise AuthError("You cannot remove yourself: another admin can.")
-        if role == "admin" and self._admins() == 1:
-            raise AuthError(f"{name!r} is the last admin: make another user an admin first.")
+        self._keep_an_admin(name, role)
         self.accounts.remove_user(name)
         self._audit("user.remove", name, f"was {role}")
 
@@ -138,8 +136,10 @@ class UserAdmin:
             raise AuthError(f"user {name!r} does not exist.")
         return found[0]
 
-    def _admins(self) -> int:
-        return sum(u.role == "admin" for u in self.accounts.users())
+    def _keep_an_admin(self, name: str, role: str) -> None:
+        """Refuse to demote or remove ``name`` (now ``role``) when it is the last admin."""
+        if role == "admin" and sum(u.role == "admin" for u in self.accounts.users()) == 1:
+            raise AuthError(f"{name!r} is the last admin: make another user an admin first.")
 
     def _audit(self, action: str, target: str, detail: str) -> None:
         with self.accounts.engine.begin() as conn:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import quote
@@ -75,6 +75,13 @@ def read_principal_header(value: str | None) -> Principal | None:
     if len(parts) != 3 or parts[1] not in ROLES:
         return None
     return Principal(*parts)
+
+
+def acting_user(headers: Mapping[str, str]) -> str:
+    """The signed-in name the middleware put on a request (``"anonymous"`` without one), for logs
+    and audit entries."""
+    principal = read_principal_header(headers.get(PRINCIPAL_HEADER))
+    return principal.name if principal is not None else "anonymous"
 
 
 class AuthMiddleware:

@@ -11,7 +11,7 @@ import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from issc.analytics import Shape, parse_shapes, shapes_json
 from issc.analytics.vehicles import SiteRead, VehicleVisit, pair_visits
 from issc.store import schema
 from issc.store.database import dialect_insert, write_transaction
+from issc.store.records import HOUR_MS, from_ms, to_ms
 from issc.store.settings import notify_change
 from issc.types import AnalyticsRecord, Crossing, PlateDirection, ZoneVisit
 
@@ -43,11 +44,11 @@ class CameraShapes:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    return from_ms(ms).isoformat()
 
 
 def _ms(value: datetime | None, default: int) -> int:
-    return default if value is None else int(value.timestamp() * 1000)
+    return default if value is None else to_ms(value)
 
 
 class AnalyticsTable:
@@ -95,7 +96,7 @@ class AnalyticsTable:
         self, kind: str, camera: str | None, since: datetime | None, until: datetime | None
     ) -> list[sa.Row]:
         h = schema.analytics_hours
-        since_ms = _ms(since, 0) // 3_600_000 * 3_600_000
+        since_ms = _ms(since, 0) // HOUR_MS * HOUR_MS
         stmt = sa.select(h).where(h.c.kind == kind, h.c.hour_ms >= since_ms)
         if until is not None:
             stmt = stmt.where(h.c.hour_ms < _ms(until, 0))

@@ -30,11 +30,12 @@ def _local(iso: str, tz: tzinfo) -> datetime:
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def reports(_store: Store, url: str, camera: str | None, since: datetime) -> dict[str, Any]:
-    """The zone, line and people reports of one camera since ``since`` (cached a few seconds)."""
+    """The zone, line, people and direction reports of one camera since ``since`` (cached a few seconds)."""
     return {
         "zones": _store.zone_report(camera, since=since),
         "lines": _store.line_report(camera, since=since),
         "people": _store.people_report(camera, since=since),
+        "directions": _store.direction_report(camera, since=since),
     }
 
 
@@ -171,7 +172,7 @@ def site_frame(store: Store, site: AnalyticsSettings, tz: tzinfo) -> tuple[pd.Da
     )
 
 
-def directions_frame(store: Store, camera: str | None, since: datetime, tz: tzinfo) -> pd.DataFrame:
+def directions_frame(report: dict[str, Any], tz: tzinfo) -> pd.DataFrame:
     """Plate passes with the way they went (towards or away from the camera), newest first."""
     rows = [
         {
@@ -181,7 +182,7 @@ def directions_frame(store: Store, camera: str | None, since: datetime, tz: tzin
             "direction": p["direction"],
             "growth": p["growth"],
         }
-        for p in store.direction_report(camera, since=since)["passes"]
+        for p in report["passes"]
     ]
     return pd.DataFrame(rows, columns=["time", "camera", "plate", "direction", "growth"])
 
