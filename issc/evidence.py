@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from issc.store import CSV_COLUMNS, PlateDetail, PlateFilter, PlateRow, Store
-from issc.store.queries import csv_cell
+from issc.store import CSV_COLUMNS, PlateDetail, PlateFilter, Store
+from issc.store.queries import csv_cells
 
 #: The most events one pack holds.
 MAX_EVIDENCE_EVENTS = 500
@@ -44,27 +44,6 @@ class EvidencePack:
     @property
     def truncated(self) -> bool:
         return self.matched > self.events
-
-
-def _csv_line(row: PlateRow) -> list[Any]:
-    cells = (
-        row.id,
-        row.first_seen.isoformat(),
-        row.last_seen.isoformat(),
-        row.camera,
-        row.text,
-        f"{row.confidence:.3f}",
-        row.reads,
-        row.ocr_calls,
-        row.watchlist or "",
-        " ".join(str(v) for v in row.box),
-        row.original_text or row.text,
-        "yes" if row.confirmed else "no",
-        row.reviewed_by or "",
-        row.probable or "",
-        "yes" if row.unsure else "no",
-    )
-    return [csv_cell(c) for c in cells]
 
 
 def _event_json(detail: PlateDetail) -> dict[str, Any]:
@@ -125,7 +104,7 @@ def write_pack(
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow(_csv_line(row))
+            writer.writerow(csv_cells(row))
         add("events.csv", text.getvalue().encode("utf-8"))
         for row in rows:
             detail = store.plate_detail(row.id)

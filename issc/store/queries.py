@@ -238,7 +238,7 @@ class PlateQueries:
                 with self.engine.connect() as conn:
                     rows = conn.execute(stmt.order_by(*order).limit(chunk_rows)).all()
                 for r in rows:
-                    writer.writerow(_csv_row(r))
+                    writer.writerow(csv_cells(plate_row(r)))
                 if len(rows) < chunk_rows:
                     break
                 yield buffer.getvalue()
@@ -337,25 +337,26 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_row(r: sa.Row[Any]) -> list[Any]:
+def csv_cells(row: PlateRow) -> list[Any]:
+    """One event's cells under ``CSV_COLUMNS``: the download and the evidence pack write the same."""
     return [
         csv_cell(cell)
         for cell in (
-            r.id,
-            from_ms(r.first_seen_ms).isoformat(),
-            from_ms(r.last_seen_ms).isoformat(),
-            r.camera,
-            r.text,
-            f"{r.confidence:.3f}",
-            r.reads,
-            r.ocr_calls,
-            r.watchlist or "",
-            r.box.replace(",", " "),
-            r.original_text or r.text,
-            "yes" if r.confirmed else "no",
-            r.reviewed_by or "",
-            r.probable or "",
-            "yes" if r.unsure else "no",
+            row.id,
+            row.first_seen.isoformat(),
+            row.last_seen.isoformat(),
+            row.camera,
+            row.text,
+            f"{row.confidence:.3f}",
+            row.reads,
+            row.ocr_calls,
+            row.watchlist or "",
+            " ".join(str(v) for v in row.box),
+            row.original_text or row.text,
+            "yes" if row.confirmed else "no",
+            row.reviewed_by or "",
+            row.probable or "",
+            "yes" if row.unsure else "no",
         )
     ]
 
