@@ -40,7 +40,7 @@ from issc.config import is_loopback, load_settings
 from issc.errors import ConfigError
 from issc.metrics import metrics_routes
 from issc.service import configure_logging
-from issc.worker import Worker
+from issc.worker.lifecycle import Worker
 
 DEFAULT_PORT = 8600
 #: Host names of this machine that need no configuration.
