@@ -23,6 +23,10 @@ from issc.types import AnalyticsRecord, PeopleCount, PlateEvent
 
 logger = logging.getLogger(__name__)
 
+#: Put on the queue by ``flush`` and ``stop``: the writer commits what is queued now instead of
+#: waiting out its flush interval (never written, never counted).
+_WAKE: Any = object()
+
 
 class HistoryWriter:
     """Queues plate events and people counts and commits them from one thread.
@@ -63,7 +67,9 @@ class HistoryWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)  # notified when records are written or set aside
         self._pending = 0  # records taken off the queue but not yet committed
+        self._wakes = 0  # _WAKE marks on the queue (not records)
         self._bytes = 0  # bytes of queued and pending records
         self._accepted = 0
         self._written = 0
@@ -84,9 +90,21 @@ class HistoryWriter:
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued (one last attempt) and stop the writer thread."""
         self._stop.set()
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def _wake(self) -> None:
+        """Have the writer commit what is queued now rather than at the end of its flush interval."""
+        with self._lock:
+            if self._wakes:
+                return  # one is on its way already
+            try:
+                self._queue.put_nowait(_WAKE)
+            except queue.Full:
+                return  # a full queue never keeps the writer waiting
+            self._wakes += 1
 
     def add_plate_event(self, event: PlateEvent) -> None:
         """Queue a plate event for writing; never blocks (counts a drop when the queue is full)."""
@@ -131,13 +149,11 @@ class HistoryWriter:
         """
         with self._lock:
             target = self._accepted
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self._written + self._poisoned >= target:
-                    return True
-            time.sleep(0.02)
-        return False
+            if self._written + self._poisoned >= target:
+                return True
+        self._wake()
+        with self._progress:
+            return self._progress.wait_for(lambda: self._written + self._poisoned >= target, timeout)
 
     def dead_letters(self) -> list[DeadLetter]:
         """The latest records set aside because they could not be written (oldest first)."""
@@ -147,7 +163,7 @@ class HistoryWriter:
     def status(self) -> StoreStatus:
         """Current health: whether writes succeed, what is buffered, dropped, set aside and written."""
         with self._lock:
-            buffered = self._queue.qsize() + self._pending
+            buffered = self._queue.qsize() - self._wakes + self._pending
             error, dropped, written = self._error, self._dropped, self._written
             held, poisoned = self._bytes, self._poisoned
         extra: dict[str, Any] = {"queued_bytes": held, "poisoned": poisoned}
@@ -194,9 +210,14 @@ class HistoryWriter:
         deadline = time.monotonic() + (0 if stopping else self._flush_interval_s)
         if not batch and not stopping:
             try:
-                batch.append(self._queue.get(timeout=0.2))
+                first = self._queue.get(timeout=0.2)
             except queue.Empty:
                 return
+            if first is _WAKE:
+                with self._lock:
+                    self._wakes -= 1
+                return  # nothing was queued: the caller checks for a stop
+            batch.append(first)
             with self._lock:
                 self._pending = len(batch)
         if any(commit_now(r) for r in batch):
@@ -207,6 +228,11 @@ class HistoryWriter:
                 record = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
+            if record is _WAKE:
+                with self._lock:
+                    self._wakes -= 1
+                deadline = 0  # flush or stop: take what is queued already, then commit
+                continue
             batch.append(record)
             if commit_now(record):
                 deadline = 0  # a pass's event: commit now (what is already queued comes along)
@@ -245,6 +271,7 @@ class HistoryWriter:
         with self._lock:
             self._written += written
             self._bytes -= sum(record_bytes(r) for r in records)
+            self._progress.notify_all()
 
     def _set_aside(self, record: Record, exc: Exception) -> None:
         letter = DeadLetter(time.time(), type(record).__name__, describe(record), short_error(exc))
@@ -255,6 +282,7 @@ class HistoryWriter:
             self._poisoned += 1
             self._bytes -= record_bytes(record)
             self._dead.append(letter)
+            self._progress.notify_all()
 
     def _write(self, batch: list[Record]) -> None:
         with write_transaction(self.engine) as conn:
