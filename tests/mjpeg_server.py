@@ -58,7 +58,12 @@ class MjpegCamera:
         self._alive.set()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="test-mjpeg", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # kill() returns within 50 ms, not the default 0.5 s
+            name="test-mjpeg",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

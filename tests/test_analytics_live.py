@@ -2,6 +2,10 @@
 intel clip as a camera and a zone PUT through the API around the table; after one play of the clip,
 ``/api/analytics/zones`` lists the visits, each with a dwell time.
 
+The camera plays the clip's first 48 s (its first two visits, cut into the test's own folder), so
+that the check takes under a minute rather than the whole clip's 139 s; every visit of the whole
+clip is held against the hand count by ``tests/test_analytics_footage.py``.
+
 The camera is stored disabled, given its zone, then enabled, so that the play starts at the clip's
 first frame with the zone in place (a stored camera started later gets its stored lines and zones).
 The live path analyses what it can keep up with on this machine (``DETECT_FPS`` 5 at most). What
@@ -18,13 +22,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import cv2
 import pytest
 import requests
 from test_analytics_footage import DETECTOR_MISSES, INTEL_TRUTH, INTEL_ZONE
 from test_detect_ssd import needs_model
 
 CLIP = "intel_one-by-one-person-detection.mp4"
-PLAY_S = 139.0  # the clip's length (1390 frames at 10 fps)
+PLAY_S = 48.0  # the part played: frames 0-479 at 10 fps, two whole visits (the second ends at 44.3 s)
+TRUTH = [visit for visit in INTEL_TRUTH if visit[1] < PLAY_S]
 #: Dwell band of the live check: the offline test holds 2 s; a live run on a loaded 2-core machine
 #: analyses fewer frames a second, which moves entries and exits by up to a few frames.
 LIVE_DWELL_S = 4.0
@@ -32,10 +38,12 @@ LIVE_DWELL_S = 4.0
 
 @needs_model
 @pytest.mark.slow
-def test_after_one_play_the_api_lists_each_visit_with_its_dwell(streamlit_server, videos_dir: Path) -> None:
-    clip = videos_dir / CLIP
-    if not clip.is_file():
+def test_after_one_play_the_api_lists_each_visit_with_its_dwell(
+    streamlit_server, videos_dir: Path, tmp_path: Path
+) -> None:
+    if not (videos_dir / CLIP).is_file():
         pytest.skip(f"{CLIP} is not in {videos_dir}")
+    clip = cut(videos_dir / CLIP, tmp_path / "intel-48s.mp4", PLAY_S)
     server = streamlit_server({"CAMERAS": "street=demo", "DETECTOR": "local"})
     api = server.url + "/api"
     # given the intel clip stored as a camera, not yet running
@@ -58,10 +66,10 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(streamlit_server
         zones = [z for z in reply.json()["zones"] if z["name"] == "table"]
         return zones[0] if zones else {"visits": [], "max_occupancy": 0}
 
-    seen = len(INTEL_TRUTH) - len(DETECTOR_MISSES)
+    seen = len(TRUTH) - len(DETECTOR_MISSES & set(range(len(TRUTH))))
     enabled_at = time.time()
     # the last visit ends at 135 s; it is stored once the person has been gone a moment
-    while time.monotonic() - started < PLAY_S + 30 and len(zone()["visits"]) < seen:
+    while time.monotonic() - started < PLAY_S + 12 and len(zone()["visits"]) < seen:
         time.sleep(2)
     report = zone()
     took = time.monotonic() - started
@@ -81,13 +89,31 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(streamlit_server
             datetime.fromisoformat(v["start"]).timestamp(),
             datetime.fromisoformat(v["end"]).timestamp(),
         )
-        assert enabled_at - 1 <= start < end <= enabled_at + PLAY_S + 35
+        assert enabled_at - 1 <= start < end <= enabled_at + PLAY_S + 15
         assert v["dwell_s"] == pytest.approx(end - start, abs=0.06) and v["dwell_s"] > 0
-        assert v["dwell_s"] <= max(e - s for s, e in INTEL_TRUTH) + LIVE_DWELL_S
+        assert v["dwell_s"] <= max(e - s for s, e in TRUTH) + LIVE_DWELL_S
     # one person at a time at the table, and never more visits than people the detector sees
     assert report["max_occupancy"] == 1
     assert len(visits) <= seen
     # How close a live run comes to the hand count depends on how many frames a second the machine
     # analyses, so it is printed, not asserted: the accuracy targets (visits, dwell within 2 s) are
     # held by tests/test_analytics_footage.py, which sees every 5-fps frame of the clip.
-    print(f"live visits {len(visits)} of {seen} seen; dwells {dwells}; truth {INTEL_TRUTH}")
+    print(f"live visits {len(visits)} of {seen} seen; dwells {dwells}; truth {TRUTH}")
+
+
+def cut(source: Path, target: Path, seconds: float) -> Path:
+    """The first ``seconds`` of ``source``, frame for frame, written to ``target`` (same size and rate)."""
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    try:
+        for _ in range(round(seconds * fps)):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            writer.write(frame)
+    finally:
+        capture.release()
+        writer.release()
+    return target

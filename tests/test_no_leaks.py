@@ -118,7 +118,12 @@ def browse_every_page(chromium, base: str, wait_for: str) -> list[tuple[str, str
     page.get_by_text(wait_for).first.wait_for(timeout=45_000)  # the errors have reached the page
     for path in PAGES:
         page.goto(base + path)
-        page.wait_for_timeout(3000)
+        # the page has drawn (its title, or the error that stopped it), then its script run has ended
+        page.wait_for_function(
+            '() => document.querySelector(\'[data-testid="stMain"] h1, [data-testid="stAlert"],'
+            ' [data-testid="stException"]\')',
+            timeout=30_000,
+        )
         page.wait_for_function(
             "() => !document.querySelector('[data-testid^=\"stStatusWidgetRunning\"]')", timeout=30_000
         )

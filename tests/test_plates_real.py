@@ -117,28 +117,31 @@ def test_ground_truth_eu_crop_is_read(
 
 
 def test_plate_clip_gives_exactly_one_event(data_dir: Path, reader: PlateReader) -> None:
-    # given the UK clip: one car drives towards the camera
+    # given the UK clip: one car drives towards the camera (30 fps)
     path = data_dir / "videos" / "aiguy_license_plate_uk_LS15EBC.mp4"
     if not path.is_file():
         pytest.skip(f"{path.name} not in {data_dir}")
     detector: Detector = LocalPlateDetector("rapidocr")
-    analyzer = PlateAnalyzer(detector, camera="uk", tuning=Tuning(), frame_rate=30)
-    events, frames, labelled = [], 0, 0
-    # when every frame goes through the live analyzer
+    # analysed at 10 frames a second: twice the live path's default DETECT_FPS of 5
+    analyzer = PlateAnalyzer(detector, camera="uk", tuning=Tuning(), frame_rate=10)
+    events, frames, analysed, labelled = [], 0, 0, 0
+    # when every third frame goes through the live analyzer
     for image in video_frames(path):
-        result = analyzer.analyze(Frame(image, frames, "0", 1000.0 + frames / 30, 0.0))
-        events += result.events
-        plates = result.detections[result.detections.class_id == PLATE]
-        labelled += int(any(t == "LS15EBC" for t in plates.data["plate_text"]))
+        if frames % 3 == 0:
+            result = analyzer.analyze(Frame(image, frames, "0", 1000.0 + frames / 30, 0.0))
+            events += result.events
+            plates = result.detections[result.detections.class_id == PLATE]
+            labelled += int(any(t == "LS15EBC" for t in plates.data["plate_text"]))
+            analysed += 1
         frames += 1
     events += analyzer.flush()
     # then one pass, one event, read LS15EBC with at most 3 OCR calls (the locator's own reads
-    # vote for free); labels show the text
-    assert frames == 140
+    # vote for free); labels show the text on most analysed frames
+    assert (frames, analysed) == (140, 47)
     assert [e.text for e in events] == ["LS15EBC"]
     (event,) = events
     assert 0 <= event.ocr_calls <= 3
     assert event.reads >= 2 and event.confidence > 0.5
     assert event.first_seen.timestamp() == pytest.approx(1000.0)
     assert event.crop_jpeg and event.snapshot_jpeg
-    assert labelled > 100
+    assert labelled > 0.7 * analysed

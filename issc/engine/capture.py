@@ -26,6 +26,11 @@ from issc.types import Frame
 
 logger = logging.getLogger(__name__)
 
+#: Wait before the first reconnect after a camera drops (then doubling up to RECONNECT_MAX_S): a
+#: camera that blinks is back within a fifth of a second; one that stays down costs a handful of
+#: quick attempts before the backoff reaches seconds.
+FIRST_RETRY_S = 0.1
+
 SourceFactory = Callable[[CameraConfig, threading.Event], Source]
 
 
@@ -67,7 +72,7 @@ class Capture:
 
     def run(self) -> None:
         """The capture loop (the thread's target)."""
-        backoff = 0.5
+        backoff = FIRST_RETRY_S
         while not self._stop.is_set():
             source: Source | None = None
             try:
@@ -85,7 +90,7 @@ class Capture:
                         self._stream_ended.set()
                         self._overlay.clear(time.monotonic())
                     self._publish(image)
-                    backoff = 0.5
+                    backoff = FIRST_RETRY_S
             except SourceError as exc:
                 self._went_offline(str(exc))
             except Exception as exc:  # a worker never dies: log, report, retry
