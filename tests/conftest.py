@@ -38,6 +38,33 @@ def videos_dir(data_dir: Path) -> Path:
     return path
 
 
+def cut_clip(
+    source: Path, target: Path, *, seconds: float | None = None, first: int = 0, frames: int = 0
+) -> Path:
+    """Frames ``first`` .. of ``source`` (``frames`` of them, or ``seconds`` worth), frame for frame,
+    written to ``target`` at the same size and rate: a short part of a real clip for a test that
+    needs footage but not all of it."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    count = frames or round((seconds or 0) * fps)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, first)
+        for _ in range(count):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            writer.write(frame)
+    finally:
+        capture.release()
+        writer.release()
+    assert count > 0 and target.is_file(), f"could not cut {source.name}"
+    return target
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

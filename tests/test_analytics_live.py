@@ -22,9 +22,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import cv2
 import pytest
 import requests
+from conftest import cut_clip
 from test_analytics_footage import DETECTOR_MISSES, INTEL_TRUTH, INTEL_ZONE
 from test_detect_ssd import needs_model
 
@@ -43,7 +43,7 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(
 ) -> None:
     if not (videos_dir / CLIP).is_file():
         pytest.skip(f"{CLIP} is not in {videos_dir}")
-    clip = cut(videos_dir / CLIP, tmp_path / "intel-48s.mp4", PLAY_S)
+    clip = cut_clip(videos_dir / CLIP, tmp_path / "intel-48s.mp4", seconds=PLAY_S)
     server = streamlit_server({"CAMERAS": "street=demo", "DETECTOR": "local"})
     api = server.url + "/api"
     # given the intel clip stored as a camera, not yet running
@@ -59,6 +59,7 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(
     # and the camera starts: one play of the clip
     assert requests.patch(f"{api}/cameras/intel", json={"enabled": True}, timeout=20).status_code == 200
     started = time.monotonic()
+    quiet = os.getloadavg()[0] < (os.cpu_count() or 1)
 
     def zone() -> dict:
         reply = requests.get(f"{api}/analytics/zones", params={"camera": "intel"}, timeout=20)
@@ -95,25 +96,12 @@ def test_after_one_play_the_api_lists_each_visit_with_its_dwell(
     # one person at a time at the table, and never more visits than people the detector sees
     assert report["max_occupancy"] == 1
     assert len(visits) <= seen
-    # How close a live run comes to the hand count depends on how many frames a second the machine
-    # analyses, so it is printed, not asserted: the accuracy targets (visits, dwell within 2 s) are
-    # held by tests/test_analytics_footage.py, which sees every 5-fps frame of the clip.
     print(f"live visits {len(visits)} of {seen} seen; dwells {dwells}; truth {TRUTH}")
-
-
-def cut(source: Path, target: Path, seconds: float) -> Path:
-    """The first ``seconds`` of ``source``, frame for frame, written to ``target`` (same size and rate)."""
-    capture = cv2.VideoCapture(str(source))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    try:
-        for _ in range(round(seconds * fps)):
-            ok, frame = capture.read()
-            if not ok:
-                break
-            writer.write(frame)
-    finally:
-        capture.release()
-        writer.release()
-    return target
+    # How close a live run comes to the hand count depends on how many frames a second the machine
+    # analyses: on a quiet machine every visit is there with its dwell within LIVE_DWELL_S (the
+    # person standing still at the table keeps their visit while motion gating skips frames).
+    # Under load it is printed only; tests/test_analytics_footage.py holds the 2 s target offline.
+    if quiet and os.getloadavg()[0] < (os.cpu_count() or 1):
+        assert len(visits) == seen, dwells
+        for (start, end), dwell in zip(TRUTH, dwells, strict=True):
+            assert abs(dwell - (end - start)) <= LIVE_DWELL_S, (dwells, TRUTH)

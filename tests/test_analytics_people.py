@@ -129,6 +129,33 @@ def test_a_short_occlusion_does_not_make_a_second_visit():
     assert totals[("people", "")].distinct == 1
 
 
+def test_a_still_scene_keeps_the_person_at_the_desk_for_the_whole_dwell():
+    # Given a person at the desk from t=0, then nothing moves for 20 s (motion gating skips
+    # detection: each skipped frame is reported as still), then they walk away at t=25
+    c = counter(ZONE)
+    records = run(c, [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)])  # seen 0 .. 4.5 s
+    for i in range(40):  # still 5.0 .. 24.5 s: far longer than hold_s (6 s)
+        records += c.still(T0 + 5.0 + 0.5 * i)
+        assert c.occupancy() == {"desk": 1}
+    records += run(c, walk(2, [220, 400, 450, 500, 550, 600], t0=25.0, dt=0.5))  # re-found, leaves
+    visits = [r for r in records + c.flush(T0 + 40) if isinstance(r, ZoneVisit)]
+    # then one visit, from the entry to the last frame inside, still frames included
+    assert [(v.start - T0, v.end - T0) for v in visits] == [(0.0, 25.0)]
+
+
+def test_a_still_scene_does_not_bring_back_someone_already_gone():
+    # Given a person seen at the desk until t=4.5, then frames where nobody is found
+    c = counter(ZONE)
+    records = run(c, [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)])
+    records += run(c, [(5.0 + 0.5 * i, frame()) for i in range(4)])  # looked for, not found
+    # when the scene then stands still for 20 s
+    for i in range(40):
+        records += c.still(T0 + 7.0 + 0.5 * i)
+    visits = [r for r in records + c.flush(T0 + 40) if isinstance(r, ZoneVisit)]
+    # then the visit ended at the last frame they were seen in (held hold_s, not stretched)
+    assert [(v.start - T0, v.end - T0) for v in visits] == [(0.0, 4.5)]
+
+
 def test_a_long_absence_makes_a_second_visit():
     track = [(0.5 * i, frame(person(200, 200, 1))) for i in range(10)]
     track += [(5.0 + i, frame()) for i in range(9)]  # longer than hold_s

@@ -19,6 +19,10 @@ second visit or a second crossing:
   person's stay: a weak detector that finds someone standing still in one frame of five keeps
   their visit whole; those that lead up to a newly confirmed person (within ``reid_s``, each within
   ``reid_dist`` box heights of the next) date its arrival, and the start of its stay.
+* **A still scene keeps everyone.** Motion gating skips detection while nothing in the picture
+  moves; ``still(at)`` says so, and whoever was in view at the last analysed frame is taken as
+  still there (their visits go on), rather than vanishing after ``hold_s``: someone standing at a
+  counter keeps their whole dwell.
 * **A hysteresis band along lines.** A person is on a line's in or out side only once their foot
   point is more than ``band_px`` from it; inside the band they keep the side they had, so jitter
   on the line counts nothing. Points beyond a polyline's ends have no side.
@@ -147,6 +151,7 @@ class PeopleCounter:
         self._sent_at = -math.inf
         self._occupancy_now: dict[str, int] = {}
         self._sightings: deque[tuple[float, tuple[float, float], frozenset[str]]] = deque(maxlen=256)
+        self._analysed_at = -math.inf  # time of the last frame people were looked for in
         self.set_shapes(shapes)
 
     def set_shapes(self, shapes: Sequence[Shape]) -> None:
@@ -221,6 +226,38 @@ class PeopleCounter:
         if len(unconfirmed):
             self._refresh_held(unconfirmed, at, seen_now)
         self._close_stays(at, out)
+        self._forget(at)
+        self._update_occupancy()
+        self._analysed_at = at
+        if self._dirty and at - self._sent_at >= self.options.totals_every_s:
+            out.extend(self._snapshot(at))
+        return out
+
+    def still(self, at: float) -> list[AnalyticsRecord]:
+        """A frame at ``at`` was not analysed because nothing in the picture moved since the last one
+        (motion gating): the people in view then are still where they were, inside the same zones.
+
+        Returns:
+            Visits of people who had vanished before the scene stood still (held ``hold_s``), and
+            hourly totals when due.
+        """
+        out: list[AnalyticsRecord] = []
+        if at <= self._analysed_at:
+            return out
+        self._roll_hour(at, out)
+        last = self._analysed_at
+        for person in self._people.values():
+            if person.last != last:
+                continue  # not in view at the last analysed frame
+            for name, stay in person.stays.items():
+                if stay.last_inside == last:
+                    stay.last_inside = at
+                    if not stay.counted and at - stay.start >= self.options.min_dwell_s:
+                        stay.counted = True
+                        self._total("zone", name, entries=1)
+            person.last = at
+        self._analysed_at = at
+        self._close_stays(at, out)  # someone who had vanished before the scene stood still
         self._forget(at)
         self._update_occupancy()
         if self._dirty and at - self._sent_at >= self.options.totals_every_s:

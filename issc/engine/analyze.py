@@ -119,6 +119,7 @@ class AnalysisWorker:
             self._motion.threshold = self.analyzer.tuning.motion_threshold
             if self._motion_gating and not self._motion.moving(item.frame.image):
                 self._watchdog.on_detector("idle: no motion", motion_idle=True)
+                self._still(item.frame.captured_at)
                 static_since = static_since or now
                 if now - static_since > STATIC_FLUSH_S:
                     self.flush_tracks()
@@ -218,6 +219,16 @@ class AnalysisWorker:
         try:
             people = detections[detections.class_id == PERSON] if len(detections) else detections
             records = self.counter.update(people, captured_at)
+        except Exception:
+            logger.exception("camera %s: counting people failed", self.config.name)
+            return
+        for record in records:
+            self._store(self._sink.add_analytics, record)
+
+    def _still(self, captured_at: float) -> None:
+        """A frame skipped by motion gating: the people counted are still where they were."""
+        try:
+            records = self.counter.still(captured_at)
         except Exception:
             logger.exception("camera %s: counting people failed", self.config.name)
             return
