@@ -137,7 +137,12 @@ def test_the_live_stream_shows_the_plate_box_while_the_car_is_in_view(
         time.sleep(0.2)
     # When a viewer watches the stream for 90 pictures (3 s of the clip; longer on a loaded machine)
     _, parts = read_parts(server.url + "/video_feed/0/", seconds=90.0, want=90)
-    # Then most pictures carry the plate's box, also between the one or two analyses a second
+    # Then the plate's box is drawn on the pictures between analyses too (DETECT_FPS is 5 at most:
+    # a run of 15 boxed pictures, half a second, spans at most three analyses), and on a good share
+    # of them. How large a share depends on how fast this machine analyses (each loop of the clip
+    # starts without boxes until its first analysis): `python -m issc.bench passes` measures that.
     boxed = [shows_plate_box(p) for p in parts]
+    strip = "".join("#" if b else "." for b in boxed)
     assert len(parts) == 90
-    assert sum(boxed) >= 0.6 * len(parts), "".join("#" if b else "." for b in boxed)
+    assert max(len(run) for run in strip.split(".")) >= 15, strip
+    assert sum(boxed) >= len(parts) / 3, strip
