@@ -153,6 +153,11 @@ class RemoteFeed:
     def current(self) -> tuple[int, bytes]:
         """(picture id, JPEG) of the newest picture, or (-1, NO SIGNAL) while it cannot be had."""
         self.want()
+        where = self._locate()
+        if isinstance(where, str):
+            # the registry says no live worker runs the camera: its last picture is stale even while
+            # the gone worker's stream has not ended yet (a loaded machine closes it late)
+            self._down(where)
         with self._changed:
             if self._jpeg is not None:
                 return self._seq, self._jpeg
