@@ -24,6 +24,9 @@ T0 = 1_800_000_000.0  # on an hour boundary: one hour of totals
 #: The intel clip (768x432, 10 fps, 139 s): six people walk up to a high table one at a time,
 #: stand at it, and walk off to the right. The zone is the floor in front of the table; a person is
 #: in it while their feet are. Entry = first frame with the feet inside, exit = last such frame.
+#: one worker under pytest -n, so the intel clip is analysed once for the module (30 s)
+pytestmark = pytest.mark.xdist_group("analytics_footage")
+
 INTEL_ZONE = {"name": "table", "kind": "zone", "points": [[300, 300], [620, 300], [620, 425], [300, 425]]}
 INTEL_TRUTH = [  # (entry s, exit s): frames 69-191, 239-443, 513-691, 757-859, 932-1189, 1247-1352
     (6.9, 19.1),  # woman, grey cardigan

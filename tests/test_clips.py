@@ -183,6 +183,7 @@ def clip_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, i
     return url, {"saved": gate.clips.saved, "dropped": gate.clips.dropped, "failed": gate.clips.failed}
 
 
+@pytest.mark.xdist_group("clip_run")  # one worker, so they share the module's run (pytest -n)
 def test_a_plate_event_on_the_uk_clip_gets_a_decodable_clip_of_pre_plus_post_seconds(clip_run) -> None:
     url, counters = clip_run
     assert counters["saved"] >= 1, counters
@@ -255,6 +256,7 @@ def test_clips_are_off_unless_clips_names_the_camera(clips: str, tmp_path: Path,
     assert (scraped.get(("issc_clips_saved", "demo")) == 1.0) == bool(clips)  # series only with clips on
 
 
+@pytest.mark.xdist_group("clip_run")  # one worker, so they share the module's run (pytest -n)
 def test_the_evidence_pack_holds_the_clip_with_its_hash(clip_run) -> None:
     url, _ = clip_run
     with Store(url) as store:
@@ -271,6 +273,7 @@ def test_the_evidence_pack_holds_the_clip_with_its_hash(clip_run) -> None:
     assert manifest["files"][name] == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
+@pytest.mark.xdist_group("clip_run")  # one worker, so they share the module's run (pytest -n)
 def test_retention_deletes_the_clip_with_its_event(clip_run, tmp_path: Path) -> None:
     url, _ = clip_run
     with Store(url) as store:

@@ -19,7 +19,8 @@ from issc.sink import MemorySink
 from issc.sources import video_frames
 from issc.types import Frame
 
-pytestmark = pytest.mark.slow
+#: one worker under pytest -n, so the module's decoded frames and detector are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plates_live")]
 
 
 @pytest.fixture(scope="module")
