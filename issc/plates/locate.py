@@ -6,8 +6,8 @@ no lower-case letters (signs, brand names and slogans have them), and a plate-li
 Each such line is then shown to the learned plate verifier (``issc.plates.verifier``): lines it
 does not take for a registration (a make badge, a dealer's sticker, a date, a shop sign) are
 dropped unless their read fits one of the region's layouts (that is evidence enough on its own), and the box reported is the whole plate it regresses around the line (both rows of a
-stacked plate, the panel of a 2:1 US plate) where that clearly reaches beyond the line; a line
-that fills its plate keeps its own, tighter box (``issc.plates.verifier.chosen_plate_boxes``). Lines are ranked by what their text says times what the
+stacked plate, the panel of a 2:1 US plate), unless the regression shrank inside the line, when
+the line keeps its own box (``issc.plates.verifier.chosen_plate_boxes``). Lines are ranked by what their text says times what the
 picture shows around them (``issc.plates.appearance``: the tallest print of its plate, contrast,
 away from the picture's edge, no date) times the verifier's plate probability, so a date stamp or
 a state slogan loses to the plate.
@@ -66,9 +66,8 @@ class LocatorOptions:
         verify: Whether the learned plate verifier (``issc.plates.verifier``) scores each
             candidate line: lines it does not take for a registration are dropped unless their
             read fits one of the region's layouts, and the box reported is the whole plate it
-            regresses where that clearly reaches beyond the line (more than
-            ``issc.plates.verifier.LINE_IS_PLATE_AREA_RATIO`` times its area: a 2:1 US plate, a
-            stacked plate), else the line box grown by ``grow_x``/``grow_y``.
+            regresses (more than ``issc.plates.verifier.LINE_IS_PLATE_AREA_RATIO`` times the
+            line's area), else the line box grown by ``grow_x``/``grow_y``.
         verify_threshold: Lines the verifier gives a lower plate probability are dropped; ``None``:
             the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
             held-out split of its training data: ``issc/plates/models/verifier.md``).
