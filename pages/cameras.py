@@ -76,7 +76,11 @@ def _fields(prefix: str) -> dict:
     return fields
 
 
-def _form_fields(prefix: str, password_label: str) -> None:
+def _form_fields(prefix: str, password_label: str, new: bool = False) -> None:
+    """The form's fields; ``new``: the add form, whose defaults live with its widgets (a key set
+    through the Session State API before a rerun that was cut short can come back as the widget's
+    own default: a new camera then arrived disabled)."""
+    initial = {"value": True} if new else {}
     st.text_input(
         "Source",
         key=f"{prefix}_source",
@@ -87,21 +91,22 @@ def _form_fields(prefix: str, password_label: str) -> None:
     region_col, fps_col = st.columns(2)
     region_col.selectbox("Plate region", [DEFAULT_REGION, *PLATE_REGIONS], key=f"{prefix}_region")
     fps_col.number_input(
-        "Detections per second (0: DETECT_FPS)", min_value=0.0, max_value=60.0, step=1.0, key=f"{prefix}_fps"
+        "Detections per second (0: DETECT_FPS)",
+        min_value=0.0,
+        max_value=60.0,
+        step=1.0,
+        key=f"{prefix}_fps",
+        **({"value": 0.0} if new else {}),
     )
     people_col, enabled_col = st.columns(2)
-    people_col.toggle("Count people", key=f"{prefix}_people")
-    enabled_col.toggle("Enabled", key=f"{prefix}_enabled")
+    people_col.toggle("Count people", key=f"{prefix}_people", **initial)
+    enabled_col.toggle("Enabled", key=f"{prefix}_enabled", **initial)
     if remote:
         st.text_input("Worker (WORKER_ID; empty: any)", key=f"{prefix}_worker")
     st.text_area("Notes", key=f"{prefix}_notes", height=68)
 
 
 # --- add -----------------------------------------------------------------------------------
-for key, value in (("add_people", True), ("add_enabled", True), ("add_fps", 0.0)):
-    st.session_state.setdefault(key, value)
-
-
 def _add() -> None:
     state = st.session_state
     try:
@@ -117,7 +122,7 @@ def _add() -> None:
 with st.form("cam_add", border=True):
     st.markdown("**Add a camera**")
     st.text_input("Name", key="add_name", placeholder="gate2", max_chars=40)
-    _form_fields("add", "Password (optional: replaces the one in the URL)")
+    _form_fields("add", "Password (optional: replaces the one in the URL)", new=True)
     add_col, test_col, _ = st.columns([1, 1, 3])
     add_col.form_submit_button("Add camera", on_click=_add, icon=":material/add:", type="primary")
     test_add = test_col.form_submit_button("Test", icon=":material/network_check:")
