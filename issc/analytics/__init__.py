@@ -1,6 +1,8 @@
 """Lines, zones and visits: consumers of tracks and plate events.
 
-* ``shapes.py``: a camera's counting lines and zones, and their validation.
+* ``shapes.py``: a camera's counting lines and zones, their validation, and ``LineGeometry`` (the
+  side of a line a point is on).
+* ``presence.py``: one counted person's state (their stays in zones) and ``CountingOptions``.
 * ``people.py``: ``PeopleCounter``: crossings, zone visits, occupancy and distinct people from
   tracker ids, merged across short track losses.
 * ``records.py``: the frozen records it produces (``Crossing``, ``ZoneVisit``, ``HourTotals``).

@@ -37,87 +37,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import supervision as sv
 
+from issc.analytics.presence import CountingOptions, Person, Stay, vanished_inside
 from issc.analytics.records import AnalyticsRecord, Crossing, HourTotals, ZoneVisit
-from issc.analytics.shapes import Shape
-
-
-@dataclass(frozen=True)
-class CountingOptions:
-    """How people are counted (README: "Lines, zones and visits").
-
-    Attributes:
-        band_px: Half-width of the hysteresis band along lines, in pixels.
-        reid_s: A lost person may be re-found this long after last seen.
-        reid_dist: ...within this many of their box heights of where they were last seen.
-        exit_grace_s: A visit ends after this long seen outside the zone.
-        hold_s: A visit whose person vanished inside the zone ends after this long unseen.
-        min_dwell_s: Shorter stays are not visits.
-        totals_every_s: Hourly totals are re-sent at most this often while they change.
-        min_frames: A track counts as a distinct person after this many frames.
-    """
-
-    band_px: float = 8.0
-    reid_s: float = 3.0
-    reid_dist: float = 0.5
-    exit_grace_s: float = 2.0
-    hold_s: float = 6.0
-    min_dwell_s: float = 1.0
-    totals_every_s: float = 60.0
-    min_frames: int = 3
-
-
-@dataclass
-class _Stay:
-    start: float
-    last_inside: float
-    counted: bool = False  # past the minimum dwell: an entry, in the occupancy
-
-
-@dataclass
-class _Person:
-    id: int
-    first: float
-    last: float
-    foot: tuple[float, float]
-    height: float
-    frames: int = 0
-    sides: dict[str, int] = field(default_factory=dict)
-    stays: dict[str, _Stay] = field(default_factory=dict)
-    inside_before: dict[str, float] = field(default_factory=dict)  # zone -> first unconfirmed sighting in it
-
-
-class LineGeometry:
-    """Signed distance of points to a polyline (positive on its in side), None beyond its ends."""
-
-    def __init__(self, shape: Shape) -> None:
-        pts = shape.array
-        self.a = pts[:-1]
-        self.d = pts[1:] - pts[:-1]
-        self.length2 = (self.d**2).sum(axis=1)
-        self.sign = -1.0 if shape.in_side == "left" else 1.0  # left of the direction: cross < 0
-
-    def signed_distance(self, x: float, y: float) -> float | None:
-        rel = np.array([x, y]) - self.a
-        t = (rel * self.d).sum(axis=1) / self.length2
-        within = (t >= 0.0) & (t <= 1.0)
-        if not within.any():
-            return None
-        cross = self.d[:, 0] * rel[:, 1] - self.d[:, 1] * rel[:, 0]
-        dist = cross / np.sqrt(self.length2)
-        idx = np.flatnonzero(within)
-        best = idx[np.argmin(np.abs(dist[idx]))]
-        return float(self.sign * dist[best])
-
-
-def _vanished_inside(person: _Person) -> bool:
-    """Whether the person was inside a zone when last seen (an open visit, not seen leaving)."""
-    return any(stay.last_inside >= person.last for stay in person.stays.values())
-
+from issc.analytics.shapes import LineGeometry, Shape
 
 _NOBODY = sv.Detections(xyxy=np.zeros((0, 4), np.float32), tracker_id=np.zeros(0, int))
 
@@ -141,7 +67,7 @@ class PeopleCounter:
     ) -> None:
         self.camera = camera
         self.options = options or CountingOptions()
-        self._people: dict[int, _Person] = {}  # person id -> state
+        self._people: dict[int, Person] = {}  # person id -> state
         self._ids: dict[int, int] = {}  # tracker id -> person id
         self._next_person = 1
         self._hour: int | None = None
@@ -218,7 +144,7 @@ class PeopleCounter:
                     stay = person.stays.get(name)
                     if stay is None:
                         start = min(at, person.inside_before.pop(name, at))
-                        stay = person.stays[name] = _Stay(start=start, last_inside=at)
+                        stay = person.stays[name] = Stay(start=start, last_inside=at)
                     stay.last_inside = at
                     if not stay.counted and at - stay.start >= self.options.min_dwell_s:
                         stay.counted = True
@@ -281,15 +207,15 @@ class PeopleCounter:
 
     def _person_for(
         self, tid: int, foot: tuple[float, float], height: float, at: float, taken: set[int]
-    ) -> _Person:
+    ) -> Person:
         pid = self._ids.get(tid)
         if pid is not None and pid in self._people:
             return self._people[pid]
         opts = self.options
-        best: _Person | None = None
+        best: Person | None = None
         best_d = math.inf
         for person in self._people.values():
-            window = opts.hold_s if _vanished_inside(person) else opts.reid_s
+            window = opts.hold_s if vanished_inside(person) else opts.reid_s
             if person.id in taken or person.last >= at or at - person.last > window:
                 continue  # seen in this frame under another id, or lost too long ago
             reach = opts.reid_dist * max(person.height, height, 1.0)
@@ -297,14 +223,14 @@ class PeopleCounter:
             if d <= reach and d < best_d:
                 best, best_d = person, d
         if best is None:
-            best = _Person(id=self._next_person, first=at, last=at, foot=foot, height=height)
+            best = Person(id=self._next_person, first=at, last=at, foot=foot, height=height)
             self._next_person += 1
             self._people[best.id] = best
             self._claim_sightings(best, at)
         self._ids[tid] = best.id
         return best
 
-    def _claim_sightings(self, person: _Person, at: float) -> None:
+    def _claim_sightings(self, person: Person, at: float) -> None:
         """A new person takes the unconfirmed sightings that lead to where it was first confirmed.
 
         The tracker confirms a person only after consecutive detections; the sightings before that
@@ -333,10 +259,10 @@ class PeopleCounter:
         inside = {name: zone.trigger(found) for name, zone in self._zones.items()}
         for i in range(len(found)):
             foot = (float(feet[i, 0]), float(feet[i, 1]))
-            best: _Person | None = None
+            best: Person | None = None
             best_d = math.inf
             for person in self._people.values():
-                if person.id in taken or not _vanished_inside(person) or at - person.last > opts.hold_s:
+                if person.id in taken or not vanished_inside(person) or at - person.last > opts.hold_s:
                     continue
                 d = math.dist(person.foot, foot)
                 if d <= opts.reid_dist * max(person.height, 1.0) and d < best_d:
@@ -355,7 +281,7 @@ class PeopleCounter:
 
     def _cross(
         self,
-        person: _Person,
+        person: Person,
         name: str,
         geometry: LineGeometry,
         foot: tuple[float, float],
@@ -383,7 +309,7 @@ class PeopleCounter:
                 if at - stay.last_inside > limit or name not in self._zones:
                     self._end_stay(person, name, stay, out)
 
-    def _end_stay(self, person: _Person, name: str, stay: _Stay, out: list) -> None:
+    def _end_stay(self, person: Person, name: str, stay: Stay, out: list) -> None:
         del person.stays[name]
         if not stay.counted:
             return

@@ -172,3 +172,26 @@ def parse_shapes(payload: Any, width: int, height: int) -> tuple[Shape, ...]:
 def shapes_json(shapes: Sequence[Shape]) -> dict[str, Any]:
     """The API's ``{"zones": [...]}`` object."""
     return {"zones": [s.to_json() for s in shapes]}
+
+
+class LineGeometry:
+    """Signed distance of points to a polyline (positive on its in side), None beyond its ends."""
+
+    def __init__(self, shape: Shape) -> None:
+        pts = shape.array
+        self.a = pts[:-1]
+        self.d = pts[1:] - pts[:-1]
+        self.length2 = (self.d**2).sum(axis=1)
+        self.sign = -1.0 if shape.in_side == "left" else 1.0  # left of the direction: cross < 0
+
+    def signed_distance(self, x: float, y: float) -> float | None:
+        rel = np.array([x, y]) - self.a
+        t = (rel * self.d).sum(axis=1) / self.length2
+        within = (t >= 0.0) & (t <= 1.0)
+        if not within.any():
+            return None
+        cross = self.d[:, 0] * rel[:, 1] - self.d[:, 1] * rel[:, 0]
+        dist = cross / np.sqrt(self.length2)
+        idx = np.flatnonzero(within)
+        best = idx[np.argmin(np.abs(dist[idx]))]
+        return float(self.sign * dist[best])

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import supervision as sv
 from rapidfuzz.distance import Levenshtein
 
-from issc.analytics.people import LineGeometry
-from issc.analytics.shapes import Shape
+from issc.analytics.shapes import LineGeometry, Shape
 from issc.search import allowed_distance, fold
 from issc.types import PlateDirection, PlateEvent
 
