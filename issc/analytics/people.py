@@ -145,18 +145,11 @@ class PeopleCounter:
                     if stay is None:
                         start = min(at, person.inside_before.pop(name, at))
                         stay = person.stays[name] = Stay(start=start, last_inside=at)
-                    stay.last_inside = at
-                    if not stay.counted and at - stay.start >= self.options.min_dwell_s:
-                        stay.counted = True
-                        self._total("zone", name, entries=1)
+                    self._inside(name, stay, at)
         if len(unconfirmed):
             self._refresh_held(unconfirmed, at, seen_now)
-        self._close_stays(at, out)
-        self._forget(at)
-        self._update_occupancy()
         self._analysed_at = at
-        if self._dirty and at - self._sent_at >= self.options.totals_every_s:
-            out.extend(self._snapshot(at))
+        self._end_frame(at, out)
         return out
 
     def still(self, at: float) -> list[AnalyticsRecord]:
@@ -177,18 +170,26 @@ class PeopleCounter:
                 continue  # not in view at the last analysed frame
             for name, stay in person.stays.items():
                 if stay.last_inside == last:
-                    stay.last_inside = at
-                    if not stay.counted and at - stay.start >= self.options.min_dwell_s:
-                        stay.counted = True
-                        self._total("zone", name, entries=1)
+                    self._inside(name, stay, at)
             person.last = at
         self._analysed_at = at
-        self._close_stays(at, out)  # someone who had vanished before the scene stood still
+        self._end_frame(at, out)  # ends the visits of someone who had vanished before the stillness
+        return out
+
+    def _inside(self, name: str, stay: Stay, at: float) -> None:
+        """The person is in zone ``name`` at ``at``; past the minimum dwell the stay is an entry."""
+        stay.last_inside = at
+        if not stay.counted and at - stay.start >= self.options.min_dwell_s:
+            stay.counted = True
+            self._total("zone", name, entries=1)
+
+    def _end_frame(self, at: float, out: list) -> None:
+        """After a frame: visits that ended, people forgotten, occupancy, and totals when due."""
+        self._close_stays(at, out)
         self._forget(at)
         self._update_occupancy()
         if self._dirty and at - self._sent_at >= self.options.totals_every_s:
             out.extend(self._snapshot(at))
-        return out
 
     def flush(self, at: float | None = None) -> list[AnalyticsRecord]:
         """End every open visit (the stream ended or the engine stops) and send the totals."""

@@ -106,6 +106,14 @@ class HistoryWriter:
                 return  # a full queue never keeps the writer waiting
             self._wakes += 1
 
+    def _is_wake(self, item: Record) -> bool:
+        """Whether ``item``, just taken off the queue, is a wake mark (then counted as taken)."""
+        if item is not _WAKE:
+            return False
+        with self._lock:
+            self._wakes -= 1
+        return True
+
     def add_plate_event(self, event: PlateEvent) -> None:
         """Queue a plate event for writing; never blocks (counts a drop when the queue is full)."""
         self._enqueue(event)
@@ -213,9 +221,7 @@ class HistoryWriter:
                 first = self._queue.get(timeout=0.2)
             except queue.Empty:
                 return
-            if first is _WAKE:
-                with self._lock:
-                    self._wakes -= 1
+            if self._is_wake(first):
                 return  # nothing was queued: the caller checks for a stop
             batch.append(first)
             with self._lock:
@@ -228,9 +234,7 @@ class HistoryWriter:
                 record = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            if record is _WAKE:
-                with self._lock:
-                    self._wakes -= 1
+            if self._is_wake(record):
                 deadline = 0  # flush or stop: take what is queued already, then commit
                 continue
             batch.append(record)
