@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -57,8 +58,10 @@ def test_plates_page_filters_selects_downloads_and_deep_links(
     assert query_of(page.url) == {"camera": "gate", "range": "All"}
 
     # Then the CSV link (streamed by /api/plates.csv) holds exactly those rows
-    wait_for_rerun(page)  # a link left over from an earlier run would carry that run's filter
-    href = page.get_by_role("link", name="Download CSV").get_attribute("href")
+    # A link left over from an earlier run carries that run's filter: wait for this one's.
+    link = page.get_by_role("link", name="Download CSV")
+    expect(link).to_have_attribute("href", re.compile(r"camera=gate"), timeout=15_000)
+    href = link.get_attribute("href")
     assert href is not None and href.startswith("/api/plates.csv?")
     download = page.request.get(server.url + href)  # the browser's own cookies and origin
     disposition = download.headers["content-disposition"]
