@@ -5,8 +5,9 @@ analysis in two configurations:
 
 * ``baseline``: the search as it was (whole frame scaled to a 540 px short side, every text line
   read from that scaled copy, RapidOCR's own ONNX sessions: one thread per core, spin-waiting);
-* ``current``: the settings' defaults (``PLATE_DETECT_SHORT_SIDE``, a full-resolution second look
-  at candidates, sessions that share the cores, lines of no plate shape never recognised).
+* ``current``: the settings' defaults (``PLATE_DETECT_SHORT_SIDE``, ``PLATE_DETECT_MODEL``, a
+  full-resolution second look at candidates, sessions that share the cores, lines of no plate
+  shape never recognised).
 
 Printed per configuration, median and p95 ms: people detection, text detection alone on the
 scaled frame, the plate search (``locate``: detection, second look, recognition), the whole
@@ -91,7 +92,8 @@ class _Config:
     def run(self, i: int, image: np.ndarray, plate: str) -> None:
         """Time every step on frame ``i``."""
         small = cv2.resize(image, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
-        self.steps["text_detection"].append(_timed(self.engine.detect, small)[1])
+        fast = self.locator.options.fast_detection
+        self.steps["text_detection"].append(_timed(lambda: self.engine.detect(small, fast=fast))[1])
         self.steps["people"].append(_timed(self.people.detect, image)[1])
         found, ms = _timed(self.locator.locate, image)
         self.steps["plate_search"].append(ms)
@@ -114,7 +116,15 @@ def main(args: argparse.Namespace) -> int:
     settings = load_settings(cameras="demo")
     configs = [
         ("baseline", False, LocatorOptions(short_side=540, upscale=False, second_look_below=0.0)),
-        ("current", True, LocatorOptions(short_side=settings.plates.plate_detect_short_side, upscale=False)),
+        (
+            "current",
+            True,
+            LocatorOptions(
+                short_side=settings.plates.plate_detect_short_side,
+                upscale=False,
+                fast_detection=settings.plates.plate_detect_model == "fast",
+            ),
+        ),
     ]
     pipelines = [_Config(name, polite, opts, frames) for name, polite, opts in configs]
     with cpu_load(args.load):

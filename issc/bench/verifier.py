@@ -38,7 +38,11 @@ def main(args: argparse.Namespace) -> int:
     frames = frames[:: max(1, len(frames) // max(args.frames, 1))][: args.frames]
     plates = load_settings().plates
     rules = plate_rules(plates)
-    live = LocatorOptions(short_side=plates.plate_detect_short_side, upscale=False)
+    live = LocatorOptions(
+        short_side=plates.plate_detect_short_side,
+        upscale=False,
+        fast_detection=plates.plate_detect_model == "fast",
+    )
     engine = get_engine("rapidocr")
     verifier = PlateVerifier()
     with_verifier = PlateLocator(engine, rules, live, verifier)

@@ -48,6 +48,12 @@ class PlateSettings(BaseModel):
         description="Live frames are scaled down (never up) to this short side before plates are searched "
         "(candidates are then read at full resolution); raise it for distant, small plates.",
     )
+    plate_detect_model: Literal["fast", "accurate"] = Field(
+        "fast",
+        description="Text detector of the live plate search: fast (PP-OCRv4 mobile, a quarter of the "
+        "CPU) or accurate (PP-OCRv6 small, as photos are searched). Plates are read with PP-OCRv6 "
+        "either way.",
+    )
     plate_dedupe_s: float = Field(
         60.0,
         ge=0,
@@ -55,7 +61,7 @@ class PlateSettings(BaseModel):
         description="The same plate on the same camera within this many seconds is one pass.",
     )
 
-    @field_validator("plate_region", mode="before")
+    @field_validator("plate_region", "plate_detect_model", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -132,6 +132,7 @@ def make_plate_locator(
     rules: PlateRules | None = None,
     short_side: int | None = None,
     grow_y: float = 0.0,
+    fast_detection: bool = False,
 ) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.
@@ -143,6 +144,7 @@ def make_plate_locator(
             detection. None: the still-image defaults (scale to 736, up or down).
         grow_y: The plate box reaches this fraction of the registration line's height above and
             below it (the region preset's ``plate_grow_y``: US plates print more than the line).
+        fast_detection: Detect text with the OCR engine's fast detector (``PLATE_DETECT_MODEL``).
     """
     try:
         from issc.detect.local_plates import LocalPlateDetector
@@ -151,7 +153,7 @@ def make_plate_locator(
 
         if importlib.util.find_spec(ocr_engine) is None:
             raise ImportError(f"OCR package {ocr_engine!r} is not installed")
-        options = LocatorOptions(grow_y=grow_y)
+        options = LocatorOptions(grow_y=grow_y, fast_detection=fast_detection)
         if short_side:
             options = replace(options, short_side=short_side, upscale=False)
         return LocalPlateDetector(ocr_engine, rules or DEFAULT_RULES, options)
@@ -190,6 +192,7 @@ def make_detector(
             plate_rules(plates),
             plates.plate_detect_short_side,
             region_preset(plates.plate_region).plate_grow_y,
+            fast_detection=plates.plate_detect_model == "fast",
         )
         return CompositeDetector(people, locator)
     if kind == "roboflow":

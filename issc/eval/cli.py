@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="fuse the plate-trained recogniser's reads of unsure lines (issc.plates.ocr.second; "
         "off by default, as live)",
     )
+    plates.add_argument(
+        "--detect-model",
+        choices=("accurate", "fast"),
+        default="accurate",
+        help="text detector of the plate search (PLATE_DETECT_MODEL; photos are searched with accurate)",
+    )
+    plates.add_argument(
+        "--live-short-side",
+        type=int,
+        default=0,
+        help="search as on live frames: scaled down (never up) to this short side "
+        "(PLATE_DETECT_SHORT_SIDE, e.g. 288), candidates found again at full size; 0: as photos",
+    )
     plates.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of N rows")
     plates.add_argument(
         "--verbose", "-v", action="store_true", help="list every wrong read with its reason (MISS_REASONS)"

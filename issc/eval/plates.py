@@ -32,9 +32,12 @@ def cmd_plates(args: argparse.Namespace) -> int:
     rules = region.rules(o_is_zero=True if args.o_is_zero else None)
     second = second_opinion_for(args.engine) if args.second_opinion else None
     reader = PlateReader(get_engine(args.engine), args.preprocess, args.min_conf, rules, second=second)
-    locator = PlateLocator(
-        reader.engine, rules, replace(LocatorOptions(), grow_y=region.plate_grow_y), second=second
+    options = replace(
+        LocatorOptions(), grow_y=region.plate_grow_y, fast_detection=args.detect_model == "fast"
     )
+    if args.live_short_side:
+        options = replace(options, short_side=args.live_short_side, upscale=False)
+    locator = PlateLocator(reader.engine, rules, options, second=second)
     crops = args.crops or any(s.box is None for s in samples)
     results = []
     for sample in progress(samples, desc="plates", unit="image", json_output=args.json):

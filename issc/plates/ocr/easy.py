@@ -52,7 +52,7 @@ class EasyOcrEngine:
             for box, text, conf in results
         ]
 
-    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
+    def detect(self, image: np.ndarray, sensitive: bool = False, fast: bool = False) -> list[np.ndarray]:
         with self._lock:
             horizontal, free = self._model().detect(image)
         polygons = [

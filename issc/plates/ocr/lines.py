@@ -76,11 +76,12 @@ class OcrEngine(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
+    def detect(self, image: np.ndarray, sensitive: bool = False, fast: bool = False) -> list[np.ndarray]:
         """Find the text lines of ``image`` (BGR uint8): their polygons, shape (4, 2), in its pixels.
 
         ``sensitive``: also weak, small text (more candidates, for a search on a scaled-down copy
-        whose candidates are checked again at full resolution).
+        whose candidates are checked again at full resolution). ``fast``: with the engine's
+        cheaper text detector where it has one (live frames); engines without one ignore it.
         """
         ...
 

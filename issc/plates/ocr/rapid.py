@@ -20,10 +20,13 @@ own copy of the detector (its own DB thresholds) instead of changing the shared 
 from __future__ import annotations
 
 import copy
+import importlib.util
+import logging
 import math
 import os
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -31,6 +34,8 @@ import numpy as np
 
 from issc.plates.ocr.lines import CharBelief, TextLine
 from issc.plates.text import normalize
+
+logger = logging.getLogger(__name__)
 
 #: DB text-map thresholds (pixel, box score) of a ``sensitive`` detection; RapidOCR's are 0.3, 0.5.
 SENSITIVE_THRESHOLDS = (0.1, 0.1)
@@ -56,12 +61,37 @@ def allocate_per_call() -> None:
     REUSE_MEMORY = False
 
 
+#: The package whose wheel ships the fast text detector (PP-OCRv4 mobile det, Apache-2.0), and
+#: the model's path inside it. Only the model file is used: the package's code is never imported.
+FAST_DET_PACKAGE = "rapidocr_onnxruntime"
+FAST_DET_MODEL = "models/ch_PP-OCRv4_det_infer.onnx"
+
+
+def fast_det_model_path() -> Path | None:
+    """The fast text detector's model file, or ``None`` when its package is not installed."""
+    spec = importlib.util.find_spec(FAST_DET_PACKAGE)  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / FAST_DET_MODEL
+        if path.is_file():
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class _Detectors:
+    """One text-detection network with RapidOCR's default and the sensitive DB thresholds."""
+
+    default: Any
+    sensitive: Any  # ``default`` with ``SENSITIVE_THRESHOLDS``, sharing its session
+
+
 @dataclass(frozen=True)
 class _Models:
     """RapidOCR's model objects (rapidocr 3.10's ``TextDetector`` and ``TextRecognizer``)."""
 
-    detector: Any
-    sensitive_detector: Any  # ``detector`` with ``SENSITIVE_THRESHOLDS``, sharing its session
+    detectors: _Detectors
     recogniser: Any
 
 
@@ -79,6 +109,8 @@ class RapidOcrEngine:
     def __init__(self, polite: bool = True) -> None:
         self._load_lock = threading.Lock()  # held only while the models load, once
         self._models: _Models | None = None
+        self._fast: _Detectors | None = None
+        self._fast_missing = False
         self._polite = polite
 
     def _loaded(self) -> _Models:
@@ -92,37 +124,52 @@ class RapidOcrEngine:
         return models
 
     def _load(self) -> _Models:
-        from rapidocr import RapidOCR
-
-        # limit_type "max" with a large limit: the caller chooses the working size, the
-        # detector only rounds to multiples of 32 (the default would upscale every crop to
-        # a 736 px short side, which costs as much as a whole frame).
-        ocr = RapidOCR(
-            params={
-                "Global.log_level": "error",
-                "Global.max_side_len": 4096,
-                "Global.min_side_len": 16,
-                "Global.text_score": 0.0,
-                "Det.limit_type": "max",
-                "Det.limit_side_len": 4096,
-            }
-        )
+        ocr = _rapidocr()
         detector, recogniser = ocr._load_det_model(), ocr._load_rec_model()
+        if self._polite:
+            _share_cores_politely(recogniser.session)
+        return _Models(self._detectors(detector), recogniser)
+
+    def _detectors(self, detector: Any) -> _Detectors:
+        """``detector`` made ready for shared use, and its sensitive twin.
+
+        The sensitive detector shares the network (the session) but has its own DB thresholds,
+        so that no call changes what another call runs with.
+        """
         if REUSE_MEMORY:
             _reuse_input_buffers(detector)
         if self._polite:
-            for model in (detector, recogniser):
-                _share_cores_politely(model.session)
-        # The sensitive detector shares the network (the session) but has its own DB thresholds,
-        # so that no call changes what another call runs with.
+            _share_cores_politely(detector.session)
         sensitive = copy.copy(detector)
         sensitive.postprocess_op = copy.copy(detector.postprocess_op)
         sensitive.postprocess_op.thresh, sensitive.postprocess_op.box_thresh = SENSITIVE_THRESHOLDS
-        return _Models(detector, sensitive, recogniser)
+        return _Detectors(detector, sensitive)
 
-    def detect(self, image: np.ndarray, sensitive: bool = False) -> list[np.ndarray]:
-        models = self._loaded()
-        det = (models.sensitive_detector if sensitive else models.detector)(image)
+    def _fast_detectors(self) -> _Detectors | None:
+        """The fast text detector (loaded by the first caller), or ``None`` without its package."""
+        if self._fast is None and not self._fast_missing:
+            with self._load_lock:
+                if self._fast is None and not self._fast_missing:
+                    path = fast_det_model_path()
+                    if path is None:
+                        self._fast_missing = True
+                        logger.warning(
+                            "the fast text detector's package %s is not installed: live frames are "
+                            "searched with PP-OCRv6 (slower; `make setup` installs it)",
+                            FAST_DET_PACKAGE,
+                        )
+                    else:
+                        self._fast = self._detectors(_rapidocr(path)._load_det_model())
+        return self._fast
+
+    @property
+    def has_fast_detector(self) -> bool:
+        """Whether ``detect(..., fast=True)`` runs the fast detector (its package is installed)."""
+        return fast_det_model_path() is not None
+
+    def detect(self, image: np.ndarray, sensitive: bool = False, fast: bool = False) -> list[np.ndarray]:
+        detectors = (self._fast_detectors() if fast else None) or self._loaded().detectors
+        det = (detectors.sensitive if sensitive else detectors.default)(image)
         boxes = getattr(det, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return []
@@ -172,6 +219,32 @@ class RapidOcrEngine:
                 frame_w = batch.shape[3] / len(frame_probs) / resized_w
                 out[i] = _ctc_greedy(frame_probs, rec.postprocess_op.character, frame_w=frame_w)
         return out
+
+
+def _rapidocr(fast_det_model: Path | None = None) -> Any:
+    """A ``RapidOCR`` configured for us; its text detector is PP-OCRv4 mobile's when
+    ``fast_det_model`` is given, else the wheel's own (PP-OCRv6 small)."""
+    from rapidocr import RapidOCR
+    from rapidocr.utils.typings import ModelType, OCRVersion
+
+    # limit_type "max" with a large limit: the caller chooses the working size, the
+    # detector only rounds to multiples of 32 (the default would upscale every crop to
+    # a 736 px short side, which costs as much as a whole frame).
+    params: dict[str, Any] = {
+        "Global.log_level": "error",
+        "Global.max_side_len": 4096,
+        "Global.min_side_len": 16,
+        "Global.text_score": 0.0,
+        "Det.limit_type": "max",
+        "Det.limit_side_len": 4096,
+    }
+    if fast_det_model is not None:
+        params |= {
+            "Det.ocr_version": OCRVersion.PPOCRV4,
+            "Det.model_type": ModelType.MOBILE,
+            "Det.model_path": str(fast_det_model),
+        }
+    return RapidOCR(params=params)
 
 
 def _share_cores_politely(wrapper: Any) -> None:

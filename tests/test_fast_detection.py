@@ -1,0 +1,94 @@
+"""The live plate search's fast text detector (issue 19 item 6: the live path's budget).
+
+PP-OCRv4 mobile's detector (from the ``rapidocr_onnxruntime`` wheel, its code never imported)
+searches live frames; PP-OCRv6 small's searches photos and is the fallback when the fast model's
+package is missing. The figures (CPU per analysis, box recall, exact reads) are ``bench passes``'
+and ``issc.eval plates --detect-model``'s: BENCHMARKS.md, "The fast text detector".
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rapidocr")
+
+from issc.config import load_settings
+from issc.detect import make_detector
+from issc.detections import box_iou
+from issc.errors import ConfigError
+from issc.plates.ocr import rapid
+from issc.plates.ocr.lines import TextLine
+from issc.plates.regions import plate_rules
+from issc.sources import video_frames
+
+UK_CLIP = "aiguy_license_plate_uk_LS15EBC.mp4"
+
+
+@pytest.fixture(scope="module")
+def uk_frames(videos_dir: Path) -> list:
+    """Every 12th frame of the UK clip: the car approaching, its plate growing from small to large."""
+    return list(video_frames(videos_dir / UK_CLIP))[::12]
+
+
+def test_the_fast_models_package_is_installed_and_never_imported() -> None:
+    path = rapid.fast_det_model_path()
+    assert path is not None and path.name == "ch_PP-OCRv4_det_infer.onnx" and path.stat().st_size > 1e6
+    assert rapid.RapidOcrEngine().has_fast_detector
+    assert rapid.FAST_DET_PACKAGE not in sys.modules  # only its model file is used
+
+
+def test_live_frames_are_searched_with_the_fast_detector_by_default() -> None:
+    settings = load_settings(cameras="demo", detector="local")
+    assert settings.plates.plate_detect_model == "fast"
+    live = make_detector(settings.detection, settings.tuning, settings.plates)
+    assert live.plate.locator.options.fast_detection  # type: ignore[attr-defined]
+    accurate = load_settings(cameras="demo", detector="local", plate_detect_model="Accurate")
+    photos = make_detector(accurate.detection, accurate.tuning, accurate.plates)
+    assert not photos.plate.locator.options.fast_detection  # type: ignore[attr-defined]
+
+
+def test_a_wrong_detect_model_is_one_sentence() -> None:
+    with pytest.raises(ConfigError, match=r"(?i)plate_detect_model.*'fast'.*'accurate'"):
+        load_settings(cameras="demo", plate_detect_model="quick")
+
+
+def test_both_detectors_find_the_plate_line_on_real_frames(uk_frames: list) -> None:
+    engine = rapid.RapidOcrEngine()
+    frame = uk_frames[len(uk_frames) // 2]
+    accurate = [ln for ln in engine.read_lines(frame, engine.detect(frame)) if "EBC" in ln.text]
+    assert len(accurate) == 1  # the plate's line, as PP-OCRv6 finds it
+    fast = [TextLine(p, "", 0.0).xyxy for p in engine.detect(frame, fast=True)]
+    overlaps = [box_iou(np.array(accurate[0].xyxy), np.array(box)) for box in fast]
+    assert max(overlaps) >= 0.7, overlaps  # the fast detector finds the same line
+
+
+def test_the_live_search_reads_the_uk_plate_with_the_fast_detector(uk_frames: list) -> None:
+    settings = load_settings(cameras="demo", detector="local")
+    detector = make_detector(settings.detection, settings.tuning, settings.plates)
+    rules = plate_rules(settings.plates)
+    read = [list(detector.detect_plates(f).data.get("plate_text", [])) for f in uk_frames]  # type: ignore[attr-defined]
+    frames_with_plate = sum("LS15EBC" in texts for texts in read)
+    assert rules.plausible("LS15EBC")
+    # the plate is readable in most of these frames (it enters small, it leaves the picture)
+    assert frames_with_plate >= len(uk_frames) // 2, read
+    assert all(t == "LS15EBC" for texts in read for t in texts[:1]), read  # nothing else ranked first
+
+
+def test_without_the_fast_models_package_the_accurate_detector_searches(
+    monkeypatch: pytest.MonkeyPatch, uk_frames: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(rapid, "fast_det_model_path", lambda: None)
+    engine = rapid.RapidOcrEngine()
+    frame = uk_frames[len(uk_frames) // 2]
+    with caplog.at_level(logging.WARNING, logger=rapid.__name__):
+        fast = engine.detect(frame, fast=True)
+        engine.detect(frame, fast=True)
+    assert not engine.has_fast_detector
+    assert [p.tolist() for p in fast] == [p.tolist() for p in engine.detect(frame)]
+    warnings = [r.getMessage() for r in caplog.records if "fast text detector" in r.getMessage()]
+    assert len(warnings) == 1 and "make setup" in warnings[0]  # said once, with what to do
