@@ -27,6 +27,7 @@ import requests
 from issc.bench.cluster_workers import ROOT, Cluster, free_port, wait_for
 from issc.bench.common import ProcessMeter, percentile
 from issc.remote import MultipartReader
+from issc.remote.feed import IDLE_S
 
 #: Viewer counts measured through the dashboard.
 VIEWERS = (1, 4)
@@ -144,7 +145,14 @@ def measure_proxy(url: str, cluster: Cluster, seconds: float) -> dict:
             start = time.perf_counter()
             requests.get(dashboard.url + "/api/cameras", timeout=5).raise_for_status()
             status_ms.append((time.perf_counter() - start) * 1000)
-        time.sleep(20)  # feeds opened by the readiness checks close (IDLE_S 15 s)
+        # no feed open before the idle figure: a stream the dashboard opened closes IDLE_S after
+        # its last viewer, and the workers count the streams they serve
+        wait_for(
+            lambda: all(w.streams() == 0 for w in cluster.all()),
+            IDLE_S + 15,
+            "the workers serving no stream to the dashboard",
+            every=0.5,
+        )
         meter = ProcessMeter(dashboard.process.pid).start()
         time.sleep(window)
         idle_pct = meter.stop().cpu_percent

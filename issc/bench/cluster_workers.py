@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from issc.cluster import Registry
 
@@ -136,6 +137,16 @@ class WorkerProcess:
             }
         except (requests.RequestException, ValueError):
             return set()
+
+    def streams(self) -> int | None:
+        """MJPEG streams it serves now (``issc_mjpeg_viewers`` of its ``/metrics``); None: no answer."""
+        try:
+            response = self.get("/metrics", timeout=2)
+            response.raise_for_status()
+            families = text_string_to_metric_families(response.text)
+            return next(int(s.value) for f in families if f.name == "issc_mjpeg_viewers" for s in f.samples)
+        except (requests.RequestException, ValueError, StopIteration):
+            return None
 
     def cpu_s(self) -> float:
         """CPU seconds (user + system) it has used so far; 0 once it is gone."""
