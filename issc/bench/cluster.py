@@ -235,14 +235,13 @@ def _pages_rows(label: str, data: dict) -> list[Row]:
 def _pages_while_writing(
     url: str, store: Store, registry: Registry, writers: int, seconds: float, tag: str, in_flight: int
 ) -> Part:
-    """Page views while the writer processes saturate the database (half a phase, after they start)."""
-    startup_s, pages_s = 5.0, max(2.0, seconds / 2)
+    """Page views while the writer processes saturate the database (half a phase, once they write)."""
+    pages_s = max(2.0, seconds / 2)
 
-    def pages() -> dict:
-        time.sleep(startup_s)  # the writer processes import and connect meanwhile
+    def pages() -> dict:  # called once every writer writes
         return time_pages(store, registry, pages_s, [])
 
-    data = measure_capacity(url, writers, startup_s + pages_s + 2, f"{tag}-x", in_flight, meanwhile=pages)
+    data = measure_capacity(url, writers, pages_s + 2, f"{tag}-x", in_flight, meanwhile=pages)
     during = data.pop("meanwhile")
     label = f"pages, {writers} writers saturating"
     rows = _pages_rows(label, during)

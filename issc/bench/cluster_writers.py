@@ -136,14 +136,24 @@ class TimedStore(Store):
 
 
 def write_for(
-    url: str, seconds: float, camera_names: list[str], seed: int, in_flight: int = IN_FLIGHT
+    url: str,
+    seconds: float,
+    camera_names: list[str],
+    seed: int,
+    in_flight: int = IN_FLIGHT,
+    on_start: Callable[[], None] | None = None,
 ) -> dict:
-    """One writer: hand passes to a :class:`TimedStore` for ``seconds``; what it committed and how fast."""
+    """One writer: hand passes to a :class:`TimedStore` for ``seconds``; what it committed and how fast.
+
+    ``on_start`` is called once the store is connected, as the ``seconds`` begin.
+    """
     images = sample_images()
     store = TimedStore(url, in_flight).start()
     handed = 0
     source = passes(camera_names, images, seed)
     keep: list[PlateEvent] = []  # the store keys latencies by id(): keep records alive until committed
+    if on_start is not None:
+        on_start()
     t0 = time.perf_counter()
     deadline = t0 + seconds
     try:
@@ -175,8 +185,10 @@ def write_for(
     }
 
 
-def _child(url: str, seconds: float, names: list[str], seed: int, in_flight: int, results: Any) -> None:
-    results.put(write_for(url, seconds, names, seed, in_flight))
+def _child(
+    url: str, seconds: float, names: list[str], seed: int, in_flight: int, results: Any, started: Any
+) -> None:
+    results.put(write_for(url, seconds, names, seed, in_flight, on_start=lambda: started.put(seed)))
 
 
 def measure_capacity(
@@ -191,17 +203,18 @@ def measure_capacity(
 
     At saturation a record's flush latency is about ``in_flight`` / (records/s per writer): the
     closed loop's depth, as a worker with many passes at once would see it. ``meanwhile`` runs in
-    this process while the writers write (e.g. page views); its result is under ``"meanwhile"``.
+    this process once every writer has started writing (e.g. page views); its result is under
+    ``"meanwhile"``.
 
     Raises:
         RuntimeError: a writer process failed (its exit code is named).
     """
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited engine
-    results = context.Queue()
+    results, started = context.Queue(), context.Queue()
     procs = [
         context.Process(
             target=_child,
-            args=(url, seconds, _cameras(tag, i), 1000 + i, in_flight, results),
+            args=(url, seconds, _cameras(tag, i), 1000 + i, in_flight, results, started),
             name=f"bench-writer-{i}",
         )
         for i in range(writers)
@@ -210,7 +223,11 @@ def measure_capacity(
         proc.start()
     outcomes = []
     try:
-        during = meanwhile() if meanwhile is not None else None
+        during = None
+        if meanwhile is not None:
+            for _ in procs:  # each writer imports, connects and reads its images first
+                started.get(timeout=120)
+            during = meanwhile()
         for _ in procs:
             outcomes.append(results.get(timeout=seconds + 120))
     except Exception as exc:
