@@ -128,7 +128,7 @@ def measure_proxy(url: str, cluster: Cluster, seconds: float) -> dict:
     worker = cluster.workers[-1]
     camera = cluster.layout.workers[-1][0]
     local_id = str(cluster.layout.workers[-1].index(camera))
-    window = max(5.0, seconds / 4)
+    window = max(3.0, seconds / 4)  # 7.5 s with the default 30 s phases
     dashboard = Dashboard(url, cluster.token, Path(cluster.workers[0].log).parent)
     try:
         wait_for(
