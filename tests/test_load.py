@@ -170,8 +170,11 @@ def plate_event(second: int, text: str = "AB12CDE") -> PlateEvent:
     )
 
 
-def slow_download(port: int, path: str, into: list[bytes], pace_s: float) -> None:
-    """GET ``path`` with a 4 KB receive window, reading 4 KB every ``pace_s`` seconds."""
+def slow_download(
+    port: int, path: str, into: list[bytes], pace_s: float, hurry: threading.Event | None = None
+) -> None:
+    """GET ``path`` with a 4 KB receive window, reading 4 KB every ``pace_s`` seconds (without pause
+    once ``hurry`` is set)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
@@ -180,7 +183,8 @@ def slow_download(port: int, path: str, into: list[bytes], pace_s: float) -> Non
     data = b""
     while chunk := sock.recv(4096):
         data += chunk
-        time.sleep(pace_s)
+        if hurry is None or not hurry.is_set():
+            time.sleep(pace_s)
     sock.close()
     into.append(data)
 
@@ -207,8 +211,9 @@ def test_fifteen_slow_csv_downloads_do_not_starve_the_writer(tmp_path: Path) -> 
     with RouteServer(plate_routes(lambda: store), send_buffer=8192) as server:
         # when: 15 clients download the whole history at once, each reading slowly
         bodies: list[bytes] = []
+        hurry = threading.Event()  # set once the writes below are done: the rest is read at once
         readers = [
-            threading.Thread(target=slow_download, args=(server.port, "/api/plates.csv", bodies, 0.1))
+            threading.Thread(target=slow_download, args=(server.port, "/api/plates.csv", bodies, 0.1, hurry))
             for _ in range(15)
         ]
         for t in readers:
@@ -226,6 +231,7 @@ def test_fifteen_slow_csv_downloads_do_not_starve_the_writer(tmp_path: Path) -> 
                 flush_s.append(time.monotonic() - started)
             time.sleep(0.01)
         still_reading = sum(t.is_alive() for t in readers)
+        hurry.set()
         for t in readers:
             t.join(120)
     status = store.status()
