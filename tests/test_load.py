@@ -25,7 +25,7 @@ from issc.errors import ConfigError, SourceError, UnavailableError
 from issc.service import Service
 from issc.sources.demo import DemoSource
 from issc.store import Store
-from issc.types import PlateEvent
+from issc.types import CameraState, PlateEvent
 
 
 def demo_engine(max_viewers: int = 16, source_factory=None) -> Engine:
@@ -132,10 +132,17 @@ def test_many_short_viewers_leave_no_slot_or_thread_behind(served) -> None:
     server = served(demo_engine(max_viewers=1))
     url = server.url + "/video_feed/0/"
     for _ in range(10):
-        with requests.get(url, stream=True, timeout=10) as response:
+        # the server sees the last viewer's close on its next write (a frame every 67 ms): until then
+        # the one slot is taken (503), then it is free again
+        deadline = time.monotonic() + 3
+        response = requests.get(url, stream=True, timeout=10)
+        while response.status_code == 503 and time.monotonic() < deadline:
+            response.close()
+            time.sleep(0.05)
+            response = requests.get(url, stream=True, timeout=10)
+        with response:
             assert response.status_code == 200
             assert count_parts(response, 0.2) >= 1
-        time.sleep(0.3)  # the server sees the close on its next write (a frame every 67 ms)
     workers = [t for t in threading.enumerate() if "AnyIO worker" in t.name or "asyncio" in t.name]
     assert len(workers) <= 4, [t.name for t in workers]
 
@@ -380,7 +387,11 @@ def test_a_camera_gone_down_after_frames_does_not_wake_its_viewers_in_a_loop(ser
     wait_newer = engine.wait_newer
     engine.wait_newer = lambda *args: waits.append(1) or wait_newer(*args)  # type: ignore[method-assign]
     server = served(engine)
-    time.sleep(2.0)  # ten frames, then down
+    camera = engine.camera("0")
+    deadline = time.monotonic() + 10
+    while camera.status().state != CameraState.OFFLINE and time.monotonic() < deadline:
+        time.sleep(0.05)  # ten frames, then down
+    assert camera.status().state == CameraState.OFFLINE, camera.status()
     # when: a viewer watches for three seconds
     with requests.get(server.url + "/video_feed/0/", stream=True, timeout=10) as response:
         parts = count_parts(response, 3.2)
