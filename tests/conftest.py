@@ -212,14 +212,16 @@ _ISSC_KEYS = {
 
 @pytest.fixture
 def streamlit_server(tmp_path: Path):
-    """Factory: ``start(env) -> StreamlitServer`` (ready), stopped after the test."""
+    """Factory: ``start(env) -> StreamlitServer`` (ready; with ``wait=False`` still starting, for a
+    test that does other things meanwhile and calls ``wait_ready()`` later), stopped after the test."""
     servers: list[StreamlitServer] = []
 
-    def start(env: dict[str, str]) -> StreamlitServer:
+    def start(env: dict[str, str], wait: bool = True) -> StreamlitServer:
         env = {"DATABASE_URL": f"sqlite:///{tmp_path}/issc.db", **env}
         server = StreamlitServer(env, tmp_path)
         servers.append(server)
-        server.wait_ready()
+        if wait:
+            server.wait_ready()
         return server
 
     yield start

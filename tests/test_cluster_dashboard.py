@@ -156,16 +156,21 @@ def test_a_remote_dashboard_shows_every_worker_and_survives_a_killed_one(
     registry = Registry(engine, dead_after_s=10)
     workers: list[WorkerProcess] = []
     try:
-        # given worker A with the gate and a lane camera, B with the yard, C standing by for the gate
+        # given the dashboard with ENGINE=remote (no CAMERAS of its own), starting while the workers
+        # start (it finds them in the registry) ...
+        env = {"ENGINE": "remote", "DATABASE_URL": pg_url, "WORKER_TOKEN": TOKEN}
+        server = streamlit_server(env, wait=False)
+        # ... worker A with the gate and a lane camera, B with the yard, C standing by for the gate
         a = WorkerProcess(f"a-{tag}", f"{gate}={clip},{lane}=demo", pg_url, tmp_path)
         b = WorkerProcess(f"b-{tag}", f"{yard}={clip}", pg_url, tmp_path)
         workers += [a, b]
-        wait_for(lambda: a.ready() and b.ready(), 90, "workers A and B answering")
+        # (A registers running the gate before its HTTP server answers: C may start from then on)
+        wait_for(lambda: getattr(registry.owner_of(gate), "id", None) == a.id, 90, "A owning the gate")
         c = WorkerProcess(f"c-{tag}", f"{gate}={clip}", pg_url, tmp_path)
         workers.append(c)
+        wait_for(lambda: a.ready() and b.ready(), 90, "workers A and B answering")
         wait_for(c.ready, 90, "worker C answering")
-        # and the dashboard with ENGINE=remote (no CAMERAS of its own)
-        server = streamlit_server({"ENGINE": "remote", "DATABASE_URL": pg_url, "WORKER_TOKEN": TOKEN})
+        server.wait_ready()
 
         def cameras() -> dict[str, dict]:
             return {c["name"]: c for c in requests.get(server.url + "/api/cameras", timeout=5).json()}
