@@ -301,7 +301,8 @@ def test_postgres_stopped_and_restarted_under_load(
     loader = threading.Thread(target=load, name="test-pg-load", daemon=True)
     try:
         loader.start()
-        time.sleep(1.5)
+        # the load runs on a healthy database first: some batches committed
+        assert wait_until(lambda: store.status().written >= 25, 10), store.status()
         assert store.status().ok, store.status()
         # When the database goes down under load
         down = time.monotonic()
