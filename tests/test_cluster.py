@@ -381,12 +381,11 @@ def test_two_workers_and_a_standby_share_history_and_fail_over(
         a = WorkerProcess(f"a-{tag}", f"{gate}={clip}", pg_url, tmp_path)
         b = WorkerProcess(f"b-{tag}", f"{yard}={clip}", pg_url, tmp_path)
         workers += [a, b]
-        # (A registers running the gate before its HTTP server answers: C may start from then on)
-        wait_for(lambda: getattr(registry.owner_of(gate), "id", None) == a.id, 60, "A owning the gate")
+        wait_for(lambda: a.ready() and b.ready(), 60, "workers A and B answering")
+        wait_for(lambda: getattr(registry.owner_of(gate), "id", None) == a.id, 10, "A owning the gate")
         # ... and worker C listing the gate camera too, as its standby
         c = WorkerProcess(f"c-{tag}", f"{gate}={clip}", pg_url, tmp_path)
         workers.append(c)
-        wait_for(lambda: a.ready() and b.ready(), 60, "workers A and B answering")
         wait_for(c.ready, 60, "worker C answering")
 
         # then all three are registered, each with what it runs and waits for

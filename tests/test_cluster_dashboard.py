@@ -164,11 +164,9 @@ def test_a_remote_dashboard_shows_every_worker_and_survives_a_killed_one(
         a = WorkerProcess(f"a-{tag}", f"{gate}={clip},{lane}=demo", pg_url, tmp_path)
         b = WorkerProcess(f"b-{tag}", f"{yard}={clip}", pg_url, tmp_path)
         workers += [a, b]
-        # (A registers running the gate before its HTTP server answers: C may start from then on)
-        wait_for(lambda: getattr(registry.owner_of(gate), "id", None) == a.id, 90, "A owning the gate")
+        wait_for(lambda: a.ready() and b.ready(), 90, "workers A and B answering")
         c = WorkerProcess(f"c-{tag}", f"{gate}={clip}", pg_url, tmp_path)
         workers.append(c)
-        wait_for(lambda: a.ready() and b.ready(), 90, "workers A and B answering")
         wait_for(c.ready, 90, "worker C answering")
         server.wait_ready()
 
