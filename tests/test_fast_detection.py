@@ -1,8 +1,8 @@
 """The live plate search's fast text detector (issue 19 item 6: the live path's budget).
 
 PP-OCRv4 mobile's detector (from the ``rapidocr_onnxruntime`` wheel, its code never imported)
-searches live frames; PP-OCRv6 small's searches photos and is the fallback when the fast model's
-package is missing. The figures (CPU per analysis, box recall, exact reads) are ``bench passes``'
+finds the text lines of live frames and photos (``PLATE_DETECT_MODEL=fast``); PP-OCRv6 small's
+(``accurate``) is the other choice and the fallback when the fast model's package is missing. The figures (CPU per analysis, box recall, exact reads) are ``bench passes``'
 and ``issc.eval plates --detect-model``'s: BENCHMARKS.md, "The fast text detector".
 """
 

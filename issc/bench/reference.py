@@ -49,7 +49,9 @@ def _locate_plate_in_every_frame(clip: Path, plate: str) -> list[Box | None]:
     from issc.plates.text import similarity
 
     # short_side far above any frame and no upscaling: the locator reads every frame as it is.
-    locator = PlateLocator(get_engine("rapidocr"), options=LocatorOptions(short_side=100_000, upscale=False))
+    # and with the accurate text detector: the reference is the best the offline search can do
+    options = LocatorOptions(short_side=100_000, upscale=False, fast_detection=False)
+    locator = PlateLocator(get_engine("rapidocr"), options=options)
     boxes: list[Box | None] = []
     for image in video_frames(clip):
         found = locator.locate(image)

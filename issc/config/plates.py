@@ -50,9 +50,8 @@ class PlateSettings(BaseModel):
     )
     plate_detect_model: Literal["fast", "accurate"] = Field(
         "fast",
-        description="Text detector of the live plate search: fast (PP-OCRv4 mobile, a quarter of the "
-        "CPU) or accurate (PP-OCRv6 small, as photos are searched). Plates are read with PP-OCRv6 "
-        "either way.",
+        description="Text detector of the plate search: fast (PP-OCRv4 mobile, a quarter of the CPU) "
+        "or accurate (PP-OCRv6 small). Plates are read with PP-OCRv6's recogniser either way.",
     )
     plate_dedupe_s: float = Field(
         60.0,

@@ -132,7 +132,7 @@ def make_plate_locator(
     rules: PlateRules | None = None,
     short_side: int | None = None,
     grow_y: float = 0.0,
-    fast_detection: bool = False,
+    fast_detection: bool = True,
 ) -> Detector:
     """The OCR-based plate locator of ``issc.plates`` when it and its OCR package are installed,
     else OpenCV's plate cascade (``issc.detect.plates_cascade``), which always works offline.

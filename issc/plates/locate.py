@@ -72,8 +72,9 @@ class LocatorOptions:
             the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
             held-out split of its training data: ``issc/plates/models/verifier.md``).
         fast_detection: Text is detected with the engine's fast detector (RapidOCR: PP-OCRv4
-            mobile, a quarter of PP-OCRv6 small's CPU per pixel) on live frames
-            (``PLATE_DETECT_MODEL``); lines are still read with the engine's recogniser.
+            mobile, a quarter of PP-OCRv6 small's CPU per pixel; ``PLATE_DETECT_MODEL``); lines
+            are still read with the engine's recogniser. On the labelled photos it finds as many
+            plates as PP-OCRv6 small (BENCHMARKS.md, "The fast text detector").
     """
 
     short_side: int = 736
@@ -87,7 +88,7 @@ class LocatorOptions:
     second_look_pad: float = 0.6
     verify: bool = True
     verify_threshold: float | None = None
-    fast_detection: bool = False
+    fast_detection: bool = True
 
 
 def plate_likeness(raw: str, rules: PlateRules = DEFAULT_RULES, beliefs: list[Belief] | None = None) -> float:

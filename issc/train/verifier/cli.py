@@ -80,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     locator = None
     if not args.cached_only:
-        options = LocatorOptions(short_side=args.short_side, upscale=False, verify=False)
+        # the committed model's candidates were found with PP-OCRv6 small (its data card)
+        options = LocatorOptions(
+            short_side=args.short_side, upscale=False, verify=False, fast_detection=False
+        )
         locator = PlateLocator(get_engine("rapidocr"), options=options)
     args.cache.mkdir(parents=True, exist_ok=True)
     candidates: list[Candidate] = []
