@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from conftest import ROOT, free_port
 from test_pages_history import seed_history
 from websockets.exceptions import InvalidStatus
@@ -33,16 +34,23 @@ from issc.errors import ConfigError
 from issc.store import create_engine
 from issc.store.migrate import migrate
 
+#: argon2id at its smallest cost, for the throwaway databases of the ``accounts`` fixture: what those
+#: tests check (who may sign in, sessions, limits) does not depend on the hash's cost. The production
+#: parameters (``Accounts(engine)``) stay under test where the cost matters: the stored hash's
+#: parameters, the hash queue, the command line and every server.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PRODUCTION_HASH = re.compile(r"\$argon2id\$v=19\$m=65536,t=3,p=4\$")
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
-    """Accounts on a fresh database of each kind."""
+    """Accounts on a fresh database of each kind (cheap argon2 parameters: :data:`CHEAP_HASHER`)."""
     sqlite = request.param == "sqlite"
     engine = create_engine(
         f"sqlite:///{tmp_path}/auth.db" if sqlite else request.getfixturevalue("empty_postgres_url")
     )
     migrate(engine)
-    yield Accounts(engine)
+    yield Accounts(engine, hasher=CHEAP_HASHER)
     engine.dispose()
 
 
@@ -96,6 +104,7 @@ def test_default_hosts_and_a_listed_set() -> None:
 
 
 def test_passwords_and_tokens_are_stored_hashed_and_checked(accounts: Accounts) -> None:
+    accounts = Accounts(accounts.engine)  # the production argon2 parameters, as the dashboard's
     accounts.add_user("ana", "admin", "correct horse")
     token = accounts.create_token("ci", "viewer")
     assert accounts.check_password("ana", "correct horse").role == "admin"
@@ -108,6 +117,7 @@ def test_passwords_and_tokens_are_stored_hashed_and_checked(accounts: Accounts) 
             str(r) for t in ("auth_users", "auth_tokens") for r in conn.execute(sa.text(f"SELECT * FROM {t}"))
         )
     assert "correct horse" not in stored and token not in stored and "$argon2id$" in stored
+    assert PRODUCTION_HASH.search(stored), stored  # 64 MiB, 3 passes, 4 lanes
     assert accounts.tokens()[0].last_used_ms is not None
     assert accounts.revoke_token("ci") and accounts.check_token(token) is None
 
@@ -247,6 +257,7 @@ def test_an_account_is_locked_whoever_tries_and_says_for_how_long(accounts: Acco
 
 
 def test_parallel_wrong_logins_are_throttled_and_hashes_queue(accounts: Accounts) -> None:
+    accounts = Accounts(accounts.engine)  # production argon2: hashes slow enough to queue
     accounts.add_user("ana", "viewer", "right password")
     gate = _gate(accounts)
     outcomes: list[int] = []

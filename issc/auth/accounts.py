@@ -109,11 +109,16 @@ class Accounts:
 
     Args:
         engine: The store's SQLAlchemy engine (``service.current().store.engine``).
+        hasher: The argon2id hasher of new passwords. The default is argon2-cffi's RFC 9106
+            low-memory profile (64 MiB, 3 passes, 4 lanes), which the dashboard and the command
+            line use; cheaper parameters suit only places where the hashes guard nothing (a test's
+            throwaway database). Hashes made with other parameters still verify: each carries its
+            own.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, hasher: PasswordHasher | None = None) -> None:
         self.engine = engine
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         self._dummy = self._hasher.hash(secrets.token_hex(16))  # unknown names cost the same time
 
     # --- users ---------------------------------------------------------------------------
