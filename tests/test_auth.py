@@ -1,6 +1,7 @@
-"""Authentication: users, tokens, sessions and the rate limit on a real SQLite store, the command
-line as a subprocess, and a real ``streamlit run app.py`` server with ``AUTH=on`` where every route
-and the Streamlit websocket answer 401 without credentials and 200 with them."""
+"""Authentication: users, tokens, sessions and the rate limit on real SQLite and PostgreSQL stores,
+the command line (in-process, and once as a real ``python -m issc.auth`` command), and a real
+``streamlit run app.py`` server with ``AUTH=on`` where every route and the Streamlit websocket answer
+401 without credentials and 200 with them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,6 +59,28 @@ def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
 
 
 def run_cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m issc.auth --database-url URL ARGS`` run in this process: the command's own
+    ``main(argv)`` with ``stdin`` as its standard input, its output and exit status as a subprocess
+    would give them (``test_the_command_runs_as_a_real_process`` runs it as one)."""
+    argv = ["--database-url", database_url, *args]
+    out, err = io.StringIO(), io.StringIO()
+    stdin_before = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = cli.main(argv)
+            except SystemExit as exc:  # argparse refusing the arguments
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = stdin_before
+    return subprocess.CompletedProcess(
+        ["python", "-m", "issc.auth", *argv], code, out.getvalue(), err.getvalue()
+    )
+
+
+def run_cli_process(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m issc.auth ARGS`` as a real command, its database from ``DATABASE_URL``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
     return subprocess.run(
         [sys.executable, "-m", "issc.auth", *args],
@@ -377,6 +401,29 @@ def test_revisions_0005_and_0009_make_the_tables(
 
 
 # --- command line ---------------------------------------------------------------------------
+
+
+def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
+    # `python -m issc.auth` as a command: its database from DATABASE_URL, the password from stdin,
+    # its exit status and one-sentence error (the other tests run its main() in-process)
+    url = f"sqlite:///{tmp_path}/cli.db"
+    added = run_cli_process(
+        url, "user", "add", "ana", "--role", "admin", "--password-stdin", stdin="a long password\n"
+    )
+    assert added.returncode == 0 and added.stdout.strip() == "user 'ana' added (admin)", added.stderr
+    bad = run_cli_process(url, "user", "add", "bo", "--password-stdin", stdin="short\n")
+    assert (
+        bad.returncode == 1
+        and bad.stderr.strip() == "error: the password is too short: use at least 8 characters."
+    )
+    engine = create_engine(url)
+    try:
+        accounts = Accounts(engine)
+        assert accounts.check_password("ana", "a long password").role == "admin"
+        assert [u.name for u in accounts.users()] == ["ana"]
+        assert PRODUCTION_HASH.search(accounts.user("ana")[1])
+    finally:
+        engine.dispose()
 
 
 def test_command_line_users_and_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

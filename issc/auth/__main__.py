@@ -99,10 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         accounts = _open(args.database_url)
+    except ISSCError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
         return _run(accounts, args)
     except ISSCError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:  # a caller in a longer-lived process (a test, a script) keeps no connection open
+        accounts.engine.dispose()
 
 
 def _sessions(accounts: Accounts, args: argparse.Namespace) -> int:
