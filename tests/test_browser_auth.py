@@ -22,24 +22,43 @@ def sign_in(page, url: str, name: str, password: str) -> None:
     page.click("button[type=submit]")
 
 
+@pytest.fixture(scope="module")
+def auth_on_server(shared_streamlit_server, tmp_path_factory: pytest.TempPathFactory):
+    """One ``AUTH=on`` dashboard for the module's tests that keep its configuration; each test adds
+    and signs in a user of its own (``add_user``), so what one does to its user touches no other."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('auth_on')}/history.db"
+    server = shared_streamlit_server(
+        {"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"}
+    )
+    return server, url
+
+
+def add_user(url: str, name: str, role: str) -> str:
+    """Add ``name`` with ``role`` through the command line; returns the password."""
+    password = f"{name}'s password"
+    added = run_cli(url, "user", "add", name, "--role", role, "--password-stdin", stdin=password + "\n")
+    assert added.returncode == 0, added.stderr
+    return password
+
+
+@pytest.mark.xdist_group("auth_on_server")  # one worker, so the tests share the server (pytest -n)
 @pytest.mark.parametrize(
     ("role", "sees_admin_pages"),
     [("viewer", False), ("admin", True)],
 )
 def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
-    streamlit_server, browser_context, tmp_path: Path, role: str, sees_admin_pages: bool
+    auth_on_server, browser_context, role: str, sees_admin_pages: bool
 ) -> None:
-    url = f"sqlite:///{tmp_path}/history.db"
-    added = run_cli(url, "user", "add", "vera", "--role", role, "--password-stdin", stdin="vera's password\n")
-    assert added.returncode == 0, added.stderr
-    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    server, url = auth_on_server
+    name = f"vera-{role}"
+    password = add_user(url, name, role)
     page = browser_context.new_page()
     # an anonymous visit lands on the login form, which remembers where it was going
     page.goto(server.url + "/")
     assert "/auth/login?next=" in page.url
-    sign_in(page, server.url, "vera", "wrong password")
+    sign_in(page, server.url, name, "wrong password")
     page.get_by_role("alert").filter(has_text="Wrong name or password.").wait_for(timeout=10_000)
-    sign_in(page, server.url, "vera", "vera's password")
+    sign_in(page, server.url, name, password)
     page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
     cookie = next(c for c in browser_context.cookies() if c["name"] == "issc_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
@@ -66,16 +85,11 @@ def test_login_form_sets_an_httponly_cookie_and_opens_the_live_page(
     assert page.request.get(server.url + "/auth/logout", max_redirects=0).status == 405
 
 
-def test_a_removed_users_open_tab_loses_access_within_5_s(
-    streamlit_server, browser_context, tmp_path: Path
-) -> None:
+@pytest.mark.xdist_group("auth_on_server")
+def test_a_removed_users_open_tab_loses_access_within_5_s(auth_on_server, browser_context) -> None:
     # given a viewer signed in, with the Live page open on its websocket
-    url = f"sqlite:///{tmp_path}/history.db"
-    added = run_cli(
-        url, "user", "add", "vera", "--role", "viewer", "--password-stdin", stdin="vera's password\n"
-    )
-    assert added.returncode == 0, added.stderr
-    server = streamlit_server({"CAMERAS": "demo", "DETECTOR": "none", "DATABASE_URL": url, "AUTH": "on"})
+    server, url = auth_on_server
+    password = add_user(url, "vera", "viewer")
     page = browser_context.new_page()
     closed: list[float] = []
     page.on(
@@ -87,7 +101,7 @@ def test_a_removed_users_open_tab_loses_access_within_5_s(
         ),
     )
     page.goto(server.url + "/")
-    sign_in(page, server.url, "vera", "vera's password")
+    sign_in(page, server.url, "vera", password)
     page.get_by_role("heading", name="Live").wait_for(timeout=30_000)
     page.get_by_text("Signed in as").wait_for(timeout=10_000)
     assert closed == []
@@ -127,14 +141,22 @@ def test_a_demoted_proxy_users_open_tab_loses_the_admin_page(
     context = chromium.new_context(extra_http_headers={"X-Forwarded-User": "ana"})
     try:
         page = context.new_page()
+        sockets = []  # the page's Streamlit websockets, in the order they opened
+        page.on("websocket", lambda ws: sockets.append(ws) if "/_stcore/stream" in ws.url else None)
         page.goto(server.url + "/tuning")
         page.get_by_role("heading", name="Tuning").wait_for(timeout=30_000)
+        opened = len(sockets)
+        assert opened >= 1 and not sockets[-1].is_closed()
         # when an admin makes her a viewer
         demoted = run_cli(url, "user", "role", "ana", "viewer")
         assert demoted.returncode == 0, demoted.stderr
-        # then her open tab's next action, a change on the Tuning page, is not applied: the page checks
-        # her again at that rerun (and her websocket was closed and came back with her new role)
-        page.wait_for_timeout(3_000)
+        # then her websocket is closed and comes back (with her new role) ...
+        deadline = time.monotonic() + 15
+        while not (sockets[opened - 1].is_closed() and len(sockets) > opened) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert sockets[opened - 1].is_closed() and len(sockets) > opened, "the websocket did not come back"
+        # ... and her open tab's next action, a change on the Tuning page, is not applied: the page
+        # checks her again at that rerun
         slider = page.get_by_role("slider").first
         slider.focus()
         slider.press("ArrowRight")
