@@ -28,6 +28,7 @@ from issc.auth.keyfile import (
 )
 from issc.config import load_settings
 from issc.store import Store, create_engine
+from issc.store import __main__ as store_cli
 from issc.store.database import drop_database
 from issc.store.migrate import migrate
 from issc.store.roles import worker_grants
@@ -178,7 +179,10 @@ def test_upgrade_deletes_the_old_key_from_the_database_and_says_sessions_end(
     assert any("sign in again" in r.getMessage() for r in caplog.records)
 
 
-def test_store_command_uses_database_url_and_redacts_it(tmp_path: Path) -> None:
+def test_store_command_uses_database_url_and_redacts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # as a real command: DATABASE_URL from the environment, the database made where it says
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
@@ -196,30 +200,26 @@ def test_store_command_uses_database_url_and_redacts_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli.db").exists() and not (tmp_path / "data").exists()
     assert done.stdout.startswith(f"sqlite:///{tmp_path}/cli.db: revision ")
+    # its main() in this process for the refusals (the same DATABASE_URL path; what it logs, at
+    # INFO as the command's stderr would show it, is checked with what it prints)
+    caplog.set_level(logging.INFO)
+
+    def everything_said() -> str:
+        printed = capsys.readouterr()
+        said = printed.out + printed.err + caplog.text
+        caplog.clear()
+        return said
+
     # a URL with a password is printed without it
-    env["DATABASE_URL"] = "postgresql+psycopg://issc:Sup3rSecretPw@127.0.0.1:1/issc"
-    failed = subprocess.run(
-        [sys.executable, "-m", "issc.store", "--show"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert failed.returncode == 1 and "Sup3rSecretPw" not in failed.stdout + failed.stderr
-    assert "postgresql+psycopg://***@127.0.0.1:1/issc" in failed.stderr
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://issc:Sup3rSecretPw@127.0.0.1:1/issc")
+    assert store_cli.main(["--show"]) == 1
+    said = everything_said()
+    assert "Sup3rSecretPw" not in said and "postgresql+psycopg://***@127.0.0.1:1/issc" in said
     # and so is a mistyped one (no colon after the scheme), which SQLAlchemy cannot even parse
-    env["DATABASE_URL"] = "postgresql+psycopg//issc:Sup3rSecretPw@db/issc"
-    typo = subprocess.run(
-        [sys.executable, "-m", "issc.store"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert typo.returncode == 2 and "Sup3rSecretPw" not in typo.stdout + typo.stderr
-    assert "is not a database URL" in typo.stderr
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg//issc:Sup3rSecretPw@db/issc")
+    assert store_cli.main([]) == 2
+    said = everything_said()
+    assert "Sup3rSecretPw" not in said and "is not a database URL" in said
 
 
 # --- PostgreSQL: the workers' role -----------------------------------------------------------------
