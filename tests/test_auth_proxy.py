@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from test_auth import run_cli, ws_status
+from test_auth import CHEAP_HASHER, run_cli, ws_status
 from test_pages_history import seed_history
 
 from issc.auth import Accounts, AuthMiddleware, Gate, auth_routes
@@ -363,7 +363,7 @@ def test_behind_a_proxy_each_client_has_its_own_login_limit(tmp_path: Path) -> N
     # given a dashboard behind a proxy on this machine (every peer is 127.0.0.1)
     engine = create_engine(f"sqlite:///{tmp_path}/auth.db")
     migrate(engine)
-    accounts = Accounts(engine)
+    accounts = Accounts(engine, hasher=CHEAP_HASHER)  # the per-client limit is under test, not argon2
     accounts.add_user("ana", "viewer", "right password")
     gate = Gate(load_settings(auth="on").auth, accounts, bind_address="127.0.0.1")
     with serving(Starlette(routes=auth_routes(lambda: gate))) as url:
