@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import requests
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from conftest import ROOT, free_port
+from postgres import reset_postgres
 from test_pages_history import seed_history
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -36,7 +38,7 @@ from issc.auth.sessions import Busy, HashPool, RateLimit, SessionSigner
 from issc.config import load_settings
 from issc.errors import ConfigError
 from issc.store import create_engine
-from issc.store.migrate import migrate
+from issc.store.migrate import current_revision, migrate
 
 #: argon2id at its smallest cost, for the throwaway databases of the ``accounts`` fixture: what those
 #: tests check (who may sign in, sessions, limits) does not depend on the hash's cost. The production
@@ -46,14 +48,66 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PRODUCTION_HASH = re.compile(r"\$argon2id\$v=19\$m=65536,t=3,p=4\$")
 
 
+#: A SQLite history database brought to the latest revision once (at the first use); tests get copies.
+_MIGRATED_SQLITE: list[Path] = []
+
+
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not _MIGRATED_SQLITE:
+        path = tmp_path_factory.mktemp("migrated") / "history.db"
+        engine = create_engine(f"sqlite:///{path}")
+        migrate(engine)
+        engine.dispose()  # the last connection closed: the WAL is in the file
+        assert not path.with_name("history.db-wal").exists()
+        _MIGRATED_SQLITE.append(path)
+    return _MIGRATED_SQLITE[0]
+
+
+#: The tables and revision of a PostgreSQL database freshly migrated (noted at the first migration).
+_MIGRATED_TABLES: set[str] = set()
+_MIGRATED_HEAD: list[str | None] = [None]
+
+
+def _migrated_postgres(url: str) -> None:
+    """Leave ``url``'s database as a fresh migration to the latest revision leaves it: every table
+    empty. When an earlier test left it at that revision with those tables, they are emptied in place
+    (TRUNCATE, sequences restarted), else every table is dropped and it is migrated anew (5x slower)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = set(
+                conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+            )
+            if _MIGRATED_TABLES and names == _MIGRATED_TABLES and current_revision(conn) == _MIGRATED_HEAD[0]:
+                data = ", ".join(f'"{n}"' for n in sorted(names - {"alembic_version"}))
+                conn.execute(sa.text(f"TRUNCATE {data} RESTART IDENTITY CASCADE"))
+                return
+        reset_postgres(url)
+        migrate(engine)
+        with engine.connect() as conn:
+            _MIGRATED_HEAD[:] = [current_revision(conn)]
+            _MIGRATED_TABLES.clear()
+            _MIGRATED_TABLES.update(
+                conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Accounts:
-    """Accounts on a fresh database of each kind (cheap argon2 parameters: :data:`CHEAP_HASHER`)."""
-    sqlite = request.param == "sqlite"
-    engine = create_engine(
-        f"sqlite:///{tmp_path}/auth.db" if sqlite else request.getfixturevalue("empty_postgres_url")
-    )
-    migrate(engine)
+    """Accounts on an empty database of each kind at the latest revision (a copy of a migrated SQLite
+    file; the tests' PostgreSQL database emptied), with cheap argon2 parameters (:data:`CHEAP_HASHER`)."""
+    if request.param == "sqlite":
+        path = tmp_path / "auth.db"
+        shutil.copyfile(_migrated_sqlite(request.getfixturevalue("tmp_path_factory")), path)
+        path.chmod(0o600)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _migrated_postgres(url)
+    engine = create_engine(url)
+    migrate(engine)  # at the latest revision already: only checks it
     yield Accounts(engine, hasher=CHEAP_HASHER)
     engine.dispose()
 
