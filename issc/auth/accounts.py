@@ -119,7 +119,9 @@ class Accounts:
     def __init__(self, engine: sa.Engine, hasher: PasswordHasher | None = None) -> None:
         self.engine = engine
         self._hasher = hasher or PasswordHasher()
-        self._dummy = self._hasher.hash(secrets.token_hex(16))  # unknown names cost the same time
+        #: What an unknown name's password is checked against, so that it costs the same time; made
+        #: at the first password check, not here (listing users or making a token needs no hash).
+        self._dummy: str | None = None
 
     # --- users ---------------------------------------------------------------------------
 
@@ -191,6 +193,8 @@ class Accounts:
         """The user, when ``password`` is theirs (an unknown name takes as long as a wrong password).
 
         Costs one argon2 verification (64 MiB, ~50 ms): the gate runs it through a bounded pool."""
+        if self._dummy is None:  # at the first check whatever the name, so it tells nothing about it
+            self._dummy = self._hasher.hash(secrets.token_hex(16))
         found = self.user(name) if _NAME.match(name or "") else None
         try:
             self._hasher.verify(found[1] if found else self._dummy, password)
