@@ -92,3 +92,32 @@ def test_without_the_fast_models_package_the_accurate_detector_searches(
     assert [p.tolist() for p in fast] == [p.tolist() for p in engine.detect(frame)]
     warnings = [r.getMessage() for r in caplog.records if "fast text detector" in r.getMessage()]
     assert len(warnings) == 1 and "make setup" in warnings[0]  # said once, with what to do
+
+
+class _Recorded:
+    """The real engine, recording each detection's input size and detector."""
+
+    def __init__(self, engine: rapid.RapidOcrEngine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.calls: list[tuple[tuple[int, int], bool]] = []
+
+    def detect(self, image, sensitive: bool = False, fast: bool = False):
+        self.calls.append((image.shape[:2], fast))
+        return self.engine.detect(image, sensitive=sensitive, fast=fast)
+
+    def read_lines(self, image, polygons):
+        return self.engine.read_lines(image, polygons)
+
+
+def test_the_coarse_pass_is_fast_and_the_boxes_read_come_from_the_accurate_detector(uk_frames: list) -> None:
+    from issc.plates.locate import LocatorOptions, PlateLocator
+
+    engine = _Recorded(rapid.RapidOcrEngine())
+    locator = PlateLocator(engine, options=LocatorOptions(short_side=288, upscale=False))  # as live
+    frame = uk_frames[len(uk_frames) // 2]
+    found = locator.locate(frame)
+    assert "LS15EBC" in list(found.data["plate_text"])
+    (coarse, fast), *windows = engine.calls
+    assert coarse == (288, 512) and fast  # the whole frame, scaled down, by PP-OCRv4 mobile
+    assert windows and not any(f for _, f in windows)  # each window around a candidate by PP-OCRv6

@@ -72,9 +72,11 @@ class LocatorOptions:
             the model's own operating threshold (``PlateVerifier.threshold``, chosen on the
             held-out split of its training data: ``issc/plates/models/verifier.md``).
         fast_detection: Text is detected with the engine's fast detector (RapidOCR: PP-OCRv4
-            mobile, a quarter of PP-OCRv6 small's CPU per pixel; ``PLATE_DETECT_MODEL``); lines
-            are still read with the engine's recogniser. On the labelled photos it finds as many
-            plates as PP-OCRv6 small (BENCHMARKS.md, "The fast text detector").
+            mobile, a quarter of PP-OCRv6 small's CPU per pixel; ``PLATE_DETECT_MODEL``) on the
+            image at its working size; lines are read with the engine's recogniser. On the
+            labelled photos it finds as many plates as PP-OCRv6 small. The full-resolution second
+            look keeps the accurate detector: its boxes are the ones read, and live, with few
+            analyses a pass, PP-OCRv4's boxes read worse (BENCHMARKS.md, "The fast text detector").
     """
 
     short_side: int = 736
@@ -215,8 +217,9 @@ class PlateLocator:
             if x1 - x0 < 8 or y1 - y0 < 8:
                 continue
             offset = np.array([x0, y0], dtype=np.float32)
-            window = image[y0:y1, x0:x1]
-            found += [p + offset for p in self.engine.detect(window, fast=self.options.fast_detection)]
+            # the accurate detector: the boxes found here are the ones read, and on frames analysed
+            # a few times a pass (8 cameras on 2 cores) PP-OCRv4's boxes read worse (bench passes)
+            found += [p + offset for p in self.engine.detect(image[y0:y1, x0:x1])]
         return found
 
     def _plate_shaped(self, polygon: np.ndarray) -> bool:
