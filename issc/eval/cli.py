@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--detect-model",
         choices=("accurate", "fast"),
         default="fast",
-        help="text detector of the plate search (PLATE_DETECT_MODEL): fast (PP-OCRv4 mobile, the "
-        "default) or accurate (PP-OCRv6 small)",
+        help="text detector of the photo search: fast (PP-OCRv4 mobile, the default for photos) or "
+        "accurate (PP-OCRv6 small); live cameras use PLATE_DETECT_MODEL",
     )
     plates.add_argument(
         "--live-short-side",
