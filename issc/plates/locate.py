@@ -75,8 +75,10 @@ class LocatorOptions:
             mobile, a quarter of PP-OCRv6 small's CPU per pixel; ``PLATE_DETECT_MODEL``) on the
             image at its working size; lines are read with the engine's recogniser. On the
             labelled photos it finds as many plates as PP-OCRv6 small. The full-resolution second
-            look keeps the accurate detector: its boxes are the ones read, and live, with few
-            analyses a pass, PP-OCRv4's boxes read worse (BENCHMARKS.md, "The fast text detector").
+            look keeps the accurate detector, so the boxes read are found as before; live, with
+            8 cameras on 2 cores, the fast whole-frame pass misses the smallest plates and costs
+            passes, so ``PLATE_DETECT_MODEL`` defaults to accurate (BENCHMARKS.md, "The fast text
+            detector").
     """
 
     short_side: int = 736
@@ -217,8 +219,8 @@ class PlateLocator:
             if x1 - x0 < 8 or y1 - y0 < 8:
                 continue
             offset = np.array([x0, y0], dtype=np.float32)
-            # the accurate detector: the boxes found here are the ones read, and on frames analysed
-            # a few times a pass (8 cameras on 2 cores) PP-OCRv4's boxes read worse (bench passes)
+            # the accurate detector: the boxes found here are the ones read (a window is small, so
+            # PP-OCRv6 costs little here; the whole-frame pass is where PP-OCRv4 saves)
             found += [p + offset for p in self.engine.detect(image[y0:y1, x0:x1])]
         return found
 

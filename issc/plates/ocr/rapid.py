@@ -154,7 +154,7 @@ class RapidOcrEngine:
                     if path is None:
                         self._fast_missing = True
                         logger.warning(
-                            "the fast text detector's package %s is not installed: live frames are "
+                            "the fast text detector's package %s is not installed: plates are "
                             "searched with PP-OCRv6 (slower; `make setup` installs it)",
                             FAST_DET_PACKAGE,
                         )
